@@ -9,6 +9,7 @@ export interface LegacyOptions {
   fail?: string;
   toggle?: string;
   logLevel?: Config['logLevel'];
+  stateDir?: string;
 }
 
 export function legacyConfig(opts: LegacyOptions): Config {
@@ -61,5 +62,12 @@ export function legacyConfig(opts: LegacyOptions): Config {
   const config = buildConfig(raw, 'command line', (path) =>
     path[0] === 'links' && typeof path[1] === 'number' ? `--route ${opts.routes[path[1]]}` : 'command line',
   );
-  return { ...config, toggle: opts.toggle };
+  // The original mode owns no tables or rules, so it names none in /etc/iproute2.
+  return {
+    ...config,
+    toggle: opts.toggle,
+    stateDir: opts.stateDir ?? config.stateDir,
+    rtTablesFile: undefined,
+    rtProtosFile: undefined,
+  };
 }

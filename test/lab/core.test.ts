@@ -1,6 +1,7 @@
 // The core daemon against the real kernel: haip runs as a real process in a lab router namespace and
 // real pings cross real veths; failures are real drops, unreachable routes and lost carriers.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Lab, sleep } from './lab';
 
@@ -80,7 +81,7 @@ test('the seed README demo: two fake addresses on one interface, drop one, switc
   lab.ip(lab.r, 'addr', 'add', '198.18.100.1/32', 'dev', 'eth1');
   lab.ip(lab.r, 'addr', 'add', '198.18.100.2/32', 'dev', 'eth1');
   // As written in the seed, with addresses from the benchmark range.
-  const haip = lab.startHaip(['-vv', '--wait=2', '--route', '1/198.18.100.1/eth1', '--route', '2/198.18.100.2/eth1']);
+  const haip = lab.startHaip(['-vv', '--wait=2', '--route', '1/198.18.100.1/eth1', '--route', '2/198.18.100.2/eth1', '--state-dir', `${lab.dir}/state`]);
   await haip.waitFor(/switch: default route none -> eth1-1 /, 10_000);
   await haip.waitFor(/ready/, 5000);
   lab.ip(lab.r, 'addr', 'del', '198.18.100.1/32', 'dev', 'eth1');
@@ -88,8 +89,10 @@ test('the seed README demo: two fake addresses on one interface, drop one, switc
   assert.equal(lab.defaultRoute(), 'eth1');
   lab.ip(lab.r, 'addr', 'add', '198.18.100.1/32', 'dev', 'eth1');
   await haip.waitFor(/switch: default route eth1-2 \(eth1\) -> eth1-1 \(eth1\): eth1-1 is back up and preferred/, 20_000);
-  // The original mode installs no tables or rules of its own.
-  assert.doesNotMatch(lab.rules(), /proto 72/);
+  // The original mode installs no tables or rules of its own, and names none on the host.
+  assert.doesNotMatch(lab.rules(), /proto (72|haip)/);
+  assert.ok(existsSync(`${lab.dir}/state/status.json`));
+  assert.ok(!existsSync('/etc/iproute2/rt_protos.d/haip.conf'), 'the legacy mode must not write /etc/iproute2');
   assert.equal(await haip.stop(), 0);
 });
 
