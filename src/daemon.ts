@@ -498,7 +498,7 @@ function render(s: NetState): string {
 function describeDrift(c: import('./net/iproute').Command, actual: NetState): string {
   if (c.op === 'route-replace') {
     const now = actual.routes.find((r) => r.table === c.route.table && r.dst === c.route.dst && (r.metric ?? 0) === (c.route.metric ?? 0));
-    return now ? `${routeToString(now)} (proto ${now.protocol}) -> ${routeToString(c.route)}` : `missing ${routeToString(c.route)}`;
+    return now ? `${routeToString(now)} -> ${routeToString(c.route)}` : `missing ${routeToString(c.route)}`;
   }
   if (c.op === 'rule-add') return `missing rule ${ruleToString(c.rule)}`;
   return commandToString(c);
