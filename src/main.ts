@@ -12,6 +12,7 @@ import { flushOwned, planReport } from './ops';
 import { systemClock } from './sys/clock';
 import { IpMonitor } from './sys/linkEvents';
 import { createNotifier, watchdogIntervalMs } from './sys/notify';
+import { AutoProber, StreamProber } from './sys/pingStream';
 import { NodePingProber } from './sys/prober';
 import { ProcessRunner } from './sys/runner';
 import { FileStatus } from './status';
@@ -36,7 +37,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
   let current = config;
   const daemon = new Daemon(config, {
     ip,
-    prober: new NodePingProber(),
+    prober: new AutoProber(new StreamProber(), new NodePingProber(), (m) => log.warning(m)),
     clock,
     notifier,
     log,

@@ -10,6 +10,8 @@ export interface ProbeSettings {
   quorum: number;
   down: number;
   up: number;
+  /** How probes are sent: one long-lived ping per target (stream), one ping per probe (spawn); unset is auto. */
+  method?: 'auto' | 'spawn' | 'stream';
 }
 
 export interface LinkConfig {

@@ -249,6 +249,7 @@ interface RawProbe {
   quorum?: number;
   down?: number;
   up?: number;
+  method?: 'auto' | 'spawn' | 'stream';
 }
 interface RawLink {
   name: string;
@@ -339,6 +340,7 @@ function probeSettings(own: RawProbe | undefined, base: RawProbe | undefined): P
     quorum: (pick('quorum') as number) ?? DEFAULTS.quorum,
     down: (pick('down') as number) ?? DEFAULTS.down,
     up: (pick('up') as number) ?? DEFAULTS.up,
+    ...(pick('method') ? { method: pick('method') as ProbeSettings['method'] } : {}),
   };
 }
 

@@ -44,6 +44,10 @@ const probe = {
     quorum: { type: 'integer', minimum: 1, description: 'Targets that must answer for a round to be good. Default 1.' },
     down: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive bad rounds that take an UP link DOWN. Default 3.' },
     up: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive good rounds that bring a DOWN link back UP. Default 3.' },
+    method: {
+      enum: ['auto', 'stream', 'spawn'],
+      description: 'stream: one long-lived ping per target, several echoes per round; spawn: one ping process per probe (node-ping). Default auto (stream, spawn where ping cannot stream).',
+    },
   },
 };
 

@@ -70,7 +70,10 @@ export class LinkMonitor {
       result = { ...summarize(this.link, [], started), ok: false, total: this.link.probe.targets.length, error: why ?? 'no source address' };
     } else {
       const perTarget = await Promise.all(
-        this.link.probe.targets.map(async (t) => ({ address: t, result: await this.prober.probe(t, address, this.link.probe.timeoutMs) })),
+        this.link.probe.targets.map(async (t) => ({
+          address: t,
+          result: await this.prober.probe(t, address, this.link.probe.timeoutMs, { intervalMs: this.link.probe.intervalMs, method: this.link.probe.method }),
+        })),
       );
       result = summarize(this.link, perTarget, this.clock.now());
     }

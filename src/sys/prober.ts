@@ -8,9 +8,15 @@ export interface ProbeResult {
   error?: string;
 }
 
+/** How a link asks to be probed: its round interval, and `probe.method` from the config. */
+export interface ProbeHints {
+  intervalMs: number;
+  method?: 'auto' | 'spawn' | 'stream';
+}
+
 /** Sends one echo request from `source`; exists so tests can substitute scripted answers. */
 export interface Prober {
-  probe(target: string, source: string, timeoutMs: number): Promise<ProbeResult>;
+  probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult>;
   close?(): void;
 }
 
