@@ -1,0 +1,420 @@
+// `make bench`: haip measured in lab namespaces. Failover and failback times, switches under random
+// loss, CPU and memory, time to ready; medians over repeated runs, printed beside the anchors (what
+// other failover tools take with their defaults) and written to bench/results.json. Ends by itself.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { sampling } from '../src/sys/pingStream';
+import { Haip, Lab, REPO, sleep } from '../test/lab/lab';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const FLAP_S = Number(process.env.BENCH_FLAP_S ?? 180);
+const CPU_S = Number(process.env.BENCH_CPU_S ?? 60);
+/** BENCH_ONLY=ready,failover,flap,cpu runs only those parts (for a quick look; `make bench` runs all). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'ready,failover,flap,cpu').split(','));
+const TARGETS = '[203.0.113.1, 203.0.113.2]';
+const SEMI = '--max-semi-space-size=1';
+
+interface Profile {
+  name: string;
+  intervalMs: number;
+  timeoutMs: number;
+  down: number;
+  up: number;
+  method?: 'stream' | 'spawn';
+}
+const DEFAULT: Profile = { name: 'default', intervalMs: 1000, timeoutMs: 1000, down: 3, up: 3 };
+const FAST: Profile = { name: 'fast', intervalMs: 200, timeoutMs: 300, down: 3, up: 3 };
+const spawnOf = (p: Profile): Profile => ({ ...p, name: `${p.name}/spawn`, method: 'spawn' });
+
+function probeYaml(p: Profile): string {
+  return `{ targets: ${TARGETS}, interval: ${p.intervalMs}ms, timeout: ${p.timeoutMs}ms, down: ${p.down}, up: ${p.up}${p.method ? `, method: ${p.method}` : ''} }`;
+}
+
+function describe(p: Profile): string {
+  return `interval ${p.intervalMs}ms, timeout ${p.timeoutMs}ms, down ${p.down}, up ${p.up}, 2 targets, quorum 1, ${p.method ?? 'auto (stream)'}`;
+}
+
+export function median(xs: number[]): number | null {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+
+// ---- a daemon in a lab -----------------------------------------------------------------------------
+
+async function startDaemon(lab: Lab, p: Profile, nodeOptions = process.env.BENCH_NODE_OPTIONS): Promise<{ haip: Haip; cfg: string; readyMs: number }> {
+  const cfg = lab.writeConfig(lab.configYaml(probeYaml(p)));
+  const t0 = Date.now();
+  const haip = lab.startHaip(['run', '-c', cfg, '-v'], nodeOptions ? { NODE_OPTIONS: nodeOptions } : {});
+  await haip.waitFor(/notice: ready:/, 15_000);
+  return { haip, cfg, readyMs: Date.now() - t0 };
+}
+
+// ---- failover and failback -------------------------------------------------------------------------
+
+type Failure = 'silent loss' | 'unreachable' | 'far-end carrier loss' | 'interface removal';
+const FAILURES: Failure[] = ['silent loss', 'unreachable', 'far-end carrier loss', 'interface removal'];
+
+function breakIt(lab: Lab, f: Failure) {
+  if (f === 'silent loss') lab.dropAtIsp(1);
+  else if (f === 'unreachable') lab.unreachableAtIsp(1, true);
+  else if (f === 'far-end carrier loss') lab.farEnd(1, false);
+  else lab.ip(lab.r, 'link', 'del', 'eth1');
+}
+
+function healIt(lab: Lab, f: Failure) {
+  if (f === 'silent loss') lab.healIsp(1);
+  else if (f === 'unreachable') lab.unreachableAtIsp(1, false);
+  else if (f === 'far-end carrier loss') lab.farEnd(1, true);
+  else lab.addUplink(1);
+}
+
+interface FailoverFigures {
+  profile: string;
+  settings: string;
+  failures: Record<string, { failover_ms: (number | null)[]; failback_ms: (number | null)[] }>;
+}
+
+async function failoverRuns(p: Profile, failures: Failure[], runs: number): Promise<FailoverFigures> {
+  const lab = Lab.create();
+  const out: FailoverFigures = { profile: p.name, settings: describe(p), failures: {} };
+  try {
+    const { haip } = await startDaemon(lab, p);
+    await lab.waitForDefault('eth1', 5000);
+    const limit = 10 * (p.down * Math.max(p.intervalMs, p.timeoutMs) + p.timeoutMs) + 5000;
+    for (let run = 0; run < runs; run++) {
+      for (const f of failures) {
+        const figs = (out.failures[f] ??= { failover_ms: [], failback_ms: [] });
+        // A random phase against the probe rounds, as a real failure has.
+        await sleep(500 + Math.random() * Math.max(p.intervalMs, p.timeoutMs));
+        let t0 = Date.now();
+        breakIt(lab, f);
+        let ms: number | null = null;
+        try {
+          ms = await lab.waitForDefault('eth2', limit, t0);
+        } catch (err) {
+          log(`${p.name} ${f}: ${(err as Error).message.split('\n')[0]}`);
+        }
+        figs.failover_ms.push(ms);
+        // Let the failed link settle as down before healing it.
+        await sleep(300 + Math.random() * Math.max(p.intervalMs, p.timeoutMs));
+        t0 = Date.now();
+        healIt(lab, f);
+        ms = null;
+        try {
+          ms = await lab.waitForDefault('eth1', limit, t0);
+        } catch (err) {
+          log(`${p.name} ${f} (failback): ${(err as Error).message.split('\n')[0]}`);
+          healIt(lab, f);
+          await lab.waitForDefault('eth1', limit).catch(() => undefined);
+        }
+        figs.failback_ms.push(ms);
+        log(`${p.name} run ${run + 1}/${runs} ${f}: failover ${figs.failover_ms.at(-1)} ms, failback ${ms} ms`);
+      }
+    }
+    await haip.stop();
+  } finally {
+    lab.destroy();
+  }
+  return out;
+}
+
+// ---- switches under random loss --------------------------------------------------------------------
+
+interface FlapFigures {
+  profile: string;
+  loss_percent: number;
+  seconds: number;
+  switches: number;
+  isp1_down: number;
+  per_hour: number;
+  model_per_hour: number;
+}
+
+/** Expected switches per hour from independent loss: a round fails when every echo of every target is lost. */
+function modelPerHour(p: Profile, lossPercent: number): number {
+  const echoOk = (1 - lossPercent / 100) ** 2; // each way
+  const samples = p.method === 'spawn' ? 1 : sampling(p.intervalMs).samples;
+  const roundFails = (1 - echoOk) ** (2 * samples);
+  const roundsPerHour = 3_600_000 / p.intervalMs;
+  // A run of `down` failed rounds starting after a good one takes the link down; it comes back, so two switches.
+  return 2 * roundsPerHour * (1 - roundFails) * roundFails ** p.down;
+}
+
+async function flapRun(p: Profile, lossPercent: number, seconds: number): Promise<FlapFigures> {
+  const lab = Lab.create();
+  try {
+    const { haip } = await startDaemon(lab, p);
+    await lab.waitForDefault('eth1', 5000);
+    const mark = haip.lines.length;
+    lab.lossAtIsp(1, lossPercent);
+    await sleep(seconds * 1000);
+    const lines = haip.lines.slice(mark);
+    await haip.stop();
+    const switches = lines.filter((l) => /switch: default route /.test(l)).length;
+    const down = lines.filter((l) => /link isp1 \(eth1\): up -> down/.test(l)).length;
+    return {
+      profile: p.name,
+      loss_percent: lossPercent,
+      seconds,
+      switches,
+      isp1_down: down,
+      per_hour: Math.round((switches * 3600) / seconds),
+      model_per_hour: modelPerHour(p, lossPercent),
+    };
+  } finally {
+    lab.destroy();
+  }
+}
+
+// ---- CPU and memory --------------------------------------------------------------------------------
+
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** utime+stime+cutime+cstime in ticks (fields 14-17 of /proc/PID/stat). */
+function ticks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // f[0] is field 3 (state): field n is f[n - 3].
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  } catch {
+    return 0;
+  }
+}
+
+function children(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const task of execFileSync('ls', [`/proc/${pid}/task`], { encoding: 'utf8' }).split(/\s+/).filter(Boolean)) {
+      const kids = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const k of kids ? kids.split(/\s+/).map(Number) : []) out.push(k, ...children(k));
+    }
+  } catch {}
+  return out;
+}
+
+function statusKb(pid: number, field: string): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The daemon and everything under it: live descendants now, and the reaped ones through cutime. */
+function treeTicks(pid: number): number {
+  return ticks(pid) + children(pid).reduce((a, c) => a + ticks(c), 0);
+}
+
+interface CpuFigures {
+  profile: string;
+  node_options: string;
+  uplinks: number;
+  targets: number;
+  seconds: number;
+  cpu_percent_of_one_core: number;
+  daemon_rss_mb_median: number;
+  daemon_rss_mb_max: number;
+  daemon_hwm_mb: number;
+  children_rss_mb: number;
+  children: number;
+}
+
+async function cpuRun(p: Profile, uplinks: number, seconds: number, nodeOptions = ''): Promise<CpuFigures> {
+  const lab = Lab.create({ uplinks });
+  try {
+    const { haip } = await startDaemon(lab, p, nodeOptions);
+    await sleep(3000); // past start-up
+    const pid = haip.pid;
+    const t0 = Date.now();
+    const c0 = treeTicks(pid);
+    const rss: number[] = [];
+    let kidsRss = 0;
+    let kids = 0;
+    while (Date.now() - t0 < seconds * 1000) {
+      await sleep(Math.min(5000, seconds * 1000 - (Date.now() - t0)));
+      rss.push(statusKb(pid, 'VmRSS'));
+      const ks = children(pid);
+      kids = ks.length;
+      kidsRss = ks.reduce((a, k) => a + statusKb(k, 'VmRSS'), 0);
+    }
+    const c1 = treeTicks(pid);
+    const wall = (Date.now() - t0) / 1000;
+    const hwm = statusKb(pid, 'VmHWM');
+    await haip.stop();
+    const mb = (kb: number) => Math.round(kb / 102.4) / 10;
+    return {
+      profile: p.name,
+      node_options: nodeOptions,
+      uplinks,
+      targets: 2,
+      seconds: Math.round(wall),
+      cpu_percent_of_one_core: Math.round(((c1 - c0) / CLK_TCK / wall) * 10000) / 100,
+      daemon_rss_mb_median: mb(median(rss) ?? 0),
+      daemon_rss_mb_max: mb(Math.max(...rss)),
+      daemon_hwm_mb: mb(hwm),
+      children_rss_mb: mb(kidsRss),
+      children: kids,
+    };
+  } finally {
+    lab.destroy();
+  }
+}
+
+// ---- time to ready ---------------------------------------------------------------------------------
+
+async function readyRuns(p: Profile, runs: number): Promise<number[]> {
+  const lab = Lab.create();
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const { haip, cfg, readyMs } = await startDaemon(lab, p);
+      out.push(readyMs);
+      await haip.stop();
+      // Start each run from a bare router, as at boot.
+      await lab.startHaip(['flush', '-c', cfg]).exited;
+    }
+  } finally {
+    lab.destroy();
+  }
+  return out;
+}
+
+// ---- the table -------------------------------------------------------------------------------------
+
+const ANCHORS: [string, string, number][] = [
+  ['original haip (defaults; Debian defaults 66-98 s)', '26-38 s', 32_000],
+  ['mwan3 (defaults)', '~120 s', 120_000],
+  ["pfSense dpinger (defaults)", '~15 s', 15_000],
+  ['keepalived VRRP (advert 1 s x 3 + skew)', '3.6 s', 3600],
+  ['BFD (300 ms x 3)', '0.9 s', 900],
+];
+
+const fmtMs = (x: number | null) => (x === null ? 'n/a' : x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : `${Math.round(x)} ms`);
+const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+const ok = (good: boolean) => (good ? 'ok' : 'MISSED');
+
+async function main() {
+  const started = Date.now();
+  const results: any = {
+    date: new Date().toISOString(),
+    host: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim() },
+    runs: RUNS,
+    profiles: { default: describe(DEFAULT), fast: describe(FAST), 'default/spawn': describe(spawnOf(DEFAULT)), 'fast/spawn': describe(spawnOf(FAST)) },
+  };
+
+  log(`time to ready, ${RUNS} starts`);
+  results.ready_ms = ONLY.has('ready') ? await readyRuns(DEFAULT, RUNS) : [];
+
+  log(`failover and failback, ${RUNS} runs of each failure per profile`);
+  results.failover = [] as FailoverFigures[];
+  if (ONLY.has('failover')) {
+  results.failover.push(await failoverRuns(DEFAULT, FAILURES, RUNS));
+  results.failover.push(await failoverRuns(FAST, FAILURES, RUNS));
+  // What one ping per probe gives at the same settings (silent loss only: the events do not probe).
+  results.failover.push(await failoverRuns(spawnOf(DEFAULT), ['silent loss'], RUNS));
+  results.failover.push(await failoverRuns(spawnOf(FAST), ['silent loss'], RUNS));
+  }
+
+  log(`random loss on the primary, ${FLAP_S} s per level, all levels at once`);
+  const flapJobs: Promise<FlapFigures>[] = [];
+  if (ONLY.has('flap')) for (const p of [DEFAULT, FAST, spawnOf(DEFAULT)]) for (const loss of [10, 20, 30]) flapJobs.push(flapRun(p, loss, FLAP_S));
+  results.flap = await Promise.all(flapJobs);
+
+  log(`CPU and memory, ${CPU_S} s each, in two batches of three`);
+  results.cpu = !ONLY.has('cpu') ? [] : [
+    ...(await Promise.all([cpuRun(DEFAULT, 2, CPU_S), cpuRun(FAST, 2, CPU_S), cpuRun(DEFAULT, 8, CPU_S)])),
+    ...(await Promise.all([cpuRun(FAST, 8, CPU_S), cpuRun(spawnOf(DEFAULT), 2, CPU_S), cpuRun(spawnOf(FAST), 2, CPU_S)])),
+    // The same with V8's young generation capped: less memory for a few more scavenges.
+    ...(await Promise.all([cpuRun(DEFAULT, 2, CPU_S, SEMI), cpuRun(FAST, 2, CPU_S, SEMI), cpuRun(DEFAULT, 8, CPU_S, SEMI)])),
+    ...(await Promise.all([cpuRun(FAST, 8, CPU_S, SEMI)])),
+  ];
+  results.duration_s = Math.round((Date.now() - started) / 1000);
+
+  const table = render(results);
+  results.table = table;
+  writeFileSync(join(REPO, 'bench/results.json'), JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(table + '\n');
+  process.stdout.write(`\nwritten to bench/results.json (${results.duration_s} s)\n`);
+}
+
+function render(r: any): string {
+  const out: string[] = [];
+  const fo = (profile: string, f: string) => r.failover.find((x: FailoverFigures) => x.profile === profile)?.failures[f];
+  out.push(`haip bench ${r.date}: ${r.host.cpus} x ${r.host.cpu}, node ${r.host.node}, kernel ${r.host.kernel}; medians of ${r.runs} runs`);
+  out.push('profiles:');
+  for (const [k, v] of Object.entries(r.profiles)) out.push(`  ${pad(k, 14)} ${v}`);
+  out.push('');
+  out.push('Failover: default route off a failed primary (ms, median [min-max])');
+  out.push(`  ${pad('failure', 22)} ${pad('default', 22)} ${pad('fast', 22)} ${pad('default/spawn', 22)} fast/spawn`);
+  const cell = (xs?: (number | null)[]) => {
+    if (!xs) return '-';
+    const v = xs.filter((x): x is number => x !== null);
+    const miss = xs.length - v.length;
+    return v.length ? `${fmtMs(median(v))} [${fmtMs(Math.min(...v))}-${fmtMs(Math.max(...v))}]${miss ? ` ${miss} n/a` : ''}` : 'n/a';
+  };
+  for (const f of FAILURES)
+    out.push(`  ${pad(f, 22)} ${[DEFAULT, FAST, spawnOf(DEFAULT), spawnOf(FAST)].map((p, i) => (i < 3 ? pad(cell(fo(p.name, f)?.failover_ms), 22) : cell(fo(p.name, f)?.failover_ms))).join(' ')}`);
+  out.push('Failback: default route back on the healed primary (ms, median [min-max])');
+  for (const f of FAILURES) out.push(`  ${pad(f, 22)} ${pad(cell(fo('default', f)?.failback_ms), 22)} ${pad(cell(fo('fast', f)?.failback_ms), 22)}`);
+  out.push('');
+  out.push('Anchors: detection of a dead uplink with each tool\'s defaults, beside haip');
+  const silentDefault = median((fo('default', 'silent loss')?.failover_ms ?? []).filter((x: number | null) => x !== null));
+  const silentFast = median((fo('fast', 'silent loss')?.failover_ms ?? []).filter((x: number | null) => x !== null));
+  const carrier = median((fo('fast', 'far-end carrier loss')?.failover_ms ?? []).concat(fo('default', 'far-end carrier loss')?.failover_ms ?? []).filter((x: number | null) => x !== null));
+  const removal = median((fo('fast', 'interface removal')?.failover_ms ?? []).concat(fo('default', 'interface removal')?.failover_ms ?? []).filter((x: number | null) => x !== null));
+  const rows: [string, string, number][] = [
+    ...ANCHORS,
+    ['haip default profile, silent loss (measured)', fmtMs(silentDefault), silentDefault ?? Infinity],
+    ['haip fast profile, silent loss (measured)', fmtMs(silentFast), silentFast ?? Infinity],
+    ['haip carrier loss, events (measured)', fmtMs(carrier), carrier ?? Infinity],
+    ['haip interface removal, events (measured)', fmtMs(removal), removal ?? Infinity],
+  ];
+  for (const [name, fig] of rows.sort((a, b) => a[2] - b[2])) out.push(`  ${pad(fig, 10)} ${name}`);
+  out.push('');
+  out.push('Switches under random loss on the primary (nft numgen random, each way), measured over the stated time');
+  out.push(`  ${pad('profile', 14)} ${pad('loss', 5)} ${pad('measured', 10)} ${pad('switches', 9)} ${pad('per hour', 9)} model per hour`);
+  for (const f of r.flap as FlapFigures[])
+    out.push(`  ${pad(f.profile, 14)} ${pad(f.loss_percent + '%', 5)} ${pad(f.seconds + ' s', 10)} ${pad(String(f.switches), 9)} ${pad(String(f.per_hour), 9)} ${f.model_per_hour < 0.01 ? f.model_per_hour.toExponential(1) : f.model_per_hour.toFixed(2)}`);
+  out.push('');
+  out.push(`CPU (daemon + children, utime+stime+cutime+cstime from /proc, % of one core) and daemon memory, over ${r.cpu[0]?.seconds ?? '?'} s`);
+  out.push(`  ${pad('profile', 14)} ${pad('node options', 26)} ${pad('links x targets', 16)} ${pad('CPU %', 7)} ${pad('RSS MB med/max', 15)} ${pad('VmHWM MB', 9)} children (RSS MB)`);
+  for (const c of r.cpu as CpuFigures[])
+    out.push(`  ${pad(c.profile, 14)} ${pad(c.node_options || '-', 26)} ${pad(`${c.uplinks} x ${c.targets}`, 16)} ${pad(c.cpu_percent_of_one_core.toFixed(2), 7)} ${pad(`${c.daemon_rss_mb_median}/${c.daemon_rss_mb_max}`, 15)} ${pad(String(c.daemon_hwm_mb), 9)} ${c.children} (${c.children_rss_mb})`);
+  out.push('');
+  out.push(`Time to ready (spawn to the "ready:" log line, logged as READY=1 is sent; bare router each time): ${fmtMs(median(r.ready_ms))} median [${fmtMs(Math.min(...r.ready_ms))}-${fmtMs(Math.max(...r.ready_ms))}]`);
+  out.push('');
+  out.push('Targets');
+  const cpuOf = (p: string, n: number, o = '') => r.cpu.find((c: CpuFigures) => c.profile === p && c.uplinks === n && c.node_options === o);
+  const rssMax = (o: string) => Math.max(...r.cpu.filter((c: CpuFigures) => c.node_options === o && !c.profile.includes('spawn')).map((c: CpuFigures) => c.daemon_rss_mb_max));
+  const flapOf = (p: string, l: number) => r.flap.find((f: FlapFigures) => f.profile === p && f.loss_percent === l);
+  const checks: [string, boolean][] = [
+    [`fast profile silent loss < 1 s: ${fmtMs(silentFast)}`, silentFast !== null && silentFast < 1000],
+    [`carrier loss < 300 ms: ${fmtMs(carrier)}`, carrier !== null && carrier < 300],
+    [`interface removal < 300 ms: ${fmtMs(removal)}`, removal !== null && removal < 300],
+    [`0 switches at 10 % loss, default profile: ${flapOf('default', 10)?.switches}`, flapOf('default', 10)?.switches === 0],
+    [`0 switches at 20 % loss, default profile: ${flapOf('default', 20)?.switches}`, flapOf('default', 20)?.switches === 0],
+    [`CPU <= 1.0 % at 2 x 2, 1 s: ${cpuOf('default', 2)?.cpu_percent_of_one_core}`, cpuOf('default', 2)?.cpu_percent_of_one_core <= 1.0],
+    [`CPU <= 2 % at 2 x 2, fast: ${cpuOf('fast', 2)?.cpu_percent_of_one_core}`, cpuOf('fast', 2)?.cpu_percent_of_one_core <= 2.0],
+    [`CPU at 2 x 2, 1 s, ${SEMI}: ${cpuOf('default', 2, SEMI)?.cpu_percent_of_one_core}; fast: ${cpuOf('fast', 2, SEMI)?.cpu_percent_of_one_core}`, cpuOf('default', 2, SEMI)?.cpu_percent_of_one_core <= 1.0 && cpuOf('fast', 2, SEMI)?.cpu_percent_of_one_core <= 2.0],
+    [`daemon RSS <= 60 MB, plain node (max of 5 s samples, stream rows): ${rssMax('')}`, rssMax('') <= 60],
+    [`daemon RSS <= 60 MB, ${SEMI} (max of 5 s samples): ${rssMax(SEMI)}`, rssMax(SEMI) <= 60],
+  ];
+  for (const [what, good] of checks) out.push(`  ${pad(ok(good), 7)} ${what}`);
+  return out.join('\n');
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+    process.exit(1);
+  },
+);
