@@ -29,5 +29,9 @@ test: unit lab
 demo: build
 	node dist/test/lab/demo.js
 
+# Failover/failback, flapping, CPU and memory in lab namespaces; about 13 minutes, writes bench/results.json.
+bench: build
+	node dist/bench/run.js
+
 clean:
 	rm -rf dist build
