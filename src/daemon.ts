@@ -392,7 +392,8 @@ export class Daemon {
         const msg = `link ${t.link} (${rt.config.interface}): ${t.from.state} -> ${t.to.state}: ${t.to.reason}`;
         if (t.to.state === 'down') {
           log.warning(msg);
-          if (t.link === this.active && ![...this.links.values()].some((o) => o.health.state === 'up'))
+          // Whichever link goes down last: links failing together must be told too.
+          if (this.active && ![...this.links.values()].some((o) => o.health.state === 'up'))
             log.error(`every link is down; keeping the default route on ${this.active} and probing on`);
         } else log.notice(msg);
         hooks?.run(this.hookEvent(t.to.state === 'up' ? 'link-up' : 'link-down', rt, t.to.state, t.from.state));

@@ -289,7 +289,9 @@ export interface RawConfig {
 
 function resolveTable(ref: string | number, tables: Record<string, number>): number | undefined {
   if (typeof ref === 'number') return ref;
-  return tables[ref] ?? RESERVED_TABLES[ref];
+  // Own keys only: "toString" or "__proto__" must not resolve through Object.prototype.
+  if (Object.hasOwn(tables, ref)) return tables[ref];
+  return Object.hasOwn(RESERVED_TABLES, ref) ? RESERVED_TABLES[ref] : undefined;
 }
 
 function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem[] {
@@ -298,7 +300,7 @@ function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem[] {
   const tables = raw.tables && typeof raw.tables === 'object' ? raw.tables : {};
   const problem = (path: Segment[], message: string) => out.push({ where: locate(path), path: pathToString(path), message });
   for (const [name, n] of Object.entries(tables as Record<string, unknown>)) {
-    if (name in RESERVED_TABLES || n === 253 || n === 254 || n === 255)
+    if (Object.hasOwn(RESERVED_TABLES, name) || n === 253 || n === 254 || n === 255)
       problem(['tables', name], `table ${name}: ${n} is reserved for the kernel's own tables (main, default, local)`);
   }
   const names = new Map<string, number>();
