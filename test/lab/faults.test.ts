@@ -91,6 +91,27 @@ test('ping children killed: streams restart, the link does not flap', async (t) 
   assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
 });
 
+test('kill -9 of haip: its ping streams die with it (SIGPIPE on their next line)', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(FAST))]);
+  await haip.waitFor(/ready:/, 10_000);
+  const pings = children(haip.pid).filter((p) => /\bping\b/.test(cmdline(p)));
+  assert.equal(pings.length, 4);
+  haip.signal('SIGKILL');
+  await haip.exited;
+  await sleep(1500);
+  const state = (pid: number) => {
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+    } catch {
+      return 'gone';
+    }
+  };
+  assert.deepEqual(pings.map(state).filter((s) => s !== 'gone' && s !== 'Z'), [], 'no ping left running');
+});
+
 test('every uplink failing at once: the route stays, loudly, and the first link back takes it', async (t) => {
   const lab = Lab.create();
   t.after(() => lab.destroy());
