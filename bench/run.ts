@@ -2,7 +2,7 @@
 // loss, CPU and memory, time to ready; medians over repeated runs, printed beside the anchors (what
 // other failover tools take with their defaults) and written to bench/results.json. Ends by itself.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { sampling } from '../src/sys/pingStream';
@@ -191,7 +191,7 @@ function ticks(pid: number): number {
 function children(pid: number): number[] {
   const out: number[] = [];
   try {
-    for (const task of execFileSync('ls', [`/proc/${pid}/task`], { encoding: 'utf8' }).split(/\s+/).filter(Boolean)) {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
       const kids = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
       for (const k of kids ? kids.split(/\s+/).map(Number) : []) out.push(k, ...children(k));
     }
