@@ -231,7 +231,8 @@ async function cpuRun(p: Profile, uplinks: number, seconds: number, nodeOptions 
   const lab = Lab.create({ uplinks });
   try {
     const { haip } = await startDaemon(lab, p, nodeOptions);
-    await sleep(3000); // past start-up
+    // Past start-up: V8's memory reducer gives back the start-up heap about 8 s in (VmHWM keeps that peak).
+    await sleep(10_000);
     const pid = haip.pid;
     const t0 = Date.now();
     const c0 = treeTicks(pid);
@@ -384,7 +385,7 @@ function render(r: any): string {
   for (const f of r.flap as FlapFigures[])
     out.push(`  ${pad(f.profile, 14)} ${pad(f.loss_percent + '%', 5)} ${pad(f.seconds + ' s', 10)} ${pad(String(f.switches), 9)} ${pad(String(f.per_hour), 9)} ${f.model_per_hour < 0.01 ? f.model_per_hour.toExponential(1) : f.model_per_hour.toFixed(2)}`);
   out.push('');
-  out.push(`CPU (daemon + children, utime+stime+cutime+cstime from /proc, % of one core) and daemon memory, over ${r.cpu[0]?.seconds ?? '?'} s`);
+  out.push(`CPU (daemon + children, utime+stime+cutime+cstime from /proc, % of one core) and daemon memory, over ${r.cpu[0]?.seconds ?? '?'} s from 10 s after ready; VmHWM is the start-up peak`);
   out.push(`  ${pad('profile', 14)} ${pad('node options', 26)} ${pad('links x targets', 16)} ${pad('CPU %', 7)} ${pad('RSS MB med/max', 15)} ${pad('VmHWM MB', 9)} children (RSS MB)`);
   for (const c of r.cpu as CpuFigures[])
     out.push(`  ${pad(c.profile, 14)} ${pad(c.node_options || '-', 26)} ${pad(`${c.uplinks} x ${c.targets}`, 16)} ${pad(c.cpu_percent_of_one_core.toFixed(2), 7)} ${pad(`${c.daemon_rss_mb_median}/${c.daemon_rss_mb_max}`, 15)} ${pad(String(c.daemon_hwm_mb), 9)} ${c.children} (${c.children_rss_mb})`);
