@@ -206,8 +206,8 @@ export class StreamProber implements Prober {
     let s = this.streams.get(key);
     if (!s) {
       s = new PingStream(this.binary, source, target, gapMs, timeoutMs, (st, code, stderr, ranMs) => {
-        // ping exits 2 on a usage error at once; iputils never does that for these options.
-        if (code === 2 && ranMs < 2000 && /invalid option|unrecognized option|usage/i.test(stderr)) this.unsupported = stderr.trim().split('\n')[0];
+        // A ping without -O (busybox) refuses the options at once; iputils never does for these.
+        if (code !== 0 && ranMs < 2000 && /invalid option|unrecognized option|unknown option|usage/i.test(stderr)) this.unsupported = stderr.trim().split('\n')[0];
       });
       this.streams.set(key, s);
       this.sweepLater();

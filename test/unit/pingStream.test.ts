@@ -1,7 +1,12 @@
-// The streaming prober's pure parts: reading ping's lines, judging each echo by its timeout, pacing.
+// The streaming prober: reading ping's lines, judging each echo by its timeout, pacing, and the
+// prober itself against scripted pings (no network needed).
 import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { EchoJudge, EchoOutcome, parsePingLine, sampling } from '../../src/sys/pingStream';
+import { AutoProber, EchoJudge, EchoOutcome, parsePingLine, sampling, StreamProber } from '../../src/sys/pingStream';
+import { Prober } from '../../src/sys/prober';
 
 test('parsePingLine reads replies, -O misses and ICMP errors', () => {
   assert.deepEqual(parsePingLine('64 bytes from 203.0.113.1: icmp_seq=7 ttl=63 time=0.042 ms'), { kind: 'reply', seq: 7, rttMs: 0.042 });
@@ -70,4 +75,53 @@ test('EchoJudge: with timeout at or below the gap, -O\'s miss is final at once',
   const { j, out } = judge(1000, 1000);
   j.line('no answer yet for icmp_seq=1');
   assert.deepEqual(out, [{ seq: 1, alive: false }]);
+});
+
+// ---- StreamProber and AutoProber against scripted pings ------------------------------------------------
+
+
+function script(t: { after(fn: () => void): void }, body: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'haip-ping-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ping');
+  writeFileSync(file, `#!/bin/sh\n${body}\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+test('StreamProber: a reply answers the probe; a stream of misses fails it after `samples` echoes', async (t) => {
+  const alive = new StreamProber(script(t, 'i=1; while :; do echo "64 bytes from $9: icmp_seq=$i ttl=64 time=0.5 ms"; i=$((i+1)); sleep 0.05; done'));
+  t.after(() => alive.close());
+  assert.deepEqual(await alive.probe('203.0.113.1', '198.18.1.2', 300, { intervalMs: 200 }), { alive: true, rttMs: 0.5 });
+  const dead = new StreamProber(script(t, 'i=1; while :; do sleep 0.05; echo "no answer yet for icmp_seq=$i"; i=$((i+1)); done'));
+  t.after(() => dead.close());
+  const t0 = Date.now();
+  assert.deepEqual(await dead.probe('203.0.113.1', '198.18.1.2', 100, { intervalMs: 200 }), { alive: false });
+  assert.ok(Date.now() - t0 < 1000);
+});
+
+test('StreamProber: a missing ping is a failure with the reason, never alive', async (t) => {
+  const p = new StreamProber('/nonexistent/ping');
+  t.after(() => p.close());
+  const r = await p.probe('203.0.113.1', '198.18.1.2', 300, { intervalMs: 1000 });
+  assert.equal(r.alive, false);
+  assert.match(r.error ?? '', /ENOENT/);
+});
+
+test('AutoProber: a ping that cannot stream (busybox) falls back to spawning, and says so once', async (t) => {
+  const stream = new StreamProber(script(t, 'echo "ping: unrecognized option \'-O\'" >&2; echo "Usage: ping [OPTIONS] HOST" >&2; exit 1'));
+  const calls: string[] = [];
+  const spawner: Prober = { probe: async (target) => (calls.push(target), { alive: true, rttMs: 1 }) };
+  const warnings: string[] = [];
+  const auto = new AutoProber(stream, spawner, (m) => warnings.push(m));
+  t.after(() => auto.close());
+  const first = await auto.probe('203.0.113.1', '198.18.1.2', 300, { intervalMs: 1000 });
+  assert.equal(first.alive, false, 'the refused stream is a failure, not health');
+  assert.deepEqual(await auto.probe('203.0.113.1', '198.18.1.2', 300, { intervalMs: 1000 }), { alive: true, rttMs: 1 });
+  await auto.probe('203.0.113.2', '198.18.1.2', 300, { intervalMs: 1000 });
+  assert.deepEqual(calls, ['203.0.113.1', '203.0.113.2']);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /cannot stream \(ping: unrecognized option/);
+  // method: stream insists, method: spawn never streams.
+  assert.equal((await auto.probe('203.0.113.1', '198.18.1.2', 300, { intervalMs: 1000, method: 'stream' })).alive, false);
 });
