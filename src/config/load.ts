@@ -3,11 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import Ajv, { ErrorObject } from 'ajv';
-import { isMap, isPair, isScalar, LineCounter, parseDocument, Document } from 'yaml';
+import { isMap, isPair, isScalar, LineCounter, parseDocument, Document, visit } from 'yaml';
 import { Config, LinkConfig, LogLevel, MAIN_TABLE, ProbeSettings, RuleConfig } from '../model';
 import { configSchema } from './schema';
 
 export const EX_CONFIG = 78;
+const MAX_DURATION_MS = 86_400_000;
 
 export interface ConfigProblem {
   where: string; // "FILE:LINE:COL" or "command line"
@@ -131,7 +132,22 @@ export function parseConfigText(text: string, file: string): Config {
       }),
     );
   }
-  const raw = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (err) {
+    // yaml parses `*name` without an anchor cleanly and throws only when building values (found by fuzzing).
+    let where = `${file}:1:1`;
+    visit(doc, {
+      Alias(_, node) {
+        if (node.resolve(doc) !== undefined || !node.range) return undefined;
+        const { line, col } = lines.linePos(node.range[0]);
+        where = `${file}:${line}:${col}`;
+        return visit.BREAK;
+      },
+    });
+    throw new ConfigError([{ where, path: '', message: `YAML: ${(err as Error).message}` }]);
+  }
   return buildConfig(raw, file, yamlLocator(file, doc, lines));
 }
 
@@ -303,6 +319,25 @@ function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem[] {
     if (Object.hasOwn(RESERVED_TABLES, name) || n === 253 || n === 254 || n === 255)
       problem(['tables', name], `table ${name}: ${n} is reserved for the kernel's own tables (main, default, local)`);
   }
+  // Node turns a timer longer than 2^31-1 ms (or Infinity, YAML's .inf) into 1 ms: a spinning loop.
+  const duration = (v: unknown, path: Segment[]) => {
+    if (typeof v !== 'number' && typeof v !== 'string') return;
+    let ms: number;
+    try {
+      ms = parseDuration(v);
+    } catch {
+      return; // the schema reports the form
+    }
+    if (!Number.isNaN(ms) && !(ms >= 1 && ms <= MAX_DURATION_MS)) problem(path, `must be between 1ms and 1 day, not ${String(v)}`);
+  };
+  const probeDurations = (pr: unknown, path: Segment[]) => {
+    if (!pr || typeof pr !== 'object') return;
+    duration((pr as RawProbe).interval, [...path, 'interval']);
+    duration((pr as RawProbe).timeout, [...path, 'timeout']);
+  };
+  probeDurations(raw.probe, ['probe']);
+  duration(raw.hook_timeout, ['hook_timeout']);
+  raw.links.forEach((l, i) => l && typeof l === 'object' && probeDurations(l.probe, ['links', i, 'probe']));
   const names = new Map<string, number>();
   const linkTables = new Map<number, number>();
   raw.links.forEach((l, i) => {

@@ -276,7 +276,10 @@ test('1000 random mutations of a valid config: a Config or a ConfigError, never 
   const seed = Number(process.env.HAIP_FUZZ_SEED ?? Date.now() % 100000);
   const rand = rng(seed);
   assert.ok(parseConfigText(VALID, 'valid.yaml').links.length === 2);
-  // Found by this test: table names resolved through Object.prototype.
+  // Found by this test: table names resolved through Object.prototype, an anchorless alias throwing,
+  // and durations no timer can hold.
+  for (const [from, to] of [['interface: eth1', 'interface: *eth1'], ['interval: 1s', 'interval: .inf'], ['interval: 1s', 'interval: 99999999m'], ['timeout: 800ms', 'timeout: 1e12']])
+    assert.throws(() => parseConfigText(VALID.replace(from, to), 'fuzz.yaml'), ConfigError, to);
   for (const name of ['toString', '__proto__', 'constructor'])
     assert.throws(() => parseConfigText(VALID.replace('table: T1', `table: ${name}`), 'fuzz.yaml'), (e: ConfigError) => /unknown table/.test(e.message));
   let ok = 0;
@@ -295,7 +298,8 @@ test('1000 random mutations of a valid config: a Config or a ConfigError, never 
       const c = parseConfigText(text, 'fuzz.yaml');
       for (const l of c.links) {
         assert.ok(l.table === undefined || (Number.isInteger(l.table) && l.table > 0), `seed ${seed} #${i}: table ${String(l.table)} passed:\n${text}`);
-        assert.ok(Number.isFinite(l.probe.intervalMs) && l.probe.intervalMs >= 0, `seed ${seed} #${i}: interval ${l.probe.intervalMs}:\n${text}`);
+        for (const ms of [l.probe.intervalMs, l.probe.timeoutMs, c.hookTimeoutMs])
+          assert.ok(ms >= 1 && ms <= 86_400_000, `seed ${seed} #${i}: a duration of ${ms} ms passed (timers above 2^31-1 ms fire at once):\n${text}`);
       }
       ok++;
     } catch (err) {
