@@ -321,14 +321,16 @@ function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem[] {
   }
   // Node turns a timer longer than 2^31-1 ms (or Infinity, YAML's .inf) into 1 ms: a spinning loop.
   const duration = (v: unknown, path: Segment[]) => {
-    if (typeof v !== 'number' && typeof v !== 'string') return;
+    // Only what the schema lets through: it reports the rest (0, -1, "2 h") itself.
+    if (!(typeof v === 'number' && v > 0) && !(typeof v === 'string' && /^[0-9]/.test(v))) return;
     let ms: number;
     try {
       ms = parseDuration(v);
     } catch {
-      return; // the schema reports the form
+      return;
     }
-    if (!Number.isNaN(ms) && !(ms >= 1 && ms <= MAX_DURATION_MS)) problem(path, `must be between 1ms and 1 day, not ${String(v)}`);
+    if (ms < 1) problem(path, 'must be a duration such as "500ms", "2s", "1m" or a number of seconds, above 0');
+    else if (!(ms <= MAX_DURATION_MS)) problem(path, `must be at most a day (86400s), not ${String(v)}`);
   };
   const probeDurations = (pr: unknown, path: Segment[]) => {
     if (!pr || typeof pr !== 'object') return;
