@@ -8,13 +8,11 @@
 // into one datagram. The unit says NotifyAccess=all so systemd accepts them.
 // docs/decisions-packaging.md has the reasons and the alternatives.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Notifier } from './notifier';
+import type { Log } from '../log';
+import { type Notifier, nullNotifier } from './notifier';
 
-/** The part of the logger the notifier uses; winston's Logger fits. */
-export interface NotifyLog {
-  warn(message: string): unknown;
-  debug(message: string): unknown;
-}
+/** The part of the log the notifier uses. */
+export type NotifyLog = Pick<Log, 'warning' | 'debug'>;
 
 // Each stdin line is one message, hex-encoded so any byte (a newline in STATUS)
 // survives; `pack "H*"` decodes it without modules outside perl-base.
@@ -31,16 +29,6 @@ while (my $line = <STDIN>) {
   defined send($sock, pack("H*", $line), 0, $addr) or warn "send to $path: $!\n";
 }
 `;
-
-const NOOP: Notifier = { notify() {}, close() {} };
-
-/** Half of WATCHDOG_USEC in milliseconds, or null when no watchdog is asked of this process. */
-export function watchdogIntervalMs(env: NodeJS.ProcessEnv, pid: number = process.pid): number | null {
-  const usec = Number(env.WATCHDOG_USEC);
-  if (!env.WATCHDOG_USEC || !Number.isFinite(usec) || usec <= 0) return null;
-  if (env.WATCHDOG_PID && Number(env.WATCHDOG_PID) !== pid) return null;
-  return Math.max(1, Math.floor(usec / 2000));
-}
 
 /** Renders fields as an sd_notify message: one VAR=VALUE per line. */
 export function formatMessage(fields: Record<string, string>): string {
@@ -83,7 +71,7 @@ export class SdNotifier implements Notifier {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
     });
     child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (text: string) => this.log.warn(`sd_notify helper: ${text.trim()}`));
+    child.stderr?.on('data', (text: string) => this.log.warning(`sd_notify helper: ${text.trim()}`));
     child.stdin?.on('error', (err) => this.log.debug(`sd_notify helper stdin: ${err.message}`));
     child.on('error', (err) => this.onExit(child, `could not start ${this.perl}: ${err.message}`));
     child.on('exit', (code, signal) => this.onExit(child, `exited (${signal ?? code})`));
@@ -100,13 +88,13 @@ export class SdNotifier implements Notifier {
     this.helper = null;
     if (this.closed) return;
     this.failures += 1;
-    this.log.warn(`sd_notify helper ${why}; the service manager may not hear from haip`);
+    this.log.warning(`sd_notify helper ${why}; the service manager may not hear from haip`);
   }
 }
 
 /** The notifier for this process: SdNotifier under systemd (NOTIFY_SOCKET set), otherwise a no-op. */
 export function createSdNotifier(env: NodeJS.ProcessEnv, log: NotifyLog): Notifier {
   const socketPath = env.NOTIFY_SOCKET;
-  if (!socketPath) return NOOP;
+  if (!socketPath) return nullNotifier;
   return new SdNotifier(socketPath, log);
 }
