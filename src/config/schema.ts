@@ -1,0 +1,115 @@
+// The one JSON Schema for haip.yaml. Validation, error messages and docs/configuration.md all come from it.
+
+// `expects` says what a value must be, for error messages; `description` says what the field is for.
+const duration = {
+  expects: 'a duration such as "500ms", "2s", "1m" or a number of seconds',
+  description: 'A duration: "500ms", "2s", "1m", or a number of seconds.',
+  anyOf: [
+    { type: 'number', exclusiveMinimum: 0 },
+    { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m)$' },
+  ],
+};
+
+const ipv4 = { type: 'string', format: 'ipv4', expects: 'an IPv4 address such as 198.51.100.1', description: 'An IPv4 address.' };
+const ipv4OrPrefix = { type: 'string', format: 'ipv4prefix', expects: 'an IPv4 address or prefix such as 198.51.100.0/24', description: 'An IPv4 address or prefix (a.b.c.d/n).' };
+const ifname = {
+  type: 'string',
+  format: 'ifname',
+  expects: 'a Linux interface name: 1 to 15 characters, no "/", ":" or white space',
+  description: 'A Linux interface name: 1 to 15 characters, no "/", ":" or white space, not "." or "..".',
+};
+const tableRef = {
+  expects: 'a table name from `tables` or a table number',
+  description: 'A table name from `tables`, or a table number (1-252, 256 and up).',
+  anyOf: [
+    { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_.-]*$' },
+    { type: 'integer', minimum: 1, maximum: 4294967295 },
+  ],
+};
+
+const probe = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'How a link is probed. At the top level: defaults for every link; in a link: overrides.',
+  properties: {
+    targets: {
+      type: 'array',
+      items: ipv4,
+      minItems: 1,
+      uniqueItems: true,
+      description: 'IPv4 addresses pinged through the link from its source address.',
+    },
+    interval: { ...duration, description: 'Time between probe rounds. Default 1s.' },
+    timeout: { ...duration, description: 'How long a round waits for each reply. Default 1s.' },
+    quorum: { type: 'integer', minimum: 1, description: 'Targets that must answer for a round to be good. Default 1.' },
+    down: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive bad rounds that take an UP link DOWN. Default 3.' },
+    up: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive good rounds that bring a DOWN link back UP. Default 3.' },
+  },
+};
+
+export const configSchema = {
+  $id: 'https://haip.invalid/haip.schema.json',
+  title: 'haip.yaml',
+  type: 'object',
+  additionalProperties: false,
+  required: ['links'],
+  properties: {
+    log_level: {
+      enum: ['error', 'warning', 'notice', 'info', 'debug'],
+      description: 'Least important messages logged. Default info; -v and -vv on the command line raise it.',
+    },
+    probe,
+    tables: {
+      type: 'object',
+      description: 'Routing table names and numbers, written to rt_tables_file so `ip route show table T1` works.',
+      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_.-]{0,30}$' },
+      additionalProperties: { type: 'integer', minimum: 1, maximum: 4294967295 },
+    },
+    links: {
+      type: 'array',
+      minItems: 1,
+      description: 'The uplinks, in order of preference among equal weights.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'interface'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$', description: 'Unique name used in logs, status and hooks.' },
+          interface: ifname,
+          weight: { type: 'number', minimum: 0, description: 'Lower is preferred. Default: the position in the list.' },
+          table: { ...tableRef, description: 'Table for this link\'s source routing. Omit for no table and no rule (the original haip\'s mode).' },
+          gateway: { ...ipv4, description: 'Next hop. Omit for a point-to-point link (ppp0): `default dev IF`.' },
+          source: { ...ipv4, description: 'Source address for probes and the source rule. Default: the interface\'s primary address.' },
+          probe,
+        },
+      },
+    },
+    rules: {
+      type: 'array',
+      description: 'Extra policy rules, installed as given (Varabitti-style fwmark rules, iif rules, ...).',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['priority', 'table'],
+        properties: {
+          priority: { type: 'integer', minimum: 1, maximum: 32765 },
+          table: tableRef,
+          from: ipv4OrPrefix,
+          to: ipv4OrPrefix,
+          fwmark: { type: 'integer', minimum: 1, maximum: 4294967295 },
+          mask: { type: 'integer', minimum: 1, maximum: 4294967295 },
+          iif: ifname,
+        },
+      },
+    },
+    sticky: { type: 'boolean', description: 'Keep connections on the uplink they started on (nftables connmark). Default false.' },
+    state_dir: { type: 'string', pattern: '^/', description: 'Where status.json is written. Default /run/haip.' },
+    hooks_dir: { type: 'string', pattern: '^/', description: 'Executables run on every switch and link change. Default /etc/haip/hooks.d.' },
+    hook_timeout: { ...duration, description: 'A hook still running after this is killed. Default 10s.' },
+    protocol: { type: 'integer', minimum: 5, maximum: 255, description: 'Route/rule protocol number marking what haip owns. Default 72.' },
+    rule_priority: { type: 'integer', minimum: 1, maximum: 32000, description: 'First priority of haip\'s block of source rules. Default 10000.' },
+    main_table: { ...tableRef, description: 'Table whose default route follows the best link. Default main.' },
+    rt_tables_file: { type: 'string', pattern: '^/', description: 'Where table names are written. Default /etc/iproute2/rt_tables.d/haip.conf.' },
+    rt_protos_file: { type: 'string', pattern: '^/', description: 'Where the protocol name is written. Default /etc/iproute2/rt_protos.d/haip.conf.' },
+  },
+} as const;

@@ -1,0 +1,149 @@
+// Entry point: reads argv, builds the real dependencies, handles signals. The only file that touches
+// process.* (argv, env, exit, signals); everything below it takes what it needs as arguments.
+import { CliArgs, parseArgs, Subcommand, USAGE, UsageError } from './cli';
+import { legacyConfig } from './config/legacy';
+import { ConfigError, EX_CONFIG, formatProblem, loadConfigFile } from './config/load';
+import { Daemon } from './daemon';
+import { ProcessHooks } from './hooks';
+import { createLog, effectiveLevel, Log, logStyle } from './log';
+import { Config } from './model';
+import { writeNameFiles } from './net/names';
+import { flushOwned, planReport } from './ops';
+import { systemClock } from './sys/clock';
+import { IpMonitor } from './sys/linkEvents';
+import { createNotifier, watchdogIntervalMs } from './sys/notify';
+import { NodePingProber } from './sys/prober';
+import { ProcessRunner } from './sys/runner';
+import { FileStatus } from './status';
+import { statusReport } from './statusView';
+
+const DEFAULT_CONFIG = '/etc/haip/haip.yaml';
+const EX_USAGE = 64;
+
+function loadConfig(args: CliArgs): Config {
+  if (args.routes.length) return legacyConfig({ routes: args.routes, wait: args.wait, fail: args.fail, toggle: args.toggle });
+  return loadConfigFile(args.configFile ?? DEFAULT_CONFIG);
+}
+
+async function run(args: CliArgs, log: Log): Promise<number> {
+  const config = loadConfig(args);
+  log.setLevel(effectiveLevel(config.logLevel, args.verbosity));
+  const clock = systemClock;
+  const notifier = createNotifier(process.env, log);
+  const ip = new ProcessRunner('ip');
+  let current = config;
+  const daemon = new Daemon(config, {
+    ip,
+    prober: new NodePingProber(),
+    clock,
+    notifier,
+    log,
+    events: new IpMonitor(clock, (m) => log.warning(m)),
+    hooks: new ProcessHooks(() => current, log),
+    status: new FileStatus(() => current.stateDir, (m) => log.error(m)),
+    watchdogMs: watchdogIntervalMs(process.env, process.pid),
+    onConfig: (c) => {
+      current = c;
+      for (const p of writeNameFiles(c)) log.warning(p);
+    },
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: stopping`);
+    // Exit within a second whatever happens below.
+    setTimeout(() => process.exit(0), 900).unref();
+    try {
+      await daemon.stop();
+    } catch (err) {
+      log.error(`stopping: ${(err as Error).message}`);
+    }
+    notifier.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  let reloading: Promise<void> = Promise.resolve();
+  process.on('SIGHUP', () => {
+    // Reloads run one after another; a storm of SIGHUPs collapses into the ones still queued.
+    reloading = reloading.then(async () => {
+      if (stopping) return;
+      notifier.notify({ RELOADING: '1' });
+      try {
+        const next = loadConfig(args);
+        log.setLevel(effectiveLevel(next.logLevel, args.verbosity));
+        await daemon.reload(next);
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          log.error(`reload refused, keeping the running config: ${err.problems.length} problem(s)`);
+          for (const p of err.problems) log.error(formatProblem(p));
+        } else log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
+      }
+      notifier.notify({ READY: '1' });
+    });
+  });
+
+  await daemon.start();
+  return new Promise<number>(() => {}); // runs until a signal
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args: CliArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    process.stderr.write(`haip: ${(err as Error).message}\n${USAGE}\n`);
+    return EX_USAGE;
+  }
+  const log = createLog(logStyle(process.env, !!process.stdout.isTTY), effectiveLevel('info', args.verbosity));
+  const commands: Record<Subcommand, () => Promise<number> | number> = {
+    help: () => (process.stdout.write(USAGE + '\n'), 0),
+    version: () => (process.stdout.write(`haip ${require('../../package.json').version}\n`), 0),
+    run: () => run(args, log),
+    check: () => {
+      const c = loadConfig(args);
+      process.stdout.write(`${c.source}: ok, ${c.links.length} link(s): ${c.links.map((l) => l.name).join(', ')}\n`);
+      return 0;
+    },
+    status: () => statusReport(args, loadStateDir(args), process.stdout),
+    plan: async () => {
+      process.stdout.write(await planReport(loadConfig(args), new ProcessRunner('ip')));
+      return 0;
+    },
+    flush: async () => flushOwned(loadConfig(args), new ProcessRunner('ip'), log),
+  };
+  try {
+    return await commands[args.command]();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(formatProblem(p) + '\n');
+      process.stderr.write(`haip: invalid config, nothing changed (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`);
+      return EX_CONFIG;
+    }
+    process.stderr.write(`haip: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+/** `haip status` needs only the state dir: the config may be unreadable to a non-root user. */
+function loadStateDir(args: CliArgs): string {
+  if (args.stateDir) return args.stateDir;
+  try {
+    return loadConfig(args).stateDir;
+  } catch {
+    return '/run/haip';
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`haip: ${(err as Error).stack ?? err}\n`);
+    process.exitCode = 1;
+  },
+);

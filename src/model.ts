@@ -1,0 +1,143 @@
+// Plain data shared by every part of haip: links, rules, routes, health and the choice of uplink.
+// Each type renders like the `ip` command it stands for, so logs and golden tests read as iproute2.
+
+export const MAIN_TABLE = 254;
+
+export interface ProbeSettings {
+  targets: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  quorum: number;
+  down: number;
+  up: number;
+}
+
+export interface LinkConfig {
+  name: string;
+  interface: string;
+  weight: number;
+  /** Routing table number for source routing; absent: no table or rule (the original haip's mode). */
+  table?: number;
+  gateway?: string;
+  /** Fixed source address; absent: the interface's primary IPv4 address, followed as it changes. */
+  source?: string;
+  probe: ProbeSettings;
+}
+
+export interface RuleConfig {
+  priority: number;
+  table: number;
+  from?: string;
+  to?: string;
+  fwmark?: number;
+  mask?: number;
+  iif?: string;
+}
+
+export interface Config {
+  /** Where the config came from, for messages ("haip.yaml" or "command line"). */
+  source: string;
+  logLevel: LogLevel;
+  tables: Record<string, number>;
+  links: LinkConfig[];
+  rules: RuleConfig[];
+  sticky: boolean;
+  stateDir: string;
+  hooksDir: string;
+  /** The original haip's --toggle command, run on every switch with IFNAME and GATEWAY. */
+  toggle?: string;
+  hookTimeoutMs: number;
+  /** Route/rule protocol number that marks what haip owns. */
+  protocol: number;
+  /** First priority of haip's own block of `ip rule` priorities. */
+  rulePriorityBase: number;
+  /** Table whose default route haip keeps on the best uplink. */
+  mainTable: number;
+  rtTablesFile?: string;
+  rtProtosFile?: string;
+}
+
+export type LogLevel = 'error' | 'warning' | 'notice' | 'info' | 'debug';
+
+export interface Route {
+  table: number;
+  dst: string; // "default" or a CIDR
+  dev: string;
+  gateway?: string;
+  prefsrc?: string;
+  scope?: 'link';
+  protocol: number;
+  metric?: number;
+}
+
+export interface Rule {
+  priority: number;
+  table: number;
+  from?: string; // CIDR or address; absent means all
+  to?: string;
+  fwmark?: number;
+  mask?: number;
+  iif?: string;
+  /** `lookup main suppress_prefixlength 0`: main's specific routes, not its default. */
+  suppressPrefixlen?: number;
+  protocol?: number;
+}
+
+export interface NetState {
+  routes: Route[];
+  rules: Rule[];
+}
+
+/** What the kernel says about one interface, as far as haip cares. */
+export interface InterfaceFacts {
+  name: string;
+  up: boolean; // administratively up and carrier present
+  addresses: { address: string; prefixlen: number; peer?: string }[];
+}
+
+export type LinkState = 'unknown' | 'up' | 'down';
+
+export interface LinkHealth {
+  state: LinkState;
+  /** Consecutive rounds against the current state (bad while up, good while down). */
+  streak: number;
+  since: number; // ms since epoch
+  reason: string;
+}
+
+/** The link a rule of selection picked, and why; null active means keep the current route. */
+export interface Choice {
+  active: string | null;
+  reason: string;
+}
+
+function mark(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+export function tableName(t: number): string {
+  return t === MAIN_TABLE ? 'main' : String(t);
+}
+
+export function routeToString(r: Route): string {
+  const parts = [r.dst];
+  if (r.gateway) parts.push('via', r.gateway);
+  parts.push('dev', r.dev);
+  if (r.prefsrc) parts.push('src', r.prefsrc);
+  if (r.scope) parts.push('scope', r.scope);
+  parts.push('proto', String(r.protocol));
+  if (r.metric) parts.push('metric', String(r.metric));
+  parts.push('table', tableName(r.table));
+  return parts.join(' ');
+}
+
+export function ruleToString(r: Rule): string {
+  const parts = [`priority ${r.priority}`, `from ${r.from ?? 'all'}`];
+  if (r.to) parts.push('to', r.to);
+  if (r.fwmark !== undefined) parts.push('fwmark', r.mask !== undefined ? `${mark(r.fwmark)}/${mark(r.mask)}` : mark(r.fwmark));
+  if (r.iif) parts.push('iif', r.iif);
+  parts.push('lookup', tableName(r.table));
+  if (r.suppressPrefixlen !== undefined) parts.push('suppress_prefixlength', String(r.suppressPrefixlen));
+  if (r.protocol !== undefined) parts.push('proto', String(r.protocol));
+  return parts.join(' ');
+}

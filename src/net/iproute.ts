@@ -1,0 +1,129 @@
+// Translation between haip's data and iproute2: commands to argv, and `ip -j -N` output back to data.
+// Reading with -N keeps tables, scopes and protocols numeric, whatever the host's rt_* files say.
+import { InterfaceFacts, MAIN_TABLE, NetState, Route, Rule } from '../model';
+
+export type Command =
+  | { op: 'route-replace'; route: Route }
+  | { op: 'route-del'; route: Route }
+  | { op: 'rule-add'; rule: Rule }
+  | { op: 'rule-del'; rule: Rule };
+
+/** Exit codes each operation accepts: 2 is "already there" for an add and "not there" for a delete. */
+export function acceptedCodes(c: Command): number[] {
+  return c.op === 'route-replace' ? [0] : [0, 2];
+}
+
+function routeArgs(r: Route): string[] {
+  const a = [r.dst];
+  if (r.gateway) a.push('via', r.gateway);
+  a.push('dev', r.dev);
+  if (r.prefsrc) a.push('src', r.prefsrc);
+  if (r.scope) a.push('scope', r.scope);
+  a.push('proto', String(r.protocol));
+  if (r.metric) a.push('metric', String(r.metric));
+  a.push('table', String(r.table));
+  return a;
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+function ruleArgs(r: Rule): string[] {
+  const a = ['priority', String(r.priority)];
+  if (r.from) a.push('from', r.from);
+  if (r.to) a.push('to', r.to);
+  if (r.fwmark !== undefined) a.push('fwmark', r.mask !== undefined ? `${hex(r.fwmark)}/${hex(r.mask)}` : hex(r.fwmark));
+  if (r.iif) a.push('iif', r.iif);
+  a.push('lookup', String(r.table));
+  if (r.suppressPrefixlen !== undefined) a.push('suppress_prefixlength', String(r.suppressPrefixlen));
+  if (r.protocol !== undefined) a.push('protocol', String(r.protocol));
+  return a;
+}
+
+export function commandArgv(c: Command): string[] {
+  switch (c.op) {
+    case 'route-replace':
+      return ['-4', 'route', 'replace', ...routeArgs(c.route)];
+    case 'route-del':
+      return ['-4', 'route', 'del', ...routeArgs(c.route)];
+    case 'rule-add':
+      return ['-4', 'rule', 'add', ...ruleArgs(c.rule)];
+    case 'rule-del':
+      return ['-4', 'rule', 'del', ...ruleArgs(c.rule)];
+  }
+}
+
+export function commandToString(c: Command): string {
+  return ['ip', ...commandArgv(c)].join(' ');
+}
+
+export const READ_ADDRS = ['-j', 'addr', 'show'];
+export const READ_ROUTES = ['-4', '-j', '-N', 'route', 'show', 'table', 'all'];
+export const READ_RULES = ['-4', '-j', '-N', 'rule', 'show'];
+
+function parseJson(text: string, what: string): any[] {
+  const t = text.trim();
+  if (!t) return [];
+  try {
+    const v = JSON.parse(t);
+    return Array.isArray(v) ? v : [];
+  } catch (err) {
+    throw new Error(`cannot parse ip ${what} output`, { cause: err });
+  }
+}
+
+export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
+  const out = new Map<string, InterfaceFacts>();
+  for (const j of parseJson(text, 'addr')) {
+    const flags: string[] = j.flags ?? [];
+    const addresses = (j.addr_info ?? [])
+      .filter((a: any) => a.family === 'inet' && a.local)
+      .map((a: any) => ({ address: a.local as string, prefixlen: Number(a.prefixlen), peer: a.address as string | undefined }));
+    out.set(j.ifname, {
+      name: j.ifname,
+      up: flags.includes('UP') && flags.includes('LOWER_UP'),
+      addresses,
+    });
+  }
+  return out;
+}
+
+const withLen = (addr: string, len: unknown) => (len === undefined || Number(len) === 32 ? addr : `${addr}/${len}`);
+
+export function parseRoutes(text: string): Route[] {
+  return parseJson(text, 'route')
+    .filter((j) => j.type === undefined || j.type === 'unicast')
+    .map((j) => {
+      const r: Route = {
+        table: j.table === undefined ? MAIN_TABLE : Number(j.table),
+        dst: j.dst,
+        dev: j.dev,
+        protocol: Number(j.protocol ?? 0),
+      };
+      if (j.gateway) r.gateway = j.gateway;
+      if (j.prefsrc) r.prefsrc = j.prefsrc;
+      if (j.scope !== undefined && Number(j.scope) === 253) r.scope = 'link';
+      if (j.metric) r.metric = Number(j.metric);
+      return r;
+    })
+    .filter((r) => Number.isFinite(r.table) && Number.isFinite(r.protocol) && r.dev);
+}
+
+export function parseRules(text: string): Rule[] {
+  return parseJson(text, 'rule').map((j) => {
+    const r: Rule = { priority: Number(j.priority ?? 0), table: Number(j.table) };
+    if (j.src && j.src !== 'all') r.from = withLen(j.src, j.srclen);
+    if (j.dst && j.dst !== 'all') r.to = withLen(j.dst, j.dstlen);
+    if (j.fwmark !== undefined) r.fwmark = Number(j.fwmark);
+    if (j.fwmask !== undefined && Number(j.fwmask) !== 0xffffffff) r.mask = Number(j.fwmask);
+    if (j.iif) r.iif = j.iif;
+    if (j.suppress_prefixlen !== undefined) r.suppressPrefixlen = Number(j.suppress_prefixlen);
+    if (j.protocol !== undefined) r.protocol = Number(j.protocol);
+    return r;
+  });
+}
+
+export function parseNetState(routes: string, rules: string): NetState {
+  return { routes: parseRoutes(routes), rules: parseRules(rules) };
+}

@@ -1,0 +1,48 @@
+// Reconcile: the commands that turn the actual state into the desired one, touching only what carries
+// haip's protocol. Adds and replaces come before deletes, so traffic always has a route; a second run
+// over the result plans nothing.
+import { NetState, Route, Rule, routeToString, ruleToString } from '../model';
+import { Command } from './iproute';
+
+/** The kernel's identity of a route: `ip route replace` overwrites the route with the same key. */
+const routeKey = (r: Route) => `${r.table}|${r.dst}|${r.metric ?? 0}`;
+const ruleKey = (r: Rule) => ruleToString({ ...r, protocol: undefined });
+
+export function reconcile(desired: NetState, actual: NetState, protocol: number): Command[] {
+  const adds: Command[] = [];
+  const dels: Command[] = [];
+
+  const actualByKey = new Map<string, Route[]>();
+  for (const r of actual.routes) {
+    const k = routeKey(r);
+    actualByKey.set(k, [...(actualByKey.get(k) ?? []), r]);
+  }
+  const desiredKeys = new Set<string>();
+  for (const r of desired.routes) {
+    const k = routeKey(r);
+    desiredKeys.add(k);
+    const same = (actualByKey.get(k) ?? []).some((a) => routeToString(a) === routeToString(r));
+    if (!same) adds.push({ op: 'route-replace', route: r });
+  }
+  for (const r of actual.routes) {
+    if (r.protocol === protocol && !desiredKeys.has(routeKey(r))) dels.push({ op: 'route-del', route: r });
+  }
+
+  const owned = actual.rules.filter((r) => r.protocol === protocol);
+  const ownedCount = new Map<string, number>();
+  for (const r of owned) ownedCount.set(ruleKey(r), (ownedCount.get(ruleKey(r)) ?? 0) + 1);
+  const wanted = new Set<string>();
+  for (const r of desired.rules) {
+    const k = ruleKey(r);
+    if (wanted.has(k)) continue;
+    wanted.add(k);
+    if (!ownedCount.has(k)) adds.push({ op: 'rule-add', rule: r });
+  }
+  for (const [k, n] of ownedCount) {
+    // Duplicates (a restart after kill -9, or a second writer) go too, keeping one.
+    const extra = wanted.has(k) ? n - 1 : n;
+    const rule = owned.find((r) => ruleKey(r) === k)!;
+    for (let i = 0; i < extra; i++) dels.push({ op: 'rule-del', rule });
+  }
+  return [...adds, ...dels];
+}

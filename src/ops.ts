@@ -1,0 +1,46 @@
+// One-shot operations on the host: `haip plan` (what the config would do here, changing nothing) and
+// `haip flush` (remove what haip owns, and nothing else).
+import { Log } from './log';
+import { Config, routeToString } from './model';
+import { desiredState, viewLinks } from './net/desired';
+import { commandToString } from './net/iproute';
+import { reconcile } from './net/plan';
+import { applyCommands, observe } from './net/router';
+import { removeNameFiles } from './net/names';
+import { Runner } from './sys/runner';
+
+export async function planReport(config: Config, ip: Runner): Promise<string> {
+  const obs = await observe(ip);
+  const views = viewLinks(config, obs.interfaces);
+  const out: string[] = [`# haip plan for ${config.source}: nothing is changed by this command`, '#', '# links (assuming every usable link answers its probes):'];
+  const usable = views.filter((v) => !v.unusable);
+  const best = usable.reduce<(typeof usable)[number] | undefined>((b, v) => (!b || v.link.weight < b.link.weight ? v : b), undefined);
+  for (const v of views) {
+    const state = v.unusable ? `unusable: ${v.unusable}` : `usable, source ${v.source}${v.connected ? `, connected ${v.connected}` : ''}`;
+    const role = v === best ? 'would carry the default route (lowest weight among usable links)' : v.unusable ? 'cannot be chosen' : `standby (weight ${v.link.weight} > ${best?.link.weight})`;
+    out.push(`#   ${v.link.name} (${v.link.interface}, weight ${v.link.weight}${v.link.table ? `, table ${v.link.table}` : ''}): ${state}; ${role}`);
+  }
+  const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
+  const desired = desiredState(config, views, best?.link.name ?? null, keep);
+  const commands = reconcile(desired, obs.net, config.protocol);
+  out.push('#');
+  if (!commands.length) out.push('# the kernel already matches the config: no commands');
+  else out.push(`# ${commands.length} command(s), adds before deletes:`, ...commands.map(commandToString));
+  if (!best && keep) out.push(`# no usable link: the current default route stays (${routeToString(keep)})`);
+  return out.join('\n') + '\n';
+}
+
+/** Removes haip's rules and table routes; the main default route is handed over as `proto static`. */
+export async function flushOwned(config: Config, ip: Runner, log: Log): Promise<number> {
+  const obs = await observe(ip);
+  const commands = reconcile({ routes: [], rules: [] }, obs.net, config.protocol);
+  const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
+  const handover = keep ? [{ op: 'route-replace' as const, route: { ...keep, protocol: 4 } }] : [];
+  // Hand the default route over first: deleting it would leave the host offline.
+  const result = await applyCommands(ip, [...handover, ...commands.filter((c) => !(c.op === 'route-del' && keep && c.route === keep))]);
+  for (const c of result.applied) log.notice(`flush: ${commandToString(c)}`);
+  for (const e of result.errors) log.error(`flush: ${e.message}`);
+  removeNameFiles(config);
+  if (!result.applied.length && !result.errors.length) log.notice('flush: nothing of haip\'s was installed');
+  return result.errors.length ? 1 : 0;
+}

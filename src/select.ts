@@ -1,0 +1,25 @@
+// Which link carries the default route: the lowest weight among UP links, config order breaking ties.
+// With no link up, the current route stays (a host with a stale route beats a host with none).
+import { Choice, LinkHealth } from './model';
+
+export interface Candidate {
+  name: string;
+  weight: number;
+  health: LinkHealth;
+}
+
+export function selectRoute(links: Candidate[], current: string | null): Choice {
+  let best: Candidate | undefined;
+  for (const l of links) if (l.health.state === 'up' && (!best || l.weight < best.weight)) best = l;
+  if (!best) {
+    if (links.some((l) => l.health.state === 'unknown')) return { active: current, reason: 'waiting for the first probe rounds' };
+    return { active: current, reason: current ? `every link is down; keeping the default route on ${current}` : 'every link is down' };
+  }
+  if (best.name === current) return { active: current, reason: `${current} is the best link that is up` };
+  const was = links.find((l) => l.name === current);
+  let reason: string;
+  if (!was) reason = `${best.name} is the best link that is up (weight ${best.weight})`;
+  else if (was.health.state !== 'up') reason = `${current} is down (${was.health.reason}); ${best.name} is the best link that is up`;
+  else reason = `${best.name} is back up and preferred (weight ${best.weight} < ${was.weight})`;
+  return { active: best.name, reason };
+}

@@ -1,0 +1,64 @@
+// `haip status`: reads the running daemon's status.json and prints a table, or the JSON itself.
+import { CliArgs } from './cli';
+import { readStatus, StatusDoc } from './status';
+
+const SPARKS = '▁▂▃▄▅▆▇█';
+
+export function sparkline(values: (number | null)[]): string {
+  const nums = values.filter((v): v is number => v !== null);
+  if (!nums.length) return values.map(() => '·').join('');
+  const lo = Math.min(...nums);
+  const hi = Math.max(...nums);
+  return values.map((v) => (v === null ? '×' : SPARKS[hi === lo ? 0 : Math.round(((v - lo) / (hi - lo)) * (SPARKS.length - 1))])).join('');
+}
+
+function ago(iso: string, now: number): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s ago`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m ago`;
+}
+
+export function renderStatus(doc: StatusDoc, now: number): string {
+  const rows = [['', 'LINK', 'INTERFACE', 'STATE', 'SINCE', 'RTT', 'LOSS(1m)', 'WEIGHT', 'RECENT RTT']];
+  for (const l of doc.links) {
+    rows.push([
+      l.name === doc.active ? '*' : '',
+      l.name,
+      l.interface,
+      l.state.toUpperCase(),
+      ago(l.since, now),
+      l.rtt_ms === null ? '-' : `${l.rtt_ms.toFixed(2)}ms`,
+      l.loss === null ? '-' : `${Math.round(l.loss * 100)}%`,
+      String(l.weight),
+      sparkline(l.recent_rtt_ms ?? []),
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => [...r[i]].length)));
+  const lines = rows.map((r) => r.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join('  ').trimEnd());
+  const head = doc.active ? `default route: ${doc.active} (since ${ago(doc.since, now)})` : 'default route: not chosen yet (no link up)';
+  return `${head}\n${lines.join('\n')}\n`;
+}
+
+export function statusReport(args: CliArgs, stateDir: string, out: NodeJS.WritableStream): number {
+  let doc: StatusDoc;
+  try {
+    doc = readStatus(stateDir);
+  } catch {
+    process.stderr.write(`haip: no status in ${stateDir}: is the daemon running? (systemctl status haip)\n`);
+    return 3;
+  }
+  let running = true;
+  try {
+    process.kill(doc.pid, 0);
+  } catch (err) {
+    running = (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  if (args.json) {
+    out.write(JSON.stringify({ ...doc, running }, null, 2) + '\n');
+    return running ? 0 : 3;
+  }
+  out.write(renderStatus(doc, Date.now()));
+  if (!running) out.write(`(haip is not running: pid ${doc.pid} is gone; this is its last status from ${doc.updated})\n`);
+  return running ? 0 : 3;
+}

@@ -1,0 +1,36 @@
+// ICMP echo to one target from one source address. node-ping spawns the system ping per probe.
+import ping from 'ping';
+
+export interface ProbeResult {
+  alive: boolean;
+  rttMs?: number;
+  /** Set when the probe could not be made at all (ping missing, bad address): a failure, loudly. */
+  error?: string;
+}
+
+/** Sends one echo request from `source`; exists so tests can substitute scripted answers. */
+export interface Prober {
+  probe(target: string, source: string, timeoutMs: number): Promise<ProbeResult>;
+  close?(): void;
+}
+
+export class NodePingProber implements Prober {
+  async probe(target: string, source: string, timeoutMs: number): Promise<ProbeResult> {
+    try {
+      const r = await ping.promise.probe(target, {
+        numeric: true,
+        timeout: Math.max(timeoutMs / 1000, 0.001),
+        min_reply: 1,
+        // -I takes the address: the source rule routes it out of its own uplink.
+        extra: ['-I', source],
+      });
+      if (r.alive) return { alive: true, rttMs: typeof r.time === 'number' ? r.time : Number(r.time) };
+      // node-ping folds "cannot run" into not-alive; its output tells the two apart.
+      const out = String((r as any).output ?? '');
+      if (/invalid|unknown|cannot|not permitted|bind/i.test(out)) return { alive: false, error: out.trim().split('\n')[0] };
+      return { alive: false };
+    } catch (err) {
+      return { alive: false, error: (err as Error).message };
+    }
+  }
+}
