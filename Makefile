@@ -1,0 +1,33 @@
+# haip: `make build`, `sudo make test` (everything, as CI runs it), `sudo make demo`, `sudo make bench`.
+SHELL := /bin/bash
+NODE_TEST := node --test --test-reporter=spec
+
+.PHONY: all deps build unit lab test demo bench clean
+
+all: build
+
+deps:
+	@bash scripts/deps.sh
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: deps node_modules/.package-lock.json
+	npx tsc -p tsconfig.json
+	@chmod +x bin/haip
+
+unit: build
+	$(NODE_TEST) dist/test/unit/
+
+# One file at a time: timing figures on a 2-core machine mean little when labs race each other.
+lab: build
+	@set -e; for f in dist/test/lab/*.test.js; do echo "== $$f"; $(NODE_TEST) "$$f"; done
+
+test: unit lab
+
+demo: build
+	node dist/test/lab/demo.js
+
+clean:
+	rm -rf dist build

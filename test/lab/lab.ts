@@ -1,0 +1,300 @@
+// A throwaway network in namespaces (all named haip-<id>-*): a router with one veth uplink per ISP, the
+// ISPs, and an "internet" holding the probe targets on lo. Failures are made the way they happen:
+// silent loss (nft drop), unreachable routes, carrier loss, a vanished interface, random loss.
+// Every namespace is removed on exit, also when a test fails or the process is interrupted.
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const TARGETS = ['203.0.113.1', '203.0.113.2'];
+export const REPO = resolve(__dirname, '../../..');
+export const HAIP_JS = join(REPO, 'dist/src/main.js');
+
+const live = new Set<Lab>();
+let hooked = false;
+function hookExit() {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const lab of live) lab.destroy();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      for (const lab of live) lab.destroy();
+      process.exit(130);
+    });
+  }
+}
+
+export interface LabOptions {
+  uplinks?: number;
+  /** Create the router's uplink interfaces (eth1..ethN); false leaves some to be added later. */
+  createUplinks?: number[];
+}
+
+export class Lab {
+  readonly id = randomBytes(3).toString('hex');
+  readonly dir = mkdtempSync(join(tmpdir(), 'haip-lab-'));
+  readonly r: string;
+  readonly inet: string;
+  private namespaces: string[] = [];
+  private procs = new Set<ChildProcess>();
+  private destroyed = false;
+
+  constructor(readonly uplinks = 2) {
+    this.r = this.name('r');
+    this.inet = this.name('inet');
+  }
+
+  name(role: string): string {
+    return `haip-${this.id}-${role}`;
+  }
+
+  isp(i: number): string {
+    return this.name(`isp${i}`);
+  }
+
+  static create(opts: LabOptions = {}): Lab {
+    if (process.getuid?.() !== 0) throw new Error('lab tests need root (network namespaces): run them with sudo');
+    hookExit();
+    const lab = new Lab(opts.uplinks ?? 2);
+    live.add(lab);
+    try {
+      lab.build(opts.createUplinks ?? Array.from({ length: lab.uplinks }, (_, i) => i + 1));
+    } catch (err) {
+      lab.destroy();
+      throw err;
+    }
+    return lab;
+  }
+
+  private addNs(ns: string) {
+    execFileSync('ip', ['netns', 'add', ns]);
+    this.namespaces.push(ns);
+    this.ip(ns, 'link', 'set', 'lo', 'up');
+    for (const k of ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'])
+      this.exec(ns, 'sysctl', '-qw', k);
+  }
+
+  private build(withUplinks: number[]) {
+    this.addNs(this.r);
+    this.addNs(this.inet);
+    for (const t of [...TARGETS, '198.51.100.1']) this.ip(this.inet, 'addr', 'add', `${t}/32`, 'dev', 'lo');
+    for (let i = 1; i <= this.uplinks; i++) {
+      const isp = this.isp(i);
+      this.addNs(isp);
+      // isp<i> <-> inet over 198.19.<i>.0/30; inet routes the uplink's customer net back through it.
+      this.ip(isp, 'link', 'add', 'core', 'type', 'veth', 'peer', 'name', `isp${i}`, 'netns', this.inet);
+      this.ip(isp, 'addr', 'add', `198.19.${i}.1/30`, 'dev', 'core');
+      this.ip(this.inet, 'addr', 'add', `198.19.${i}.2/30`, 'dev', `isp${i}`);
+      this.ip(isp, 'link', 'set', 'core', 'up');
+      this.ip(this.inet, 'link', 'set', `isp${i}`, 'up');
+      this.ip(isp, 'route', 'add', 'default', 'via', `198.19.${i}.2`);
+      this.ip(this.inet, 'route', 'add', `198.18.${i}.0/24`, 'via', `198.19.${i}.1`);
+      if (withUplinks.includes(i)) this.addUplink(i);
+    }
+  }
+
+  /** The router's eth<i> (198.18.<i>.2/24) to isp<i>'s wan (198.18.<i>.1/24). */
+  addUplink(i: number, withAddress = true) {
+    const isp = this.isp(i);
+    this.ip(isp, 'link', 'add', 'wan', 'type', 'veth', 'peer', 'name', `eth${i}`, 'netns', this.r);
+    this.ip(isp, 'addr', 'add', `198.18.${i}.1/24`, 'dev', 'wan');
+    this.ip(isp, 'link', 'set', 'wan', 'up');
+    this.ip(this.r, 'link', 'set', `eth${i}`, 'up');
+    if (withAddress) this.ip(this.r, 'addr', 'add', `198.18.${i}.2/24`, 'dev', `eth${i}`);
+  }
+
+  gateway(i: number): string {
+    return `198.18.${i}.1`;
+  }
+
+  exec(ns: string, ...argv: string[]): string {
+    return execFileSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  ip(ns: string, ...argv: string[]): string {
+    return execFileSync('ip', ['-n', ns, ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  tryIp(ns: string, ...argv: string[]): boolean {
+    try {
+      this.ip(ns, ...argv);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  nft(ns: string, script: string) {
+    execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: script, stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  // ---- failures ----------------------------------------------------------------------------------
+
+  /** Silent loss at the ISP: every packet to or from the customer is dropped. */
+  dropAtIsp(i: number) {
+    this.nft(this.isp(i), 'table inet haiplab { chain forward_drop { type filter hook forward priority 0; policy accept; iifname "wan" drop; oifname "wan" drop; }; }\n');
+  }
+
+  /** Random loss at the ISP: `percent` of the customer's forwarded packets dropped, each way. */
+  lossAtIsp(i: number, percent: number) {
+    this.healIsp(i);
+    this.nft(
+      this.isp(i),
+      `table inet haiplab { chain forward_drop { type filter hook forward priority 0; policy accept; iifname "wan" numgen random mod 100 < ${percent} drop; oifname "wan" numgen random mod 100 < ${percent} drop; }; }\n`,
+    );
+  }
+
+  healIsp(i: number) {
+    try {
+      this.exec(this.isp(i), 'nft', 'delete', 'table', 'inet', 'haiplab');
+    } catch {}
+  }
+
+  unreachableAtIsp(i: number, on = true) {
+    this.ip(this.isp(i), 'route', on ? 'add' : 'del', 'unreachable', '203.0.113.0/24');
+  }
+
+  farEnd(i: number, up: boolean) {
+    this.ip(this.isp(i), 'link', 'set', 'wan', up ? 'up' : 'down');
+  }
+
+  // ---- observing ---------------------------------------------------------------------------------
+
+  /** The router's main default route as `dev[ via gw]`, or '' when there is none. */
+  defaultRoute(table = 'main'): string {
+    const routes = JSON.parse(this.ip(this.r, '-j', '-4', 'route', 'show', 'default', 'table', table) || '[]');
+    const r = routes[0];
+    return r ? `${r.dev}${r.gateway ? ` via ${r.gateway}` : ''}` : '';
+  }
+
+  defaultDev(): string {
+    return this.defaultRoute().split(' ')[0];
+  }
+
+  /** Polls until the default route leaves through `dev`; the elapsed ms, or throws after `timeoutMs`. */
+  async waitForDefault(dev: string, timeoutMs: number, since = Date.now()): Promise<number> {
+    for (;;) {
+      if (this.defaultDev() === dev) return Date.now() - since;
+      if (Date.now() - since > timeoutMs) throw new Error(`default route still "${this.defaultRoute()}" after ${timeoutMs} ms, waiting for ${dev}`);
+      await sleep(20);
+    }
+  }
+
+  rules(): string {
+    return this.ip(this.r, '-4', 'rule', 'show');
+  }
+
+  // ---- haip --------------------------------------------------------------------------------------
+
+  writeConfig(yaml: string, name = 'haip.yaml'): string {
+    const file = join(this.dir, name);
+    writeFileSync(file, yaml);
+    return file;
+  }
+
+  /** Paths the daemon writes, pointed into this lab's temp dir. */
+  pathsYaml(): string {
+    return [
+      `state_dir: ${this.dir}/state`,
+      `hooks_dir: ${this.dir}/hooks.d`,
+      `rt_tables_file: ${this.dir}/rt_tables.d/haip.conf`,
+      `rt_protos_file: ${this.dir}/rt_protos.d/haip.conf`,
+    ].join('\n');
+  }
+
+  /** The usual two-uplink config: isp1 preferred. */
+  configYaml(probe = '{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }', extra = ''): string {
+    const links = Array.from({ length: this.uplinks }, (_, k) => {
+      const i = k + 1;
+      return `  - { name: isp${i}, interface: eth${i}, weight: ${i}, table: T${i}, gateway: ${this.gateway(i)} }`;
+    });
+    const tables = Array.from({ length: this.uplinks }, (_, k) => `T${k + 1}: ${101 + k}`).join(', ');
+    return `probe: ${probe}\ntables: { ${tables} }\nlinks:\n${links.join('\n')}\n${this.pathsYaml()}\n${extra}`;
+  }
+
+  startHaip(args: string[], env: NodeJS.ProcessEnv = {}): Haip {
+    const child = spawn('ip', ['netns', 'exec', this.r, process.execPath, HAIP_JS, ...args], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.procs.add(child);
+    child.on('exit', () => this.procs.delete(child));
+    return new Haip(child);
+  }
+
+  destroy() {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const p of this.procs) p.kill('SIGKILL');
+    for (const ns of this.namespaces.reverse()) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {}
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+    live.delete(this);
+  }
+}
+
+/** A running haip: its output as lines, and ways to wait for them. */
+export class Haip {
+  readonly lines: string[] = [];
+  private waiters: (() => void)[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcess) {
+    let partial = '';
+    const take = (d: Buffer) => {
+      const parts = (partial + d).split('\n');
+      partial = parts.pop() ?? '';
+      this.lines.push(...parts);
+      if (process.env.HAIP_LAB_ECHO) for (const l of parts) process.stderr.write(`  | ${l}\n`);
+      for (const w of this.waiters.splice(0)) w();
+    };
+    child.stdout!.on('data', take);
+    child.stderr!.on('data', take);
+    this.exited = new Promise((res) => child.on('exit', (code) => res(code)));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  output(): string {
+    return this.lines.join('\n');
+  }
+
+  async waitFor(re: RegExp, timeoutMs = 10_000, from = 0): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.lines.slice(from).find((l) => re.test(l));
+      if (hit) return hit;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`haip never logged ${re} within ${timeoutMs} ms; output:\n${this.output()}`);
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          res();
+        });
+      });
+    }
+  }
+
+  signal(sig: NodeJS.Signals) {
+    this.child.kill(sig);
+  }
+
+  async stop(): Promise<number | null> {
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
