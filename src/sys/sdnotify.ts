@@ -14,8 +14,8 @@ import { type Notifier, nullNotifier } from './notifier';
 /** The part of the log the notifier uses. */
 export type NotifyLog = Pick<Log, 'warning' | 'debug'>;
 
-// Each stdin line is one message, hex-encoded so any byte (a newline in STATUS)
-// survives; `pack "H*"` decodes it without modules outside perl-base.
+// Each stdin line is one message, hex-encoded because a message's fields are
+// separated by newlines; `pack "H*"` decodes it without modules outside perl-base.
 // An abstract socket ("@name") becomes "\0name".
 const HELPER = String.raw`
 use strict; use warnings; use Socket qw(AF_UNIX SOCK_DGRAM pack_sockaddr_un);
