@@ -47,6 +47,7 @@ interface LinkRuntime {
   health: LinkHealth;
   monitor: LinkMonitor;
   rounds: Round[];
+  roundsTotal: number;
   lastError?: string;
 }
 
@@ -73,6 +74,7 @@ export class Daemon {
   private lastDriftAt = -Infinity;
   private lastRoundAt: number;
   private statusDirty = false;
+  private switches = 0;
 
   constructor(
     private config: Config,
@@ -188,6 +190,7 @@ export class Daemon {
       health: initialHealth(now),
       monitor: this.newMonitor(l),
       rounds: [],
+      roundsTotal: 0,
     });
   }
 
@@ -211,6 +214,7 @@ export class Daemon {
     if (!rt || rt.config !== link || this.stopped) return;
     const now = this.deps.clock.now();
     this.lastRoundAt = now;
+    rt.roundsTotal++;
     rt.rounds.push({
       at: r.at,
       answered: r.answered,
@@ -370,6 +374,7 @@ export class Daemon {
     const from = this.active;
     this.active = choice.active;
     this.activeSince = this.deps.clock.now();
+    this.switches++;
     this.allDownWarned = false;
     this.announce([{ kind: 'switch', from, to: choice.active, reason: choice.reason }]);
   }
@@ -464,9 +469,10 @@ export class Daemon {
           };
         }),
         recent_rtt_ms: rt.rounds.slice(-30).map((r) => (r.rttMs !== undefined ? round2(r.rttMs) : null)),
+        rounds: rt.roundsTotal,
       };
     });
-    return { active: this.active, since: iso(this.activeSince), pid: process.pid, updated: iso(this.deps.clock.now()), links };
+    return { active: this.active, since: iso(this.activeSince), pid: process.pid, updated: iso(this.deps.clock.now()), switches: this.switches, links };
   }
 
   // ---- watchdog ------------------------------------------------------------------------------------
