@@ -213,7 +213,8 @@ export class FakeKernel implements Runner {
 
   private addConnected(dev: string, a: FakeAddress) {
     const dst = connectedDst(a);
-    if (!dst) return;
+    // lo's 127/8 lives in the local table as type local, which is not modelled.
+    if (!dst || dev === 'lo') return;
     this.routes = this.routes.filter((r) => !(r.table === 254 && r.dst === dst && r.metric === 0 && r.protocol === 2 && r.dev === dev));
     this.routes.push({ table: 254, dst, dev, prefsrc: a.address, scope: 253, protocol: 2, metric: 0 });
   }
