@@ -196,6 +196,11 @@ export class FakeKernel implements Runner {
     return this;
   }
 
+  clearFailures(): this {
+    this.failures = [];
+    return this;
+  }
+
   /** Commands that change state (everything but the three reads). */
   get mutations(): string[] {
     return this.log.filter((a) => !a.includes('-j')).map((a) => a.join(' '));
@@ -390,6 +395,35 @@ export class FakeKernel implements Runner {
     if (i < 0) return fail(2, 'RTNETLINK answers: No such file or directory');
     this.rules.splice(i, 1);
     return ok();
+  }
+
+  /**
+   * `ip route get DST from SRC` for a locally generated, unmarked packet: rules in priority order (iif lo
+   * matches local traffic, fwmark rules do not match mark 0), longest prefix in the table, and
+   * suppress_prefixlength. Null when nothing routes it.
+   */
+  routeGet(dst: string, src?: string): { dev: string; gateway?: string; table: number } | null {
+    const sorted = [...this.rules].sort((a, b) => a.priority - b.priority);
+    for (const rule of sorted) {
+      if (rule.src && !(src && inPrefix(src, rule.src.addr, rule.src.len))) continue;
+      if (rule.dst && !inPrefix(dst, rule.dst.addr, rule.dst.len)) continue;
+      if (rule.fwmark !== undefined && (0 & rule.fwmask!) !== rule.fwmark) continue;
+      if (rule.iif && rule.iif !== 'lo') continue;
+      let best: FakeRoute | undefined;
+      let bestLen = -1;
+      for (const r of this.routes) {
+        if (r.table !== rule.table || !this.interfaces.has(r.dev)) continue;
+        const { addr, len } = parsePrefix(r.dst);
+        if (inPrefix(dst, addr, len) && (len > bestLen || (len === bestLen && r.metric < best!.metric))) {
+          best = r;
+          bestLen = len;
+        }
+      }
+      if (!best) continue;
+      if (rule.suppressPrefixlen !== undefined && bestLen <= rule.suppressPrefixlen) continue;
+      return { dev: best.dev, gateway: best.gateway, table: best.table };
+    }
+    return null;
   }
 
   private nextRulePriority(): number {
