@@ -508,3 +508,82 @@ describe('daemon: probes really leave through their own link', () => {
     },
   );
 });
+
+describe('daemon: more of the world', () => {
+  it('a restart over its own previous state changes nothing in the kernel', async () => {
+    const first = await started();
+    await first.daemon.stop();
+    const kernel = first.kernel;
+    kernel.clearLog();
+    const t = await started({ kernel });
+    await t.clock.advance(5000);
+    assert.deepEqual(kernel.mutations, []);
+    assert.equal(kernel.render(), DSL_ACTIVE);
+    assert.equal(t.daemon.activeLink, 'dsl');
+  });
+
+  it('a link whose interface does not exist yet: READY after the others, and it joins when it appears', async () => {
+    const kernel = new FakeKernel().addInterface('eth1', [ETH1]);
+    const t = await started({ kernel });
+    assert.equal(t.notifier.count('READY'), 1);
+    assert.match(t.notifier.with('READY')[0].STATUS, /^active: dsl \(eth1 via 198\.18\.1\.1\); dsl up [\d.]+ms, lte down$/);
+    assert.equal(t.daemon.healthOf('lte')?.reason, 'interface ppp0 does not exist');
+    assert.equal(t.prober.callsFrom(LTE_SRC), 0);
+    assert.equal(t.kernel.render(), STATES['dsl only'].golden);
+    // No warning for a link that was never there: the state at start is not a change.
+    assert.ok(!t.log.lines.some((l) => l.startsWith('warning: lte:')), t.log.lines.join('\n'));
+    kernel.addInterface('ppp0', [PPP0]);
+    t.events.fire('ppp0 up');
+    await t.clock.advance(1100);
+    assert.equal(t.daemon.healthOf('lte')?.state, 'up');
+    assert.equal(t.kernel.render(), DSL_ACTIVE);
+  });
+
+  it('the active link losing its address (DHCP lease gone): down at once, route moves', async () => {
+    const t = await started();
+    t.kernel.setAddress('eth1', null);
+    t.events.fire('Deleted eth1 inet 198.18.1.2/24');
+    await t.clock.advance(50);
+    assert.equal(t.daemon.healthOf('dsl')?.reason, 'eth1 has no IPv4 address');
+    assert.equal(t.daemon.activeLink, 'lte');
+    // eth1 is still there but holds nothing: the same kernel state as with ppp0 alone.
+    assert.equal(t.kernel.render(), STATES['lte only'].golden);
+  });
+
+  it('stop does not wait for ever on a hung `ip`', async () => {
+    const t = await started();
+    let hang = false;
+    const run = t.kernel.run.bind(t.kernel);
+    t.kernel.run = (argv: string[]) => (hang ? new Promise(() => {}) : run(argv));
+    hang = true;
+    void t.daemon.sync('test');
+    let done = false;
+    const stopping = t.daemon.stop().then(() => (done = true));
+    await t.clock.advance(100);
+    assert.equal(done, false, 'waits a little for the reconcile in flight');
+    await t.clock.advance(500);
+    await stopping;
+    assert.equal(done, true);
+    assert.equal(t.notifier.count('STOPPING'), 1);
+  });
+
+  it('status document: the active link, per-link state, RTT and loss', async () => {
+    const t = await started();
+    t.prober.setTargetDown('203.0.113.2', true);
+    await t.clock.advance(4000);
+    const doc = t.daemon.statusDoc();
+    assert.equal(doc.active, 'dsl');
+    const dsl = doc.links[0];
+    assert.equal(dsl.name, 'dsl');
+    assert.equal(dsl.state, 'up');
+    assert.equal(dsl.rtt_ms, 12.5);
+    assert.equal(dsl.source, DSL_SRC);
+    assert.equal(dsl.table, 101);
+    assert.deepEqual(dsl.targets, [
+      { address: '203.0.113.1', rtt_ms: 12.5, loss: 0 },
+      { address: '203.0.113.2', rtt_ms: null, loss: 0.8 },
+    ]);
+    assert.equal(dsl.loss, 0.4);
+    assert.equal(t.lastDoc().active, 'dsl');
+  });
+});

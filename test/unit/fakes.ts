@@ -10,7 +10,8 @@
 // - `rule add` of a rule equal in priority, selector and table (protocol ignored, as rule_exists() does)
 //   -> code 2 "File exists"; `rule del` deletes the first rule matching every attribute given, else code 2.
 // - Adding an address adds the kernel's connected route (proto kernel, main table); removing it drops
-//   routes on that device using it as prefsrc or reaching it as a connected prefix. Removing an interface
+//   routes on that device using it as prefsrc or reaching it as a connected prefix, and the last address
+//   going drops every route on the device (fib_disable_ip). Removing an interface
 //   or taking it administratively down drops every route on it. Carrier loss keeps routes (flag linkdown).
 // - Not modelled: the local table (255) routes, IPv6, route types other than unicast, tos, multipath.
 // - Any other argv answers code 255 and is recorded in `unknown`, so tests can assert none happened.
@@ -168,7 +169,10 @@ export class FakeKernel implements Runner {
     const a = i.addresses.find((x) => x.address === address);
     if (!a) throw new Error(`fake kernel: ${name} has no ${address}`);
     i.addresses = i.addresses.filter((x) => x !== a);
-    this.routes = this.routes.filter((r) => !(r.dev === name && (r.prefsrc === address || (r.protocol === 2 && r.dst === connectedDst(a)))));
+    // The last address going disables IP on the device: every route on it goes (fib_disable_ip).
+    this.routes = this.routes.filter(
+      (r) => !(r.dev === name && (!i.addresses.length || r.prefsrc === address || (r.protocol === 2 && r.dst === connectedDst(a)))),
+    );
     return this;
   }
 
