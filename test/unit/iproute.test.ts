@@ -229,11 +229,31 @@ default via 198.18.1.1 dev eth1 table 101 proto 72 linkdown
     assert.equal((await k.run(argv)).code, 0);
   });
 
-  it('removing an interface drops its routes; removing an address drops the routes using it', async () => {
-    const k = sampleKernel().addInterface('eth2', [{ address: '198.18.2.2', prefixlen: 24 }]);
+  it('removing an address drops the routes using it; the last one drops every route on the device', () => {
+    const k = sampleKernel().addAddress('eth1', { address: '198.51.100.2', prefixlen: 24 });
     k.removeAddress('eth1', '198.18.1.2');
-    assert.deepEqual(k.routes.map((r) => `${r.table} ${r.dst}`), ['101 default', '254 default', '254 198.18.2.0/24']);
+    assert.deepEqual(k.routes.map((r) => `${r.table} ${r.dst}`).sort(), ['101 default', '254 198.51.100.0/24', '254 default']);
+    k.removeAddress('eth1', '198.51.100.2');
+    assert.deepEqual(k.routes, []);
+  });
+
+  it('removing an interface drops its routes', () => {
+    const k = sampleKernel().addInterface('eth2', [{ address: '198.18.2.2', prefixlen: 24 }]);
     k.removeInterface('eth1');
     assert.deepEqual(k.routes.map((r) => `${r.table} ${r.dst} ${r.dev}`), ['254 198.18.2.0/24 eth2']);
+  });
+
+  it('routeGet follows rules, longest prefix and suppress_prefixlength', () => {
+    const k = sampleKernel().addInterface('ppp0', [{ address: '198.18.9.2', prefixlen: 32, peer: '198.18.9.1' }]);
+    k.addRawRoute({ table: 102, dst: 'default', dev: 'ppp0', protocol: 72 });
+    k.addRawRule({ priority: 10020, table: 102, src: { addr: '198.18.9.2', len: 32 }, protocol: 72 });
+    k.rules.sort((a, b) => a.priority - b.priority);
+    assert.deepEqual(k.routeGet('203.0.113.1'), { dev: 'eth1', gateway: '198.18.1.1', table: 254 });
+    assert.deepEqual(k.routeGet('203.0.113.1', '198.18.9.2'), { dev: 'ppp0', gateway: undefined, table: 102 });
+    assert.deepEqual(k.routeGet('203.0.113.1', '198.18.1.2'), { dev: 'eth1', gateway: '198.18.1.1', table: 101 });
+    // main's specific routes win over the source rule; main's default does not (suppress_prefixlength 0).
+    assert.deepEqual(k.routeGet('198.18.1.7', '198.18.9.2'), { dev: 'eth1', gateway: undefined, table: 254 });
+    k.removeInterface('eth1');
+    assert.equal(k.routeGet('203.0.113.1'), null);
   });
 });
