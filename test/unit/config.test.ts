@@ -236,6 +236,12 @@ links:
     ]);
   });
 
+  it('a key given twice is an error, not a silent override', () => {
+    const p = problems(withLink('    gateway: 198.18.1.1\n    gateway: 198.18.1.9\n'));
+    assert.equal(p.length, 1);
+    assert.match(p[0], /^haip\.yaml:7:5: \(top level\): YAML: Map keys must be unique/);
+  });
+
   it('two links cannot share a table', () => {
     const text = withLink('    table: T1\n  - { name: lte, interface: ppp0, table: 101 }\n');
     assert.deepEqual(problems(text), ['haip.yaml:7:42: links[1].table: table 101 is already used by links[0]']);
