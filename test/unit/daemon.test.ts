@@ -16,8 +16,12 @@ const LTE_SRC = PPP0.address; // 198.18.9.2
 const DSL_ACTIVE = STATES['both up, dsl active'].golden;
 const LTE_ACTIVE = STATES['both up, lte active (point-to-point: default dev ppp0 scope link)'].golden;
 
+/** Every fake kernel the tests here used, checked at the end for argv it did not know. */
+const kernels: FakeKernel[] = [];
+
 function setup(opts: { config?: Config; watchdogMs?: number; kernel?: FakeKernel } = {}) {
   const kernel = opts.kernel ?? new FakeKernel().addInterface('eth1', [ETH1]).addInterface('ppp0', [PPP0]);
+  kernels.push(kernel);
   const clock = new FakeClock();
   const prober = new FakeProber();
   const notifier = new RecordingNotifier();
@@ -600,5 +604,13 @@ describe('daemon: more of the world', () => {
     ]);
     assert.equal(dsl.loss, 0.4);
     assert.equal(t.lastDoc().active, 'dsl');
+  });
+});
+
+// Runs last (node:test keeps file order): the daemon only ever ran argv the fake kernel understands.
+describe('daemon: argv', () => {
+  it('no test made the daemon run an `ip` command the fake kernel does not know', () => {
+    assert.ok(kernels.length > 30);
+    assert.deepEqual(kernels.flatMap((k) => k.unknown), []);
   });
 });

@@ -16,6 +16,7 @@
 // - Not modelled: the local table (255) routes, IPv6, route types other than unicast, tos, multipath.
 // - Any other argv answers code 255 and is recorded in `unknown`, so tests can assert none happened.
 import { Clock, TimerHandle } from '../../src/sys/clock';
+import { LinkEvents } from '../../src/sys/linkEvents';
 import { Notifier } from '../../src/sys/notifier';
 import { Prober, ProbeResult } from '../../src/sys/prober';
 import { Runner, RunResult } from '../../src/sys/runner';
@@ -726,7 +727,7 @@ export class RecordingNotifier implements Notifier {
 }
 
 /** LinkEvents a test fires by hand, as `ip monitor` would. */
-export class FakeLinkEvents {
+export class FakeLinkEvents implements LinkEvents {
   private handler?: (what: string) => void;
   started = 0;
   stopped = 0;
