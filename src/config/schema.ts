@@ -6,7 +6,8 @@ const duration = {
   description: 'A duration: "500ms", "2s", "1m", or a number of seconds.',
   anyOf: [
     { type: 'number', exclusiveMinimum: 0 },
-    { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m)$' },
+    // The lookahead refuses "0s" and "0ms" as the number 0 is refused: a zero interval would spin.
+    { type: 'string', pattern: '^(?=[0-9.]*[1-9])[0-9]+(\\.[0-9]+)?(ms|s|m)$' },
   ],
 };
 

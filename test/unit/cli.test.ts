@@ -61,7 +61,7 @@ function legacyProblems(opts: Parameters<typeof legacyConfig>[0]): string[] {
 }
 
 describe('legacy --route command line', () => {
-  it('1/198.18.0.1/eth0: one link, no table, the target pinged from the device', () => {
+  it('1/198.18.0.1/eth0: one link with a table of its own (7201), the target pinged from the device', () => {
     const c = legacyConfig({ routes: ['1/198.18.0.1/eth0'] });
     assert.equal(c.source, 'command line');
     assert.deepEqual(c.links, [
@@ -69,7 +69,7 @@ describe('legacy --route command line', () => {
         name: 'eth0',
         interface: 'eth0',
         weight: 1,
-        table: undefined,
+        table: 7201,
         gateway: undefined,
         source: undefined,
         probe: { targets: ['198.18.0.1'], intervalMs: 1000, timeoutMs: 1000, quorum: 1, down: 3, up: 3 },
@@ -94,6 +94,13 @@ describe('legacy --route command line', () => {
     const c = legacyConfig({ routes: ['10/198.18.0.1/eth0', '9/198.18.0.2/eth1', '1.5/198.18.0.3/eth2'] });
     assert.deepEqual(c.links.map((l) => l.weight), [10, 9, 1.5]);
     for (const l of c.links) assert.equal(typeof l.weight, 'number');
+  });
+
+  it('links on their own interfaces get tables 7201, 7202...; links sharing one (the seed demo) get none', () => {
+    const c = legacyConfig({ routes: ['1/198.18.0.1/eth0', '2/203.0.113.1/eth0', '3/203.0.113.1/ppp0'] });
+    assert.deepEqual(c.links.map((l) => [l.name, l.table]), [['eth0-1', undefined], ['eth0-2', undefined], ['ppp0', 7203]]);
+    assert.equal(c.rtTablesFile, undefined);
+    assert.equal(c.rtProtosFile, undefined);
   });
 
   it('the same device twice gets distinct names', () => {

@@ -75,12 +75,12 @@ describe('select: selectRoute', () => {
     { name: 'a tie with the current link: config order still decides', links: [c('a', 1, 'up'), c('b', 1, 'up')], current: 'a', active: 'a', reason: /^a is the best link that is up$/ },
     { name: 'a down link is skipped', links: [c('dsl', 1, 'down', 'probes'), c('lte', 2, 'up')], current: 'dsl', active: 'lte', reason: /^dsl is down \(probes\); lte is the best link that is up$/ },
     { name: 'an unknown link is not chosen', links: [c('dsl', 1, 'unknown'), c('lte', 2, 'up')], current: null, active: 'lte', reason: /^lte is the best/ },
-    { name: 'fail-back to a better link', links: [c('dsl', 1, 'up'), c('lte', 2, 'up')], current: 'lte', active: 'dsl', reason: /^dsl is back up and preferred \(weight 1 < 2\)$/ },
+    { name: 'fail-back to a better link', links: [c('dsl', 1, 'up'), c('lte', 2, 'up')], current: 'lte', active: 'dsl', reason: /^dsl is up and preferred \(weight 1 < 2\)$/ },
     { name: 'all down keeps the current link', links: [c('dsl', 1, 'down'), c('lte', 2, 'down')], current: 'lte', active: 'lte', reason: /^every link is down; keeping the default route on lte$/ },
     { name: 'all down with none current stays none', links: [c('dsl', 1, 'down'), c('lte', 2, 'down')], current: null, active: null, reason: /^every link is down$/ },
     { name: 'waiting for first rounds keeps the current', links: [c('dsl', 1, 'unknown'), c('lte', 2, 'down')], current: 'lte', active: 'lte', reason: /waiting for the first probe rounds/ },
     { name: 'a current link removed from the config is replaced', links: [c('dsl', 1, 'up')], current: 'old', active: 'dsl', reason: /^dsl is the best/ },
-    { name: 'weight 0 beats weight 1', links: [c('a', 1, 'up'), c('b', 0, 'up')], current: 'a', active: 'b', reason: /^b is back up and preferred \(weight 0 < 1\)$/ },
+    { name: 'weight 0 beats weight 1', links: [c('a', 1, 'up'), c('b', 0, 'up')], current: 'a', active: 'b', reason: /^b is up and preferred \(weight 0 < 1\)$/ },
     { name: 'fractional weights compare as numbers', links: [c('a', 10, 'up'), c('b', 9.5, 'up')], current: null, active: 'b', reason: /^b is the best/ },
   ];
   for (const t of cases) {

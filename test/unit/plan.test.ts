@@ -240,7 +240,7 @@ describe('reconcile: rules written in a form the kernel shortens must still conv
     ['a full fwmark mask', '{ priority: 5005, fwmark: 3, mask: 4294967295, table: T1 }'],
   ];
   for (const [name, rule] of cases) {
-    it(name, { todo: 'bug: src/net/plan.ts reconcile compares rule text without normalising /32 and mask 0xffffffff' }, async () => {
+    it(name, async () => {
       const config = parseConfigText(
         `probe: { targets: [203.0.113.1] }\ntables: { T1: 101 }\nlinks:\n  - { name: dsl, interface: eth1, table: T1, gateway: 198.18.1.1 }\nrules:\n  - ${rule}\n`,
         'x.yaml',
