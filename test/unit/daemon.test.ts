@@ -296,8 +296,13 @@ describe('daemon: the kernel changes under it', () => {
     for (const e of errors) assert.match(e, /^error: \w+: ip -4 route replace default via 198\.18\.1\.1 dev eth1 proto 72 table 254: exit 2: RTNETLINK answers: Network is unreachable; will retry$/);
     assert.ok(!t.kernel.render().includes('default via 198.18.1.1 dev eth1 proto 72\n'));
     assert.equal(t.daemon.activeLink, 'dsl');
+    // Retries back off (1 s, 2 s, 4 s ... 30 s): a lasting failure is not logged every second.
+    const before = errors.length;
+    await t.clock.advance(60_000);
+    const later = t.log.lines.filter((l) => l.startsWith('error: ')).length - before;
+    assert.ok(later >= 2 && later <= 6, `${later} retries in a minute`);
     t.kernel.clearFailures();
-    await t.clock.advance(1000);
+    await t.clock.advance(30_000);
     assert.equal(t.kernel.render(), DSL_ACTIVE);
     assert.equal(t.notifier.count('READY'), 1);
   });
