@@ -100,5 +100,6 @@ export const USAGE = `usage: haip [run] [-c FILE] [-v|-vv]          run the daem
        haip flush [-c FILE]                  remove every route and rule haip owns
        haip [-v|-vv] [--wait=S] [--fail=N] [--toggle=CMD] --route WEIGHT/TARGET/DEV[:GW][/SRC] ...
                                              the original haip's command line
+Options: --state-dir DIR overrides state_dir (where status.json lives).
 
 Exit status 78 means the config is invalid; nothing was changed.`;

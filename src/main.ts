@@ -21,8 +21,10 @@ const DEFAULT_CONFIG = '/etc/haip/haip.yaml';
 const EX_USAGE = 64;
 
 function loadConfig(args: CliArgs): Config {
-  if (args.routes.length) return legacyConfig({ routes: args.routes, wait: args.wait, fail: args.fail, toggle: args.toggle });
-  return loadConfigFile(args.configFile ?? DEFAULT_CONFIG);
+  if (args.routes.length)
+    return legacyConfig({ routes: args.routes, wait: args.wait, fail: args.fail, toggle: args.toggle, stateDir: args.stateDir });
+  const config = loadConfigFile(args.configFile ?? DEFAULT_CONFIG);
+  return args.stateDir ? { ...config, stateDir: args.stateDir } : config;
 }
 
 async function run(args: CliArgs, log: Log): Promise<number> {
@@ -40,7 +42,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
     log,
     events: new IpMonitor(clock, (m) => log.warning(m)),
     hooks: new ProcessHooks(() => current, log),
-    status: new FileStatus(() => current.stateDir, (m) => log.error(m)),
+    status: new FileStatus(() => current, (m) => log.error(m)),
     watchdogMs: watchdogIntervalMs(process.env, process.pid),
     onConfig: (c) => {
       current = c;

@@ -278,6 +278,7 @@ export interface RawConfig {
   state_dir?: string;
   hooks_dir?: string;
   hook_timeout?: number | string;
+  metrics_file?: string;
   protocol?: number;
   rule_priority?: number;
   main_table?: string | number;
@@ -371,6 +372,7 @@ function toConfig(raw: RawConfig, source: string): Config {
     sticky: raw.sticky ?? false,
     stateDir: raw.state_dir ?? DEFAULTS.stateDir,
     hooksDir: raw.hooks_dir ?? DEFAULTS.hooksDir,
+    metricsFile: raw.metrics_file,
     hookTimeoutMs: raw.hook_timeout === undefined ? DEFAULTS.hookTimeoutMs : parseDuration(raw.hook_timeout),
     toggle: raw.toggle,
     protocol: raw.protocol ?? DEFAULTS.protocol,

@@ -6,7 +6,8 @@ const duration = {
   description: 'A duration: "500ms", "2s", "1m", or a number of seconds.',
   anyOf: [
     { type: 'number', exclusiveMinimum: 0 },
-    { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m)$' },
+    // The lookahead refuses "0s" and "0ms" as the number 0 is refused: a zero interval would spin.
+    { type: 'string', pattern: '^(?=[0-9.]*[1-9])[0-9]+(\\.[0-9]+)?(ms|s|m)$' },
   ],
 };
 
@@ -92,19 +93,24 @@ export const configSchema = {
         additionalProperties: false,
         required: ['priority', 'table'],
         properties: {
-          priority: { type: 'integer', minimum: 1, maximum: 32765 },
-          table: tableRef,
-          from: ipv4OrPrefix,
-          to: ipv4OrPrefix,
-          fwmark: { type: 'integer', minimum: 1, maximum: 4294967295 },
-          mask: { type: 'integer', minimum: 1, maximum: 4294967295 },
-          iif: ifname,
+          priority: { type: 'integer', minimum: 1, maximum: 32765, description: 'The rule\'s priority (`ip rule ... priority N`); lower is looked at first.' },
+          table: { ...tableRef, description: 'Table the rule looks up.' },
+          from: { ...ipv4OrPrefix, description: 'Match packets from this source address or prefix.' },
+          to: { ...ipv4OrPrefix, description: 'Match packets to this destination address or prefix.' },
+          fwmark: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'Match packets with this firewall mark.' },
+          mask: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'Mask for fwmark, so other users of the mark bits coexist.' },
+          iif: { ...ifname, description: 'Match packets arriving on this interface (`lo` for the host\'s own traffic).' },
         },
       },
     },
     sticky: { type: 'boolean', description: 'Keep connections on the uplink they started on (nftables connmark). Default false.' },
     state_dir: { type: 'string', pattern: '^/', description: 'Where status.json is written. Default /run/haip.' },
     hooks_dir: { type: 'string', pattern: '^/', description: 'Executables run on every switch and link change. Default /etc/haip/hooks.d.' },
+    metrics_file: {
+      type: 'string',
+      pattern: '^/',
+      description: 'Prometheus text file for node_exporter\'s textfile collector (e.g. /var/lib/prometheus/node-exporter/haip.prom). Default: none.',
+    },
     hook_timeout: { ...duration, description: 'A hook still running after this is killed. Default 10s.' },
     protocol: { type: 'integer', minimum: 5, maximum: 255, description: 'Route/rule protocol number marking what haip owns. Default 72.' },
     rule_priority: { type: 'integer', minimum: 1, maximum: 32000, description: 'First priority of haip\'s block of source rules. Default 10000.' },
