@@ -182,14 +182,26 @@ fi
 
 # ---- as installed: the shipped config changes nothing and says what to edit ---------------------
 # Pipelines end in `grep >/dev/null`, not `grep -q`: an early exit would fail them under pipefail.
-names_config() { journal | grep /etc/haip/haip.yaml >/dev/null; }
+names_config() { journal | grep -i 'no links' | grep /etc/haip/haip.yaml >/dev/null; }
 wait_for 10 names_config || true
 state=$(C systemctl is-active haip || true)
 check "shipped config: haip.service is active (is-active: $state)" test "$state" = active
 check "shipped config: no default route in the router namespace" test -z "$(R route show default)"
 check "shipped config: ip rules unchanged" test "$(R rule show)" = "$rules_before"
-check "shipped config: the journal names /etc/haip/haip.yaml" names_config
-note "journal: $(journal | grep -m1 /etc/haip/haip.yaml || echo '(nothing)')"
+check "shipped config: the journal says there are no links and names /etc/haip/haip.yaml" names_config
+journal | grep /etc/haip/haip.yaml | sed 's/^/      | /' || true
+no_errors() { [ -z "$(C journalctl -u haip -b --no-pager -o cat -p 0..3)" ]; }
+check "shipped config: nothing logged at priority err or worse" no_errors
+C journalctl -u haip -b --no-pager -o cat -p 0..3 | sed 's/^/      | /' || true
+# The watchdog must be fed with no links too, or an unconfigured host restarts haip every 10s.
+if [ "$state" = active ]; then
+  entered=$(date -d "$(show ActiveEnterTimestamp)" +%s)
+  wait_s=$((entered + WATCHDOG_SEC + 2 - $(date +%s)))
+  [ "$wait_s" -le 0 ] || sleep "$wait_s"
+  check "shipped config: still running after WatchdogSec with no restart (NRestarts=$(show NRestarts))" test "$(show NRestarts)" = 0
+else
+  fail "shipped config: not active for WatchdogSec (state $(C systemctl is-active haip || true), NRestarts=$(show NRestarts))"
+fi
 
 # ---- the lab config -----------------------------------------------------------------------------
 cat >"$ROOT/etc/haip/haip.yaml" <<'YAML'
