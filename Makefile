@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_TEST := node --test --test-reporter=spec
 
-.PHONY: all deps build unit lab test demo bench clean
+.PHONY: all deps build unit lab test demo bench docs clean
 
 all: build
 
@@ -28,6 +28,9 @@ test: unit lab
 
 demo: build
 	node dist/test/lab/demo.js
+
+docs: build
+	node -e "process.stdout.write(require('./dist/src/config/docs').configReference())" > docs/configuration.md
 
 clean:
 	rm -rf dist build

@@ -51,6 +51,7 @@ interface LinkRuntime {
   health: LinkHealth;
   monitor: LinkMonitor;
   rounds: Round[];
+  roundsTotal: number;
   lastError?: string;
 }
 
@@ -78,6 +79,7 @@ export class Daemon {
   private lastRoundAt: number;
   private statusDirty = false;
   private sticky: StickyState = { pendingFlush: new Set() };
+  private switches = 0;
 
   constructor(
     private config: Config,
@@ -193,6 +195,7 @@ export class Daemon {
       health: initialHealth(now),
       monitor: this.newMonitor(l),
       rounds: [],
+      roundsTotal: 0,
     });
   }
 
@@ -216,6 +219,7 @@ export class Daemon {
     if (!rt || rt.config !== link || this.stopped) return;
     const now = this.deps.clock.now();
     this.lastRoundAt = now;
+    rt.roundsTotal++;
     rt.rounds.push({
       at: r.at,
       answered: r.answered,
@@ -378,6 +382,7 @@ export class Daemon {
     const from = this.active;
     this.active = choice.active;
     this.activeSince = this.deps.clock.now();
+    this.switches++;
     this.allDownWarned = false;
     this.announce([{ kind: 'switch', from, to: choice.active, reason: choice.reason }]);
   }
@@ -472,9 +477,10 @@ export class Daemon {
           };
         }),
         recent_rtt_ms: rt.rounds.slice(-30).map((r) => (r.rttMs !== undefined ? round2(r.rttMs) : null)),
+        rounds: rt.roundsTotal,
       };
     });
-    return { active: this.active, since: iso(this.activeSince), pid: process.pid, updated: iso(this.deps.clock.now()), links };
+    return { active: this.active, since: iso(this.activeSince), pid: process.pid, updated: iso(this.deps.clock.now()), switches: this.switches, links };
   }
 
   // ---- watchdog ------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
     log,
     events: new IpMonitor(clock, (m) => log.warning(m)),
     hooks: new ProcessHooks(() => current, log),
-    status: new FileStatus(() => current.stateDir, (m) => log.error(m)),
+    status: new FileStatus(() => current, (m) => log.error(m)),
     watchdogMs: watchdogIntervalMs(process.env, process.pid),
     onConfig: (c) => {
       current = c;

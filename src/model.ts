@@ -48,6 +48,8 @@ export interface Config {
   markMask?: number;
   stateDir: string;
   hooksDir: string;
+  /** Prometheus text file for node_exporter's textfile collector; absent: none written. */
+  metricsFile?: string;
   /** The original haip's --toggle command, run on every switch with IFNAME and GATEWAY. */
   toggle?: string;
   hookTimeoutMs: number;

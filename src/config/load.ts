@@ -282,6 +282,7 @@ export interface RawConfig {
   state_dir?: string;
   hooks_dir?: string;
   hook_timeout?: number | string;
+  metrics_file?: string;
   protocol?: number;
   rule_priority?: number;
   main_table?: string | number;
@@ -402,6 +403,7 @@ function toConfig(raw: RawConfig, source: string): Config {
     markMask: raw.mark_mask ?? DEFAULTS.markMask,
     stateDir: raw.state_dir ?? DEFAULTS.stateDir,
     hooksDir: raw.hooks_dir ?? DEFAULTS.hooksDir,
+    metricsFile: raw.metrics_file,
     hookTimeoutMs: raw.hook_timeout === undefined ? DEFAULTS.hookTimeoutMs : parseDuration(raw.hook_timeout),
     toggle: raw.toggle,
     protocol: raw.protocol ?? DEFAULTS.protocol,
