@@ -109,7 +109,11 @@ export const configSchema = {
         },
       },
     },
-    sticky: { type: 'boolean', description: 'Keep connections on the uplink they started on (nftables connmark). Default false.' },
+    sticky: {
+      type: 'boolean',
+      description:
+        'Keep connections on the uplink they started on: haip\'s nftables table `inet haip` marks them, fwmark rules route them, and a link going down flushes only its own connections from conntrack. Needs a table per link. Default false.',
+    },
     mark_mask: {
       type: 'integer',
       minimum: 1,
