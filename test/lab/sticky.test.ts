@@ -143,3 +143,25 @@ test('sticky: the backup going down flushes only its connections; their clients 
   console.log(`# figures: sticky flush_after_loss_ms=${flushMs} reset_ms=${resetMs}`);
   assert.ok(resetMs < 500, `reset took ${resetMs} ms`);
 });
+
+test('reload: turning sticky off removes inet haip and the fwmark rules, turning it on puts them back', async (t) => {
+  const { lab, haip, cfg } = await startLab(t, true);
+  assert.ok(hasHaipTable(lab));
+  lab.writeConfig(lab.configYaml(FAST, 'sticky: false\n'));
+  let mark = haip.lines.length;
+  haip.signal('SIGHUP');
+  await haip.waitFor(/notice: sticky is off: removed nftables table inet haip/, 5000, mark);
+  assert.ok(!hasHaipTable(lab));
+  assert.doesNotMatch(lab.rules(), /fwmark/);
+  assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
+  lab.writeConfig(lab.configYaml(FAST, 'sticky: true\nmark_mask: 0xff00\n').replace('gateway: 198.18.1.1 }', 'gateway: 198.18.1.1, mark: 0x100 }').replace('gateway: 198.18.2.1 }', 'gateway: 198.18.2.1, mark: 0x200 }'));
+  mark = haip.lines.length;
+  haip.signal('SIGHUP');
+  await haip.waitFor(/info: applied: nftables table inet haip \(isp1 mark 0x100, isp2 mark 0x200; mask 0xff00\)/, 5000, mark);
+  assert.ok(hasHaipTable(lab));
+  assert.match(lab.rules(), /11020:\s+from all fwmark 0x200\/0xff00 lookup 102/);
+  const fresh = await connect(lab);
+  assert.equal(await say(fresh.c, 'hi'), '198.18.1.2');
+  assert.match(conntrackOf(lab, fresh.port)[0], /mark=256\b/);
+  assert.ok(cfg);
+});
