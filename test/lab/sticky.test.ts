@@ -2,6 +2,9 @@
 // ISPs that drop what is not from their customer, and long-lived TCP connections to a server in the
 // internet that says which uplink address each connection arrives from.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Haip, Lab, SERVER, sleep } from './lab';
 
@@ -10,13 +13,13 @@ const PORT = '8080';
 
 type T = { after(fn: () => void): void; diagnostic(s: string): void };
 
-async function startLab(t: T, sticky: boolean) {
+async function startLab(t: T, sticky: boolean, env: NodeJS.ProcessEnv | ((lab: Lab) => NodeJS.ProcessEnv) = {}) {
   const lab = Lab.create({ lan: true });
   t.after(() => lab.destroy());
   const server = lab.spawnNode(lab.inet, 'tcpPeer', ['server', SERVER, PORT]);
   await server.waitFor(/^listening$/, 5000);
   const cfg = lab.writeConfig(lab.configYaml(FAST, `sticky: ${sticky}\n`));
-  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
+  const haip = lab.startHaip(['run', '-c', cfg, '-vv'], typeof env === 'function' ? env(lab) : env);
   await haip.waitFor(/notice: ready:/, 10_000);
   assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
   return { lab, haip, cfg };
@@ -73,6 +76,11 @@ test('sticky: a LAN connection opened on the backup keeps its uplink across the 
   assert.equal(await say(fresh.c, 'new'), '198.18.1.2', 'a new connection leaves through the primary');
   assert.match(conntrackOf(lab, fresh.port)[0], /mark=1\b/);
   assert.equal(lab.spoofDrops(1) + lab.spoofDrops(2), 0, 'nothing left by the wrong uplink');
+
+  const plan = lab.startHaip(['plan', '-c', cfg]);
+  assert.equal(await plan.exited, 0);
+  assert.match(plan.output(), /# the kernel already matches the config: no commands/);
+  assert.match(plan.output(), /nft -f - <<'EOF'\ntable inet haip \{\}\ndelete table inet haip\ntable inet haip \{\n/);
 
   // Stopping leaves routing and stickiness working; `haip flush` removes the table and the fwmark rules.
   assert.equal(await haip.stop(), 0);
@@ -164,4 +172,24 @@ test('reload: turning sticky off removes inet haip and the fwmark rules, turning
   assert.equal(await say(fresh.c, 'hi'), '198.18.1.2');
   assert.match(conntrackOf(lab, fresh.port)[0], /mark=256\b/);
   assert.ok(cfg);
+});
+
+test('control: without conntrack-tools nothing is flushed, the error says so, and the backup\'s client hangs', async (t) => {
+  // The same as above on a host where conntrack is not installed: PATH holds only ip, nft and ping.
+  const { lab, haip } = await startLab(t, true, (l) => {
+    const bin = join(l.dir, 'bin');
+    mkdirSync(bin);
+    for (const tool of ['ip', 'nft', 'ping']) symlinkSync(execFileSync('which', [tool], { encoding: 'utf8' }).trim(), join(bin, tool));
+    return { PATH: bin };
+  });
+  const onBackup = await connectionAcrossFailBack(lab, haip);
+  const mark = haip.lines.length;
+  lab.dropAtIsp(2);
+  await haip.waitFor(/error: sticky: flushing the connections of isp2: conntrack -D -f ipv4 --mark 0x2\/0xff: exit 127/, 6000, mark);
+  assert.match(conntrackOf(lab, onBackup.port)[0], /mark=2\b/, 'the entry stays');
+  const outcome = await say(onBackup.c, 'anyone', 3000).then(
+    (from) => `answered from ${from}`,
+    (e: Error) => e.message,
+  );
+  assert.match(outcome, /never logged/, `the client must hang, got: ${outcome}`);
 });
