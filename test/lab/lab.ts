@@ -126,6 +126,11 @@ export class Lab {
       this.nft(this.isp(i), `table inet haiplabspoof { chain forward { type filter hook forward priority -10; policy accept; iifname "wan" ip saddr != 198.18.${i}.0/24 counter drop; }; }\n`);
   }
 
+  /** A port forward on the router: TCP `port` arriving on eth<i> goes to the LAN host's `toPort`. */
+  portForward(i: number, port: number, toPort: number) {
+    this.nft(this.r, `table ip haiplabdnat { chain prerouting { type nat hook prerouting priority dstnat; policy accept; iifname "eth${i}" tcp dport ${port} dnat to ${LAN_HOST}:${toPort}; }; }\n`);
+  }
+
   /** Packets isp<i> dropped because the router sent them from an address that is not its customer's. */
   spoofDrops(i: number): number {
     const out = this.exec(this.isp(i), 'nft', 'list', 'table', 'inet', 'haiplabspoof');

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Haip, Lab, SERVER, sleep } from './lab';
+import { Haip, LAN_HOST, Lab, SERVER, sleep } from './lab';
 
 const FAST = '{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
 const PORT = '8080';
@@ -192,4 +192,26 @@ test('control: without conntrack-tools nothing is flushed, the error says so, an
     (e: Error) => e.message,
   );
   assert.match(outcome, /never logged/, `the client must hang, got: ${outcome}`);
+});
+
+test('sticky: a port forward on the standby uplink answers through it; without sticky the answers leave by the primary and are dropped', async (t) => {
+  const { lab, haip, cfg } = await startLab(t, true);
+  const server = lab.spawnNode(lab.lan, 'tcpPeer', ['server', LAN_HOST, '8080']);
+  await server.waitFor(/^listening$/, 5000);
+  lab.portForward(2, 8022, 8080);
+  // From the internet to the backup's address while the primary carries the default route.
+  const c = lab.spawnNode(lab.inet, 'tcpPeer', ['client', '198.18.2.2', '8022']);
+  await c.waitFor(/^connected \d+$/, 3000);
+  assert.equal(await say(c, 'in'), '198.19.2.2');
+  assert.match(lab.exec(lab.r, 'conntrack', '-L', '-p', 'tcp', '--orig-port-dst', '8022'), /mark=2\b/, 'marked for the uplink it arrived on');
+  assert.equal(lab.spoofDrops(1), 0);
+
+  lab.writeConfig(lab.configYaml(FAST, 'sticky: false\n'));
+  const mark = haip.lines.length;
+  haip.signal('SIGHUP');
+  await haip.waitFor(/sticky is off: removed nftables table inet haip/, 5000, mark);
+  const plain = lab.spawnNode(lab.inet, 'tcpPeer', ['client', '198.18.2.2', '8022']);
+  await assert.rejects(plain.waitFor(/^connected \d+$/, 3000), /never logged/, 'without sticky the SYN-ACK leaves by the primary');
+  assert.ok(lab.spoofDrops(1) > 0, 'isp1 dropped the answers sent from the backup address');
+  assert.ok(cfg);
 });
