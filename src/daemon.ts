@@ -144,19 +144,18 @@ export class Daemon {
     const before = this.config;
     this.config = next;
     this.deps.onConfig?.(next);
-    const keep = new Set<string>();
+    const unchanged = new Set<string>();
     for (const l of next.links) {
       const rt = this.links.get(l.name);
       if (rt && JSON.stringify(rt.config) === JSON.stringify(l)) {
-        keep.add(l.name);
+        unchanged.add(l.name);
         continue;
       }
       if (rt && sameProbing(rt.config, l)) {
-        // Weight or plumbing changed: probing and health carry on.
+        // Weight or plumbing changed: health carries on, probing restarts with the new config object.
         rt.config = l;
         rt.monitor.stop();
         rt.monitor = this.newMonitor(l);
-        keep.add(l.name);
         if (!this.stopped) rt.monitor.start();
         continue;
       }
@@ -173,7 +172,7 @@ export class Daemon {
     }
     // Keep config order in the map.
     this.links = new Map(next.links.map((l) => [l.name, this.links.get(l.name)!]));
-    const changed = next.links.filter((l) => !keep.has(l.name)).map((l) => l.name);
+    const changed = next.links.filter((l) => !unchanged.has(l.name)).map((l) => l.name);
     const removed = before.links.filter((l) => !next.links.some((n) => n.name === l.name)).map((l) => l.name);
     log.notice(
       `reloaded ${next.source}: ${next.links.length} link(s)` +
