@@ -381,7 +381,8 @@ function toConfig(raw: RawConfig, source: string): Config {
     table: l.table === undefined ? undefined : resolveTable(l.table, tables),
     gateway: l.gateway,
     source: l.source,
-    mark: l.mark ?? i + 1,
+    // Only when given: linkMark() supplies the default (position + 1).
+    ...(l.mark !== undefined ? { mark: l.mark } : {}),
     probe: probeSettings(l.probe, raw.probe),
   }));
   const rules: RuleConfig[] = (raw.rules ?? []).map((r) => ({
@@ -400,7 +401,7 @@ function toConfig(raw: RawConfig, source: string): Config {
     links,
     rules,
     sticky: raw.sticky ?? false,
-    markMask: raw.mark_mask ?? DEFAULTS.markMask,
+    ...(raw.mark_mask !== undefined ? { markMask: raw.mark_mask } : {}),
     stateDir: raw.state_dir ?? DEFAULTS.stateDir,
     hooksDir: raw.hooks_dir ?? DEFAULTS.hooksDir,
     metricsFile: raw.metrics_file,

@@ -6,7 +6,7 @@ import { ConfigError, parseConfigText } from '../../src/config/load';
 import { memoryLog } from '../../src/log';
 import { Config, ruleToString } from '../../src/model';
 import { flushArgv, flushMarked } from '../../src/net/conntrack';
-import { desiredState, LinkView } from '../../src/net/desired';
+import { desiredState, linkMark, LinkView, markMask } from '../../src/net/desired';
 import { DELETE_SCRIPT, removeStickyTable, replaceScript, stickyTable } from '../../src/net/nft';
 import { syncSticky, StickyState } from '../../src/net/sticky';
 import { RunResult, Runner } from '../../src/sys/runner';
@@ -99,8 +99,8 @@ test('desiredState: one fwmark rule per link after every source rule, kept while
 
 test('config: marks default to position + 1 under mask 0xff; hex marks and masks are read as YAML integers', () => {
   const c = config('sticky: true\n');
-  assert.deepEqual(c.links.map((l) => l.mark), [1, 2]);
-  assert.equal(c.markMask, 0xff);
+  assert.deepEqual(c.links.map((_, i) => linkMark(c, i)), [1, 2]);
+  assert.equal(markMask(c), 0xff);
   assert.equal(config('mark_mask: 0xff00\n', YAML.replace('table: T2 }', 'table: T2, mark: 0x1200 }').replace('gateway: 198.18.1.1 }', 'gateway: 198.18.1.1, mark: 0x1100 }')).markMask, 0xff00);
 });
 
