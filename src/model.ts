@@ -21,6 +21,8 @@ export interface LinkConfig {
   gateway?: string;
   /** Fixed source address; absent: the interface's primary IPv4 address, followed as it changes. */
   source?: string;
+  /** Connection mark for sticky connections (under Config.markMask); absent: the link's position + 1. */
+  mark?: number;
   probe: ProbeSettings;
 }
 
@@ -42,6 +44,8 @@ export interface Config {
   links: LinkConfig[];
   rules: RuleConfig[];
   sticky: boolean;
+  /** The bits of the packet/connection mark that are haip's when sticky; absent: 0xff. */
+  markMask?: number;
   stateDir: string;
   hooksDir: string;
   /** Prometheus text file for node_exporter's textfile collector; absent: none written. */
