@@ -125,7 +125,8 @@ export function tableName(t: number): string {
   return t === MAIN_TABLE ? 'main' : String(t);
 }
 
-export function routeToString(r: Route): string {
+/** A route as `ip route` arguments; `table` renders the table (a name for people, a number for ip). */
+export function routeWords(r: Route, table: (t: number) => string = tableName): string[] {
   const parts = [r.dst];
   if (r.gateway) parts.push('via', r.gateway);
   parts.push('dev', r.dev);
@@ -133,8 +134,12 @@ export function routeToString(r: Route): string {
   if (r.scope) parts.push('scope', r.scope);
   parts.push('proto', String(r.protocol));
   if (r.metric) parts.push('metric', String(r.metric));
-  parts.push('table', tableName(r.table));
-  return parts.join(' ');
+  parts.push('table', table(r.table));
+  return parts;
+}
+
+export function routeToString(r: Route): string {
+  return routeWords(r).join(' ');
 }
 
 export function ruleToString(r: Rule): string {
