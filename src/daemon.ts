@@ -6,6 +6,7 @@ import { HookEvent, HookRunner } from './hooks';
 import { Log } from './log';
 import { Config, LinkConfig, LinkHealth, Route, routeToString, ruleToString, NetState } from './model';
 import { desiredState, LinkView, viewLink } from './net/desired';
+import { syncSticky, StickyState } from './net/sticky';
 import { commandToString } from './net/iproute';
 import { reconcile } from './net/plan';
 import { applyCommands, observe, Observation } from './net/router';
@@ -28,6 +29,9 @@ export interface DaemonDeps {
   status?: StatusSink;
   /** Half of WATCHDOG_USEC in ms, or null without a watchdog. */
   watchdogMs?: number | null;
+  /** `nft` and `conntrack`, for sticky connections; without them sticky is logged as unavailable. */
+  nft?: Runner;
+  conntrack?: Runner;
   /** Called after config changes are applied, e.g. to write table names. */
   onConfig?: (c: Config) => void;
 }
@@ -76,6 +80,7 @@ export class Daemon {
   private lastApplied?: string;
   private lastDriftAt = -Infinity;
   private statusDirty = false;
+  private sticky: StickyState = { pendingFlush: new Set() };
   private switches = 0;
   private retryDelay = RETRY_MS;
 
@@ -249,6 +254,7 @@ export class Daemon {
   private setHealth(rt: LinkRuntime, next: LinkHealth) {
     const from = rt.health;
     rt.health = next;
+    if (next.state === 'down' && from.state !== 'down') this.sticky.pendingFlush.add(rt.config.name);
     if (from.state !== next.state) this.announce([{ kind: 'link', link: rt.config.name, from, to: next }]);
   }
 
@@ -293,6 +299,8 @@ export class Daemon {
         do {
           this.syncAgain = false;
           await this.syncOnce(why);
+          // After the routes: a flushed connection's next packet must already find the new default route.
+          if (await syncSticky(this.sticky, why, this.config, this.deps, this.active, (n) => this.links.get(n)?.health.state)) this.retryLater();
         } while (this.syncAgain && !this.stopped);
       } finally {
         this.syncing = undefined;

@@ -36,6 +36,8 @@ async function run(args: CliArgs, log: Log): Promise<number> {
   let current = config;
   const daemon = new Daemon(config, {
     ip,
+    nft: new ProcessRunner('nft'),
+    conntrack: new ProcessRunner('conntrack'),
     prober: new NodePingProber(),
     clock,
     notifier,
@@ -115,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(await planReport(loadConfig(args), new ProcessRunner('ip')));
       return 0;
     },
-    flush: async () => flushOwned(loadConfig(args), new ProcessRunner('ip'), log),
+    flush: async () => flushOwned(loadConfig(args), new ProcessRunner('ip'), log, new ProcessRunner('nft')),
   };
   try {
     return await commands[args.command]();

@@ -81,6 +81,13 @@ export const configSchema = {
           table: { ...tableRef, description: 'Table for this link\'s source routing. Omit for no table and no rule (the original haip\'s mode).' },
           gateway: { ...ipv4, description: 'Next hop. Omit for a point-to-point link (ppp0): `default dev IF`.' },
           source: { ...ipv4, description: 'Source address for probes and the source rule. Default: the interface\'s primary address.' },
+          mark: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 4294967295,
+            expects: 'a mark from 1 to 4294967295 that fits in mark_mask',
+            description: 'Connection and packet mark of this link when sticky (inside mark_mask). Default: its position in the list, from 1.',
+          },
           probe,
         },
       },
@@ -103,7 +110,18 @@ export const configSchema = {
         },
       },
     },
-    sticky: { type: 'boolean', description: 'Keep connections on the uplink they started on (nftables connmark). Default false.' },
+    sticky: {
+      type: 'boolean',
+      description:
+        'Keep connections on the uplink they started on: haip\'s nftables table `inet haip` marks them, fwmark rules route them, and a link going down flushes only its own connections from conntrack. Needs a table per link. Default false.',
+    },
+    mark_mask: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 4294967295,
+      expects: 'a non-zero 32-bit mask such as 0xff (255)',
+      description: 'The bits of the firewall mark haip uses when sticky; other bits stay free for other users. Default 0xff.',
+    },
     state_dir: { type: 'string', pattern: '^/', description: 'Where status.json is written. Default /run/haip.' },
     hooks_dir: { type: 'string', pattern: '^/', description: 'Executables run on every switch and link change. Default /etc/haip/hooks.d.' },
     metrics_file: {
