@@ -207,6 +207,7 @@ fi
 cat >"$ROOT/etc/haip/haip.yaml" <<'YAML'
 # the e2e lab (test/e2e/run.sh)
 log_level: debug
+sticky: true
 probe: { targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }
 tables: { T1: 101, T2: 102 }
 links:
@@ -230,6 +231,8 @@ note "$(R route show default)"
 check "haip status lists both links" lists_links
 C haip status 2>&1 | sed 's/^/      | /' || true
 check "haip wrote its table names under ProtectSystem=strict" test -s "$ROOT/etc/iproute2/rt_tables.d/haip.conf"
+sticky_table() { ip netns exec haip-e2e-r nft list table inet haip >/dev/null 2>&1; }
+check "sticky: nft table inet haip installed from inside the sandbox" sticky_table
 
 # ---- failover under systemd ---------------------------------------------------------------------
 echo "== isp1 fails (nft drop in haip-e2e-isp1)"
