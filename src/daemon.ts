@@ -107,7 +107,8 @@ export class Daemon {
     const { log } = this.deps;
     this.deps.onConfig?.(this.config);
     for (const l of this.config.links) this.addLink(l);
-    log.notice(`starting with ${this.config.links.length} link(s) from ${this.config.source}: ${this.config.links.map((l) => `${l.name} (${l.interface}, weight ${l.weight})`).join(', ')}`);
+    if (!this.config.links.length) this.warnNoLinks();
+    else log.notice(`starting with ${this.config.links.length} link(s) from ${this.config.source}: ${this.config.links.map((l) => `${l.name} (${l.interface}, weight ${l.weight})`).join(', ')}`);
     await this.sync('start');
     for (const rt of this.links.values()) rt.monitor.start();
     this.deps.events?.start((what) => this.onKernelEvent(what));
@@ -182,6 +183,7 @@ export class Daemon {
     this.links = new Map(next.links.map((l) => [l.name, this.links.get(l.name)!]));
     const changed = next.links.filter((l) => !unchanged.has(l.name)).map((l) => l.name);
     const removed = before.links.filter((l) => !next.links.some((n) => n.name === l.name)).map((l) => l.name);
+    if (!next.links.length) this.warnNoLinks();
     log.notice(
       `reloaded ${next.source}: ${next.links.length} link(s)` +
         (changed.length ? `; new or changed: ${changed.join(', ')}` : '') +
@@ -399,9 +401,14 @@ export class Daemon {
     this.announce([{ kind: 'switch', from, to: choice.active, reason: choice.reason }]);
   }
 
+  /** The shipped config has no links: say what to edit, and change nothing. */
+  private warnNoLinks() {
+    this.deps.log.notice(`no links configured in ${this.config.source}: haip changes nothing until you add links there and reload (systemctl reload haip)`);
+  }
+
   private allDownWarned = false;
   private warnAllDown() {
-    if (this.allDownWarned) return;
+    if (this.allDownWarned || !this.links.size) return;
     this.allDownWarned = true;
     this.deps.log.error('every link is down and no default route is ours to keep; still probing every link');
   }

@@ -68,8 +68,7 @@ export const configSchema = {
     },
     links: {
       type: 'array',
-      minItems: 1,
-      description: 'The uplinks, in order of preference among equal weights.',
+      description: 'The uplinks, in order of preference among equal weights. Empty: haip changes nothing (the shipped config).',
       items: {
         type: 'object',
         additionalProperties: false,
