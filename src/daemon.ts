@@ -126,6 +126,7 @@ export class Daemon {
     for (const rt of this.links.values()) rt.monitor.stop();
     const parts: [string, () => void][] = [
       ['link events', () => this.deps.events?.stop()],
+      ['hooks', () => this.deps.hooks?.stop?.()],
       ['prober', () => this.deps.prober.close?.()],
     ];
     for (const [name, fn] of parts) {

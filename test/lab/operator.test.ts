@@ -1,11 +1,13 @@
 // What an admin at the console uses, against a real daemon in a lab: haip status (table and JSON),
 // haip plan (changes nothing), hooks on switches (with a time limit), and the metrics file.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { HAIP_JS, Lab, sleep } from './lab';
 
+/** An unusual number, so the test can tell its own hook's sleep from anything else on the machine. */
+const HANG_SECONDS = 4242;
 const FAST = '{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
 
 function haipCli(lab: Lab, ...args: string[]) {
@@ -96,7 +98,7 @@ test('hooks see every switch and link change; a hook that hangs is killed at its
   mkdirSync(hooks, { recursive: true });
   const record = `${lab.dir}/events.log`;
   writeFileSync(`${hooks}/10-record`, `#!/bin/sh\necho "$HAIP_EVENT link=$HAIP_LINK if=$HAIP_INTERFACE state=$HAIP_STATE prev=$HAIP_PREVIOUS gw=$HAIP_GATEWAY" >> ${record}\n`);
-  writeFileSync(`${hooks}/20-hang`, '#!/bin/sh\nsleep 1000\n');
+  writeFileSync(`${hooks}/20-hang`, `#!/bin/sh\nsleep ${HANG_SECONDS}\n`);
   writeFileSync(`${hooks}/30-not-executable`, '#!/bin/sh\necho should-not-run >> /dev/null\n');
   chmodSync(`${hooks}/10-record`, 0o755);
   chmodSync(`${hooks}/20-hang`, 0o755);
@@ -119,7 +121,14 @@ test('hooks see every switch and link change; a hook that hangs is killed at its
   assert.match(events, /^switch link=isp1 if=eth1 state=up prev=isp2/m);
   assert.match(haip.output(), /info: hook .*10-record: exit 0/);
   assert.doesNotMatch(haip.output(), /30-not-executable/);
+  // The last switch's hang hook is still running: stopping haip ends it, and its `sleep` with it.
   await haip.stop();
+  await sleep(200);
+  const leftovers = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(`${hooks}/20-hang`));
+  assert.deepEqual(leftovers, [], 'no hook process outlives haip');
+  assert.doesNotMatch(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }), new RegExp(`^sleep ${HANG_SECONDS}$`, 'm'));
 });
 
 test('--toggle runs on every switch with IFNAME and GATEWAY, as the original did', async (t) => {
