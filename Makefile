@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_TEST := node --test --test-reporter=spec
 
-.PHONY: all deps build unit lab test demo bench clean
+.PHONY: all deps build unit lab e2e test demo bench docs deb clean
 
 all: build
 
@@ -24,10 +24,20 @@ unit: build
 lab: build
 	@set -e; for f in dist/test/lab/*.test.js; do echo "== $$f"; $(NODE_TEST) "$$f"; done
 
-test: unit lab
+# The .deb installed into a booted Debian 12 container (systemd-nspawn) in a lab namespace.
+e2e: build
+	bash test/e2e/run.sh
+
+test: unit lab e2e
+
+deb:
+	bash scripts/deb.sh
 
 demo: build
 	node dist/test/lab/demo.js
+
+docs: build
+	node -e "process.stdout.write(require('./dist/src/config/docs').configReference())" > docs/configuration.md
 
 # Failover/failback, flapping, CPU and memory in lab namespaces; about 13 minutes, writes bench/results.json.
 bench: build

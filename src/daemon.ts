@@ -6,6 +6,7 @@ import { HookEvent, HookRunner } from './hooks';
 import { Log } from './log';
 import { Config, LinkConfig, LinkHealth, Route, routeToString, ruleToString, NetState } from './model';
 import { desiredState, LinkView, viewLink } from './net/desired';
+import { syncSticky, StickyState } from './net/sticky';
 import { commandToString } from './net/iproute';
 import { reconcile } from './net/plan';
 import { applyCommands, observe, Observation } from './net/router';
@@ -28,6 +29,9 @@ export interface DaemonDeps {
   status?: StatusSink;
   /** Half of WATCHDOG_USEC in ms, or null without a watchdog. */
   watchdogMs?: number | null;
+  /** `nft` and `conntrack`, for sticky connections; without them sticky is logged as unavailable. */
+  nft?: Runner;
+  conntrack?: Runner;
   /** Called after config changes are applied, e.g. to write table names. */
   onConfig?: (c: Config) => void;
 }
@@ -47,6 +51,9 @@ interface LinkRuntime {
   health: LinkHealth;
   monitor: LinkMonitor;
   rounds: Round[];
+  roundsTotal: number;
+  /** When a round last completed with every probe settled: what the watchdog looks at. */
+  lastTurnAt: number;
   lastError?: string;
 }
 
@@ -58,6 +65,7 @@ const HISTORY_MS = 60_000;
 const EVENT_DEBOUNCE_MS = 30;
 const RESYNC_MS = 30_000;
 const RETRY_MS = 1000;
+const RETRY_MAX_MS = 30_000;
 const DRIFT_MIN_GAP_MS = 500;
 
 export class Daemon {
@@ -71,15 +79,16 @@ export class Daemon {
   private timers: { event?: TimerHandle; resync?: TimerHandle; retry?: TimerHandle; watchdog?: TimerHandle; status?: TimerHandle } = {};
   private lastApplied?: string;
   private lastDriftAt = -Infinity;
-  private lastRoundAt: number;
   private statusDirty = false;
+  private sticky: StickyState = { pendingFlush: new Set() };
+  private switches = 0;
+  private retryDelay = RETRY_MS;
 
   constructor(
     private config: Config,
     private readonly deps: DaemonDeps,
   ) {
     this.activeSince = deps.clock.now();
-    this.lastRoundAt = deps.clock.now();
   }
 
   get activeLink(): string | null {
@@ -98,7 +107,8 @@ export class Daemon {
     const { log } = this.deps;
     this.deps.onConfig?.(this.config);
     for (const l of this.config.links) this.addLink(l);
-    log.notice(`starting with ${this.config.links.length} link(s) from ${this.config.source}: ${this.config.links.map((l) => `${l.name} (${l.interface}, weight ${l.weight})`).join(', ')}`);
+    if (!this.config.links.length) this.warnNoLinks();
+    else log.notice(`starting with ${this.config.links.length} link(s) from ${this.config.source}: ${this.config.links.map((l) => `${l.name} (${l.interface}, weight ${l.weight})`).join(', ')}`);
     await this.sync('start');
     for (const rt of this.links.values()) rt.monitor.start();
     this.deps.events?.start((what) => this.onKernelEvent(what));
@@ -116,6 +126,7 @@ export class Daemon {
     for (const rt of this.links.values()) rt.monitor.stop();
     const parts: [string, () => void][] = [
       ['link events', () => this.deps.events?.stop()],
+      ['hooks', () => this.deps.hooks?.stop?.()],
       ['prober', () => this.deps.prober.close?.()],
     ];
     for (const [name, fn] of parts) {
@@ -137,19 +148,24 @@ export class Daemon {
     const before = this.config;
     this.config = next;
     this.deps.onConfig?.(next);
-    const keep = new Set<string>();
+    const unchanged = new Set<string>();
     for (const l of next.links) {
       const rt = this.links.get(l.name);
       if (rt && JSON.stringify(rt.config) === JSON.stringify(l)) {
-        keep.add(l.name);
+        unchanged.add(l.name);
         continue;
       }
-      if (rt && sameProbing(rt.config, l)) {
-        // Weight or plumbing changed: probing and health carry on.
+      if (rt && rt.config.interface === l.interface) {
+        // Same interface: the link's state carries on (a reload must not move the default route away
+        // and back); new probe settings count from the next round.
+        const probingChanged = !sameProbing(rt.config, l);
         rt.config = l;
         rt.monitor.stop();
         rt.monitor = this.newMonitor(l);
-        keep.add(l.name);
+        if (probingChanged) {
+          rt.health = { ...rt.health, streak: 0 };
+          rt.rounds = [];
+        }
         if (!this.stopped) rt.monitor.start();
         continue;
       }
@@ -166,8 +182,9 @@ export class Daemon {
     }
     // Keep config order in the map.
     this.links = new Map(next.links.map((l) => [l.name, this.links.get(l.name)!]));
-    const changed = next.links.filter((l) => !keep.has(l.name)).map((l) => l.name);
+    const changed = next.links.filter((l) => !unchanged.has(l.name)).map((l) => l.name);
     const removed = before.links.filter((l) => !next.links.some((n) => n.name === l.name)).map((l) => l.name);
+    if (!next.links.length) this.warnNoLinks();
     log.notice(
       `reloaded ${next.source}: ${next.links.length} link(s)` +
         (changed.length ? `; new or changed: ${changed.join(', ')}` : '') +
@@ -188,6 +205,8 @@ export class Daemon {
       health: initialHealth(now),
       monitor: this.newMonitor(l),
       rounds: [],
+      roundsTotal: 0,
+      lastTurnAt: now,
     });
   }
 
@@ -210,7 +229,8 @@ export class Daemon {
     const rt = this.links.get(link.name);
     if (!rt || rt.config !== link || this.stopped) return;
     const now = this.deps.clock.now();
-    this.lastRoundAt = now;
+    if (!r.stuck) rt.lastTurnAt = now;
+    rt.roundsTotal++;
     rt.rounds.push({
       at: r.at,
       answered: r.answered,
@@ -237,6 +257,7 @@ export class Daemon {
   private setHealth(rt: LinkRuntime, next: LinkHealth) {
     const from = rt.health;
     rt.health = next;
+    if (next.state === 'down' && from.state !== 'down') this.sticky.pendingFlush.add(rt.config.name);
     if (from.state !== next.state) this.announce([{ kind: 'link', link: rt.config.name, from, to: next }]);
   }
 
@@ -281,6 +302,8 @@ export class Daemon {
         do {
           this.syncAgain = false;
           await this.syncOnce(why);
+          // After the routes: a flushed connection's next packet must already find the new default route.
+          if (await syncSticky(this.sticky, why, this.config, this.deps, this.active, (n) => this.links.get(n)?.health.state)) this.retryLater();
         } while (this.syncAgain && !this.stopped);
       } finally {
         this.syncing = undefined;
@@ -307,6 +330,7 @@ export class Daemon {
     const commands = reconcile(desired, obs.net, protocol);
     if (!commands.length) {
       this.lastApplied = render(desired);
+      this.retryDelay = RETRY_MS;
       return;
     }
     const drift = this.lastApplied !== undefined && this.lastApplied === render(desired);
@@ -324,9 +348,12 @@ export class Daemon {
     for (const e of result.errors) log.error(`${why}: ${e.message}; will retry`);
     if (result.errors.length) {
       this.lastApplied = undefined;
-      this.retryLater();
+      // A failure that persists is retried less and less often (1 s, 2 s, ... 30 s), not logged every second.
+      this.retryLater(this.retryDelay);
+      this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
     } else {
       this.lastApplied = render(desired);
+      this.retryDelay = RETRY_MS;
     }
   }
 
@@ -370,13 +397,19 @@ export class Daemon {
     const from = this.active;
     this.active = choice.active;
     this.activeSince = this.deps.clock.now();
+    this.switches++;
     this.allDownWarned = false;
     this.announce([{ kind: 'switch', from, to: choice.active, reason: choice.reason }]);
   }
 
+  /** The shipped config has no links: say what to edit, and change nothing. */
+  private warnNoLinks() {
+    this.deps.log.notice(`no links configured in ${this.config.source}: haip changes nothing until you add links there and reload (systemctl reload haip)`);
+  }
+
   private allDownWarned = false;
   private warnAllDown() {
-    if (this.allDownWarned) return;
+    if (this.allDownWarned || !this.links.size) return;
     this.allDownWarned = true;
     this.deps.log.error('every link is down and no default route is ours to keep; still probing every link');
   }
@@ -465,9 +498,10 @@ export class Daemon {
           };
         }),
         recent_rtt_ms: rt.rounds.slice(-30).map((r) => (r.rttMs !== undefined ? round2(r.rttMs) : null)),
+        rounds: rt.roundsTotal,
       };
     });
-    return { active: this.active, since: iso(this.activeSince), pid: process.pid, updated: iso(this.deps.clock.now()), links };
+    return { active: this.active, since: iso(this.activeSince), pid: process.pid, updated: iso(this.deps.clock.now()), switches: this.switches, links };
   }
 
   // ---- watchdog ------------------------------------------------------------------------------------
@@ -476,9 +510,14 @@ export class Daemon {
   private feedWatchdog() {
     const every = this.deps.watchdogMs;
     if (!every || this.stopped) return;
-    const longestRound = Math.max(...this.config.links.map((l) => l.probe.intervalMs + l.probe.timeoutMs), 1000);
-    const stale = this.deps.clock.now() - this.lastRoundAt > 2 * longestRound + 2000;
-    if (stale) this.deps.log.error(`no probe round completed for ${this.deps.clock.now() - this.lastRoundAt} ms; not feeding the watchdog`);
+    // Every link's loop must be turning: one stuck link is a hang too.
+    const now = this.deps.clock.now();
+    let worst = 0;
+    for (const rt of this.links.values()) {
+      const late = now - rt.lastTurnAt - (2 * (rt.config.probe.intervalMs + rt.config.probe.timeoutMs) + 2000);
+      if (late > 0) worst = Math.max(worst, now - rt.lastTurnAt);
+    }
+    if (worst) this.deps.log.error(`no probe round completed for ${worst} ms; not feeding the watchdog`);
     else this.deps.notifier.notify({ WATCHDOG: '1' });
     this.timers.watchdog = this.deps.clock.setTimeout(() => this.feedWatchdog(), every);
   }

@@ -17,6 +17,8 @@ export interface HookEvent {
 /** Starts hooks for an event; exists so tests can record events instead of spawning. */
 export interface HookRunner {
   run(ev: HookEvent): void;
+  /** Ends hooks still running (the daemon is stopping). */
+  stop?(): void;
 }
 
 export interface HookSettings {
@@ -38,6 +40,9 @@ export function hookEnv(ev: HookEvent): Record<string, string> {
 }
 
 export class ProcessHooks implements HookRunner {
+  /** Running hooks by process group: a hook's own children die with it. */
+  private running = new Set<number>();
+
   constructor(
     private readonly settings: () => HookSettings,
     private readonly log: Log,
@@ -73,13 +78,21 @@ export class ProcessHooks implements HookRunner {
       });
   }
 
+  stop(): void {
+    for (const pgid of this.running) killGroup(pgid);
+    this.running.clear();
+  }
+
   private spawn(label: string, argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number) {
     let out = '';
     const started = Date.now();
-    const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A group of its own, so that killing a hook also kills whatever it started (a `sleep`, a curl).
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const pgid = child.pid;
+    if (pgid) this.running.add(pgid);
     const timer = setTimeout(() => {
       this.log.warning(`hook ${label}: still running after ${timeoutMs} ms, killed`);
-      child.kill('SIGKILL');
+      if (pgid) killGroup(pgid);
     }, timeoutMs);
     const keep = (d: Buffer) => {
       if (out.length < 4096) out += d;
@@ -88,14 +101,24 @@ export class ProcessHooks implements HookRunner {
     child.stderr!.on('data', keep);
     child.on('error', (err) => {
       clearTimeout(timer);
+      if (pgid) this.running.delete(pgid);
       this.log.error(`hook ${label}: ${err.message}`);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (pgid) this.running.delete(pgid);
       const text = out.trim().replace(/\s*\n\s*/g, ' | ');
       const msg = `hook ${label}: ${signal ? `killed by ${signal}` : `exit ${code}`} after ${Date.now() - started} ms${text ? `: ${text}` : ''}`;
       if (code === 0) this.log.info(msg);
       else this.log.warning(msg);
     });
+  }
+}
+
+function killGroup(pgid: number) {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // Already gone.
   }
 }

@@ -37,13 +37,15 @@ async function run(args: CliArgs, log: Log): Promise<number> {
   let current = config;
   const daemon = new Daemon(config, {
     ip,
+    nft: new ProcessRunner('nft'),
+    conntrack: new ProcessRunner('conntrack'),
     prober: new AutoProber(new StreamProber(), new NodePingProber(), (m) => log.warning(m)),
     clock,
     notifier,
     log,
     events: new IpMonitor(clock, (m) => log.warning(m)),
     hooks: new ProcessHooks(() => current, log),
-    status: new FileStatus(() => current.stateDir, (m) => log.error(m)),
+    status: new FileStatus(() => current, (m) => log.error(m)),
     watchdogMs: watchdogIntervalMs(process.env, process.pid),
     onConfig: (c) => {
       current = c;
@@ -116,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(await planReport(loadConfig(args), new ProcessRunner('ip')));
       return 0;
     },
-    flush: async () => flushOwned(loadConfig(args), new ProcessRunner('ip'), log),
+    flush: async () => flushOwned(loadConfig(args), new ProcessRunner('ip'), log, new ProcessRunner('nft')),
   };
   try {
     return await commands[args.command]();

@@ -23,6 +23,8 @@ export interface LinkConfig {
   gateway?: string;
   /** Fixed source address; absent: the interface's primary IPv4 address, followed as it changes. */
   source?: string;
+  /** Connection mark for sticky connections (under Config.markMask); absent: the link's position + 1. */
+  mark?: number;
   probe: ProbeSettings;
 }
 
@@ -44,8 +46,12 @@ export interface Config {
   links: LinkConfig[];
   rules: RuleConfig[];
   sticky: boolean;
+  /** The bits of the packet/connection mark that are haip's when sticky; absent: 0xff. */
+  markMask?: number;
   stateDir: string;
   hooksDir: string;
+  /** Prometheus text file for node_exporter's textfile collector; absent: none written. */
+  metricsFile?: string;
   /** The original haip's --toggle command, run on every switch with IFNAME and GATEWAY. */
   toggle?: string;
   hookTimeoutMs: number;
@@ -121,7 +127,8 @@ export function tableName(t: number): string {
   return t === MAIN_TABLE ? 'main' : String(t);
 }
 
-export function routeToString(r: Route): string {
+/** A route as `ip route` arguments; `table` renders the table (a name for people, a number for ip). */
+export function routeWords(r: Route, table: (t: number) => string = tableName): string[] {
   const parts = [r.dst];
   if (r.gateway) parts.push('via', r.gateway);
   parts.push('dev', r.dev);
@@ -129,8 +136,12 @@ export function routeToString(r: Route): string {
   if (r.scope) parts.push('scope', r.scope);
   parts.push('proto', String(r.protocol));
   if (r.metric) parts.push('metric', String(r.metric));
-  parts.push('table', tableName(r.table));
-  return parts.join(' ');
+  parts.push('table', table(r.table));
+  return parts;
+}
+
+export function routeToString(r: Route): string {
+  return routeWords(r).join(' ');
 }
 
 export function ruleToString(r: Rule): string {

@@ -8,6 +8,7 @@ import { reconcile } from './net/plan';
 import { applyCommands, observe } from './net/router';
 import { removeNameFiles } from './net/names';
 import { Runner } from './sys/runner';
+import { replaceScript, removeStickyTable, STICKY_TABLE, stickyTable } from './net/nft';
 
 export async function planReport(config: Config, ip: Runner): Promise<string> {
   const obs = await observe(ip);
@@ -27,11 +28,13 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
   if (!commands.length) out.push('# the kernel already matches the config: no commands');
   else out.push(`# ${commands.length} command(s), adds before deletes:`, ...commands.map(commandToString));
   if (!best && keep) out.push(`# no usable link: the current default route stays (${routeToString(keep)})`);
+  const table = stickyTable(config);
+  if (table) out.push('#', `# sticky: haip's nftables table ${STICKY_TABLE}, replaced atomically:`, `nft -f - <<'EOF'`, replaceScript(table).trimEnd(), 'EOF');
   return out.join('\n') + '\n';
 }
 
-/** Removes haip's rules and table routes; the main default route is handed over as `proto static`. */
-export async function flushOwned(config: Config, ip: Runner, log: Log): Promise<number> {
+/** Removes haip's rules, table routes and nftables table; the main default route is handed over as `proto static`. */
+export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Runner): Promise<number> {
   const obs = await observe(ip);
   const commands = reconcile({ routes: [], rules: [] }, obs.net, config.protocol);
   const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
@@ -41,6 +44,20 @@ export async function flushOwned(config: Config, ip: Runner, log: Log): Promise<
   for (const c of result.applied) log.notice(`flush: ${commandToString(c)}`);
   for (const e of result.errors) log.error(`flush: ${e.message}`);
   removeNameFiles(config);
-  if (!result.applied.length && !result.errors.length) log.notice('flush: nothing of haip\'s was installed');
-  return result.errors.length ? 1 : 0;
+  let nftErrors = 0;
+  let nftRemoved = false;
+  if (nft) {
+    try {
+      nftRemoved = await removeStickyTable(nft);
+      if (nftRemoved) log.notice(`flush: nft delete table ${STICKY_TABLE}`);
+    } catch (err) {
+      // Without nft installed there is no table of haip's to remove.
+      if (!/exit 127/.test((err as Error).message) || config.sticky) {
+        log.error(`flush: ${(err as Error).message}`);
+        nftErrors++;
+      }
+    }
+  }
+  if (!result.applied.length && !result.errors.length && !nftRemoved && !nftErrors) log.notice('flush: nothing of haip\'s was installed');
+  return result.errors.length || nftErrors ? 1 : 0;
 }

@@ -20,6 +20,6 @@ export function selectRoute(links: Candidate[], current: string | null): Choice 
   let reason: string;
   if (!was) reason = `${best.name} is the best link that is up (weight ${best.weight})`;
   else if (was.health.state !== 'up') reason = `${current} is down (${was.health.reason}); ${best.name} is the best link that is up`;
-  else reason = `${best.name} is back up and preferred (weight ${best.weight} < ${was.weight})`;
+  else reason = `${best.name} is up and preferred (weight ${best.weight} < ${was.weight})`;
   return { active: best.name, reason };
 }

@@ -1,7 +1,7 @@
 // The daemon's state as a document: written atomically to STATE_DIR/status.json, summarised in one line
 // for systemd's STATUS=, and read back by `haip status`.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { LinkState } from './model';
 
 export interface TargetStatus {
@@ -25,6 +25,8 @@ export interface LinkStatus {
   targets: TargetStatus[];
   /** RTT of recent rounds, oldest first; null for a round with no answer. */
   recent_rtt_ms: (number | null)[];
+  /** Probe rounds completed since the daemon started. */
+  rounds: number;
 }
 
 export interface StatusDoc {
@@ -32,6 +34,8 @@ export interface StatusDoc {
   since: string;
   pid: number;
   updated: string;
+  /** Default-route switches since the daemon started. */
+  switches: number;
   links: LinkStatus[];
 }
 
@@ -40,23 +44,55 @@ export interface StatusSink {
   write(doc: StatusDoc): void;
 }
 
+/** Writes whole files only: a reader sees the old file or the new one, never half of one. */
+export function writeAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}`);
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
 export class FileStatus implements StatusSink {
   constructor(
-    private readonly dir: () => string,
+    private readonly paths: () => { stateDir: string; metricsFile?: string },
     private readonly onError: (msg: string) => void,
   ) {}
 
   write(doc: StatusDoc): void {
-    const dir = this.dir();
-    try {
-      mkdirSync(dir, { recursive: true });
-      const tmp = join(dir, `.status.json.${process.pid}`);
-      writeFileSync(tmp, JSON.stringify(doc, null, 2) + '\n');
-      renameSync(tmp, join(dir, 'status.json'));
-    } catch (err) {
-      this.onError(`cannot write ${join(dir, 'status.json')}: ${(err as Error).message}`);
+    const { stateDir, metricsFile } = this.paths();
+    const files: [string, () => string][] = [[join(stateDir, 'status.json'), () => JSON.stringify(doc, null, 2) + '\n']];
+    if (metricsFile) files.push([metricsFile, () => renderMetrics(doc)]);
+    for (const [path, render] of files) {
+      try {
+        writeAtomic(path, render());
+      } catch (err) {
+        this.onError(`cannot write ${path}: ${(err as Error).message}`);
+      }
     }
   }
+}
+
+const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/** The Prometheus text format, for node_exporter's textfile collector. */
+export function renderMetrics(doc: StatusDoc): string {
+  const out: string[] = [];
+  const family = (name: string, type: 'gauge' | 'counter', help: string, rows: [Record<string, string>, number | null][]) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of rows) {
+      if (value === null) continue;
+      const l = Object.entries(labels).map(([k, v]) => `${k}="${label(v)}"`).join(',');
+      out.push(`${name}${l ? `{${l}}` : ''} ${value}`);
+    }
+  };
+  const per = (f: (l: LinkStatus) => number | null) => doc.links.map((l): [Record<string, string>, number | null] => [{ link: l.name, interface: l.interface }, f(l)]);
+  family('haip_link_up', 'gauge', '1 when the link is up, 0 when down or not yet known.', per((l) => (l.state === 'up' ? 1 : 0)));
+  family('haip_link_active', 'gauge', '1 for the link that carries the default route.', per((l) => (l.name === doc.active ? 1 : 0)));
+  family('haip_link_rtt_seconds', 'gauge', 'Mean RTT of the last probe round.', per((l) => (l.rtt_ms === null ? null : l.rtt_ms / 1000)));
+  family('haip_link_loss_ratio', 'gauge', 'Share of probes unanswered over the last minute.', per((l) => l.loss));
+  family('haip_probe_rounds_total', 'counter', 'Probe rounds completed since haip started.', per((l) => l.rounds));
+  family('haip_switches_total', 'counter', 'Default-route switches since haip started.', [[{}, doc.switches]]);
+  return out.join('\n') + '\n';
 }
 
 export function readStatus(dir: string): StatusDoc {

@@ -3,6 +3,9 @@
 import { Config } from '../model';
 import { buildConfig, ConfigError, RawConfig } from './load';
 
+/** Tables for --route links: 7201, 7202, ... (72 is haip's protocol number). */
+export const LEGACY_TABLE_BASE = 7200;
+
 export interface LegacyOptions {
   routes: string[];
   wait?: string;
@@ -42,6 +45,9 @@ export function legacyConfig(opts: LegacyOptions): Config {
   const devCount = new Map<string, number>();
   for (const r of routes) devCount.set(r.dev, (devCount.get(r.dev) ?? 0) + 1);
   const seen = new Map<string, number>();
+  // A link on an interface of its own gets a table and a source rule, so its probes leave through it
+  // and not through whichever link holds the default route. Links that share an interface (the seed's
+  // demo: two addresses on eth0) cannot be told apart by source, and stay table-less as in the original.
   const raw: RawConfig = {
     log_level: opts.logLevel,
     probe: { interval: wait, timeout: Math.min(wait, 2), down: Math.round(fail), up: Math.round(fail) },
@@ -52,6 +58,7 @@ export function legacyConfig(opts: LegacyOptions): Config {
         name: devCount.get(r.dev)! > 1 ? `${r.dev}-${n}` : r.dev,
         interface: r.dev,
         weight: r.weight,
+        table: devCount.get(r.dev) === 1 ? LEGACY_TABLE_BASE + routes.indexOf(r) + 1 : undefined,
         gateway: r.gateway,
         source: r.source,
         probe: { targets: [r.target] },
@@ -62,7 +69,7 @@ export function legacyConfig(opts: LegacyOptions): Config {
   const config = buildConfig(raw, 'command line', (path) =>
     path[0] === 'links' && typeof path[1] === 'number' ? `--route ${opts.routes[path[1]]}` : 'command line',
   );
-  // The original mode owns no tables or rules, so it names none in /etc/iproute2.
+  // Numbers only: the command line names nothing in /etc/iproute2.
   return {
     ...config,
     toggle: opts.toggle,

@@ -5,7 +5,8 @@ import { isIPv4 } from 'node:net';
 import Ajv, { ErrorObject } from 'ajv';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, Document, visit } from 'yaml';
 import { Config, LinkConfig, LogLevel, MAIN_TABLE, ProbeSettings, RuleConfig } from '../model';
-import { configSchema } from './schema';
+import { configSchema, DURATION_PATTERN } from './schema';
+import { STICKY_RULE_OFFSET } from '../net/desired';
 
 export const EX_CONFIG = 78;
 const MAX_DURATION_MS = 86_400_000;
@@ -38,6 +39,7 @@ export const DEFAULTS = {
   hookTimeoutMs: 10_000,
   protocol: 72,
   rulePriorityBase: 10000,
+  markMask: 0xff,
   rtTablesFile: '/etc/iproute2/rt_tables.d/haip.conf',
   rtProtosFile: '/etc/iproute2/rt_protos.d/haip.conf',
 };
@@ -274,6 +276,7 @@ interface RawLink {
   table?: string | number;
   gateway?: string;
   source?: string;
+  mark?: number;
   probe?: RawProbe;
 }
 interface RawRule {
@@ -292,9 +295,11 @@ export interface RawConfig {
   links: RawLink[];
   rules?: RawRule[];
   sticky?: boolean;
+  mark_mask?: number;
   state_dir?: string;
   hooks_dir?: string;
   hook_timeout?: number | string;
+  metrics_file?: string;
   protocol?: number;
   rule_priority?: number;
   main_table?: string | number;
@@ -322,7 +327,7 @@ function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem[] {
   // Node turns a timer longer than 2^31-1 ms (or Infinity, YAML's .inf) into 1 ms: a spinning loop.
   const duration = (v: unknown, path: Segment[]) => {
     // Only what the schema lets through: it reports the rest (0, -1, "2 h") itself.
-    if (!(typeof v === 'number' && v > 0) && !(typeof v === 'string' && /^[0-9]/.test(v))) return;
+    if (!(typeof v === 'number' && v > 0) && !(typeof v === 'string' && new RegExp(DURATION_PATTERN).test(v))) return;
     let ms: number;
     try {
       ms = parseDuration(v);
@@ -365,8 +370,33 @@ function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem[] {
     if (resolveTable(r.table, tables) === undefined) problem(['rules', i, 'table'], `unknown table "${r.table}": add it under tables`);
     if (r.mask !== undefined && r.fwmark === undefined) problem(['rules', i, 'mask'], 'mask needs fwmark');
   });
+  out.push(...stickyProblems(raw, locate));
   if ((typeof raw.main_table === 'string' || typeof raw.main_table === 'number') && resolveTable(raw.main_table, tables) === undefined)
     problem(['main_table'], `unknown table "${raw.main_table}"`);
+  return out;
+}
+
+/** Sticky connections need a table and a mark of its own per link, inside haip's mask and rule block. */
+function stickyProblems(raw: RawConfig, locate: Locator): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const problem = (path: Segment[], message: string) => out.push({ where: locate(path), path: pathToString(path), message });
+  const mask = typeof raw.mark_mask === 'number' ? raw.mark_mask >>> 0 : DEFAULTS.markMask;
+  const marks = new Map<number, number>();
+  raw.links.forEach((l, i) => {
+    if (!l || typeof l !== 'object') return;
+    const mark = typeof l.mark === 'number' ? l.mark : i + 1;
+    if (typeof l.mark === 'number' && ((mark & ~mask) >>> 0 !== 0 || (mark & mask) === 0))
+      problem(['links', i, 'mark'], `mark 0x${mark.toString(16)} does not fit in mark_mask 0x${mask.toString(16)}`);
+    if (!raw.sticky) return;
+    if (typeof l.mark !== 'number' && (mark & ~mask) >>> 0 !== 0) problem(['links', i], `the default mark ${mark} does not fit in mark_mask 0x${mask.toString(16)}: give this link a mark`);
+    if (marks.has(mark)) problem(['links', i, typeof l.mark === 'number' ? 'mark' : 'name'], `mark 0x${mark.toString(16)} is already used by links[${marks.get(mark)}]`);
+    else marks.set(mark, i);
+    if (l.table === undefined) problem(['links', i], 'sticky needs a table for every link: its fwmark rule routes the link\'s connections there');
+    if (typeof l.interface === 'string' && /["\\]/.test(l.interface)) problem(['links', i, 'interface'], 'sticky cannot name an interface with " or \\ in nftables');
+  });
+  const base = typeof raw.rule_priority === 'number' ? raw.rule_priority : DEFAULTS.rulePriorityBase;
+  if (raw.sticky && base + STICKY_RULE_OFFSET + 10 * raw.links.length > 32765)
+    problem(['rule_priority'], `with sticky, haip's fwmark rules need priorities up to ${base + STICKY_RULE_OFFSET + 10 * raw.links.length}, past 32765: lower rule_priority`);
   return out;
 }
 
@@ -392,6 +422,8 @@ function toConfig(raw: RawConfig, source: string): Config {
     table: l.table === undefined ? undefined : resolveTable(l.table, tables),
     gateway: l.gateway,
     source: l.source,
+    // Only when given: linkMark() supplies the default (position + 1).
+    ...(l.mark !== undefined ? { mark: l.mark } : {}),
     probe: probeSettings(l.probe, raw.probe),
   }));
   const rules: RuleConfig[] = (raw.rules ?? []).map((r) => ({
@@ -410,8 +442,10 @@ function toConfig(raw: RawConfig, source: string): Config {
     links,
     rules,
     sticky: raw.sticky ?? false,
+    ...(raw.mark_mask !== undefined ? { markMask: raw.mark_mask } : {}),
     stateDir: raw.state_dir ?? DEFAULTS.stateDir,
     hooksDir: raw.hooks_dir ?? DEFAULTS.hooksDir,
+    metricsFile: raw.metrics_file,
     hookTimeoutMs: raw.hook_timeout === undefined ? DEFAULTS.hookTimeoutMs : parseDuration(raw.hook_timeout),
     toggle: raw.toggle,
     protocol: raw.protocol ?? DEFAULTS.protocol,

@@ -1,12 +1,15 @@
 // The one JSON Schema for haip.yaml. Validation, error messages and docs/configuration.md all come from it.
 
 // `expects` says what a value must be, for error messages; `description` says what the field is for.
+export const DURATION_PATTERN = '^(?=[0-9.]*[1-9])[0-9]+(\\.[0-9]+)?(ms|s|m)$';
+
 const duration = {
   expects: 'a duration such as "500ms", "2s", "1m" or a number of seconds',
   description: 'A duration: "500ms", "2s", "1m", or a number of seconds.',
   anyOf: [
     { type: 'number', exclusiveMinimum: 0 },
-    { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?(ms|s|m)$' },
+    // The lookahead refuses "0s" and "0ms" as the number 0 is refused: a zero interval would spin.
+    { type: 'string', pattern: DURATION_PATTERN },
   ],
 };
 
@@ -71,8 +74,7 @@ export const configSchema = {
     },
     links: {
       type: 'array',
-      minItems: 1,
-      description: 'The uplinks, in order of preference among equal weights.',
+      description: 'The uplinks, in order of preference among equal weights. Empty: haip changes nothing (the shipped config).',
       items: {
         type: 'object',
         additionalProperties: false,
@@ -84,6 +86,13 @@ export const configSchema = {
           table: { ...tableRef, description: 'Table for this link\'s source routing. Omit for no table and no rule (the original haip\'s mode).' },
           gateway: { ...ipv4, description: 'Next hop. Omit for a point-to-point link (ppp0): `default dev IF`.' },
           source: { ...ipv4, description: 'Source address for probes and the source rule. Default: the interface\'s primary address.' },
+          mark: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 4294967295,
+            expects: 'a mark from 1 to 4294967295 that fits in mark_mask',
+            description: 'Connection and packet mark of this link when sticky (inside mark_mask). Default: its position in the list, from 1.',
+          },
           probe,
         },
       },
@@ -96,19 +105,35 @@ export const configSchema = {
         additionalProperties: false,
         required: ['priority', 'table'],
         properties: {
-          priority: { type: 'integer', minimum: 1, maximum: 32765 },
-          table: tableRef,
-          from: ipv4OrPrefix,
-          to: ipv4OrPrefix,
-          fwmark: { type: 'integer', minimum: 1, maximum: 4294967295 },
-          mask: { type: 'integer', minimum: 1, maximum: 4294967295 },
-          iif: ifname,
+          priority: { type: 'integer', minimum: 1, maximum: 32765, description: 'The rule\'s priority (`ip rule ... priority N`); lower is looked at first.' },
+          table: { ...tableRef, description: 'Table the rule looks up.' },
+          from: { ...ipv4OrPrefix, description: 'Match packets from this source address or prefix.' },
+          to: { ...ipv4OrPrefix, description: 'Match packets to this destination address or prefix.' },
+          fwmark: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'Match packets with this firewall mark.' },
+          mask: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'Mask for fwmark, so other users of the mark bits coexist.' },
+          iif: { ...ifname, description: 'Match packets arriving on this interface (`lo` for the host\'s own traffic).' },
         },
       },
     },
-    sticky: { type: 'boolean', description: 'Keep connections on the uplink they started on (nftables connmark). Default false.' },
+    sticky: {
+      type: 'boolean',
+      description:
+        'Keep connections on the uplink they started on: haip\'s nftables table `inet haip` marks them, fwmark rules route them, and a link going down flushes only its own connections from conntrack. Needs a table per link. Default false.',
+    },
+    mark_mask: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 4294967295,
+      expects: 'a non-zero 32-bit mask such as 0xff (255)',
+      description: 'The bits of the firewall mark haip uses when sticky; other bits stay free for other users. Default 0xff.',
+    },
     state_dir: { type: 'string', pattern: '^/', description: 'Where status.json is written. Default /run/haip.' },
     hooks_dir: { type: 'string', pattern: '^/', description: 'Executables run on every switch and link change. Default /etc/haip/hooks.d.' },
+    metrics_file: {
+      type: 'string',
+      pattern: '^/',
+      description: 'Prometheus text file for node_exporter\'s textfile collector (e.g. /var/lib/prometheus/node-exporter/haip.prom). Default: none.',
+    },
     hook_timeout: { ...duration, description: 'A hook still running after this is killed. Default 10s.' },
     protocol: { type: 'integer', minimum: 5, maximum: 255, description: 'Route/rule protocol number marking what haip owns. Default 72.' },
     rule_priority: { type: 'integer', minimum: 1, maximum: 32000, description: 'First priority of haip\'s block of source rules. Default 10000.' },

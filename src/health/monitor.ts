@@ -13,8 +13,13 @@ export interface RoundResult {
   perTarget: { address: string; result: ProbeResult }[];
   /** Why the round could not be made at all (no source address, ping missing). */
   error?: string;
+  /** A probe did not settle by its deadline: the round counts as failed, but not as the loop turning. */
+  stuck?: boolean;
   at: number;
 }
+
+/** How long past its own timeout a probe may take before it is given up (ping's exit is not instant). */
+export const PROBE_GRACE_MS = 2000;
 
 export function summarize(link: LinkConfig, perTarget: RoundResult['perTarget'], at: number): RoundResult {
   const alive = perTarget.filter((p) => p.result.alive);
@@ -60,6 +65,28 @@ export class LinkMonitor {
     this.timer = this.clock.setTimeout(() => void this.round(), ms);
   }
 
+  /** A probe that never settles must not freeze the link's health at its last state. */
+  private withDeadline(p: Promise<ProbeResult>, onStuck: () => void): Promise<ProbeResult> {
+    // A streamed round waits for up to an interval's worth of echoes, each judged by the timeout.
+    const ms = this.link.probe.timeoutMs + this.link.probe.intervalMs + PROBE_GRACE_MS;
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimeout(() => {
+        onStuck();
+        resolve({ alive: false, error: `probe did not finish within ${ms} ms` });
+      }, ms);
+      p.then(
+        (r) => {
+          timer.cancel();
+          resolve(r);
+        },
+        (err) => {
+          timer.cancel();
+          resolve({ alive: false, error: (err as Error).message });
+        },
+      );
+    });
+  }
+
   private async round(): Promise<void> {
     if (this.running || this.stopped) return;
     this.running = true;
@@ -69,13 +96,17 @@ export class LinkMonitor {
     if (!address) {
       result = { ...summarize(this.link, [], started), ok: false, total: this.link.probe.targets.length, error: why ?? 'no source address' };
     } else {
+      let stuck = false;
       const perTarget = await Promise.all(
         this.link.probe.targets.map(async (t) => ({
           address: t,
-          result: await this.prober.probe(t, address, this.link.probe.timeoutMs, { intervalMs: this.link.probe.intervalMs, method: this.link.probe.method }),
+          result: await this.withDeadline(
+            this.prober.probe(t, address, this.link.probe.timeoutMs, { intervalMs: this.link.probe.intervalMs, method: this.link.probe.method }),
+            () => (stuck = true),
+          ),
         })),
       );
-      result = summarize(this.link, perTarget, this.clock.now());
+      result = { ...summarize(this.link, perTarget, this.clock.now()), stuck };
     }
     this.running = false;
     if (this.stopped) return;

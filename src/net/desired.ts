@@ -42,6 +42,25 @@ export function sourceRulePriority(config: Config, index: number): number {
   return config.rulePriorityBase + 10 * (index + 1);
 }
 
+/**
+ * Sticky fwmark rules sit 1000 above the base, after every source rule: the router's own traffic from an
+ * uplink's address must leave by that uplink whatever mark its connection carries.
+ */
+export const STICKY_RULE_OFFSET = 1000;
+
+export function fwmarkRulePriority(config: Config, index: number): number {
+  return config.rulePriorityBase + STICKY_RULE_OFFSET + 10 * (index + 1);
+}
+
+/** A link's sticky mark; configs built without one (tests, the legacy command line) get position + 1. */
+export function linkMark(config: Config, index: number): number {
+  return config.links[index].mark ?? index + 1;
+}
+
+export function markMask(config: Config): number {
+  return (config.markMask ?? 0xff) >>> 0;
+}
+
 export function defaultRouteFor(config: Config, view: LinkView, table: number): Route {
   const r: Route = { table, dst: 'default', dev: view.link.interface, protocol: config.protocol };
   if (view.link.gateway) r.gateway = view.link.gateway;
@@ -67,6 +86,16 @@ export function desiredState(config: Config, views: LinkView[], active: string |
     routes.push(defaultRouteFor(config, v, table));
     rules.push({ priority: sourceRulePriority(config, i), from: v.source, table, protocol: p });
   });
+  if (config.sticky) {
+    // Kept while the link is unusable: its table is empty then, so its connections fall through to main.
+    const mask = markMask(config);
+    config.links.forEach((l, i) => {
+      if (l.table === undefined) return;
+      const rule: Rule = { priority: fwmarkRulePriority(config, i), fwmark: linkMark(config, i), table: l.table, protocol: p };
+      if (mask !== 0xffffffff) rule.mask = mask;
+      rules.push(rule);
+    });
+  }
   for (const r of config.rules) {
     const rule: Rule = { priority: r.priority, table: r.table, protocol: p };
     if (r.from) rule.from = r.from;

@@ -1,6 +1,6 @@
 // Translation between haip's data and iproute2: commands to argv, and `ip -j -N` output back to data.
 // Reading with -N keeps tables, scopes and protocols numeric, whatever the host's rt_* files say.
-import { InterfaceFacts, MAIN_TABLE, NetState, Route, Rule } from '../model';
+import { InterfaceFacts, MAIN_TABLE, NetState, Route, routeWords, Rule } from '../model';
 
 export type Command =
   | { op: 'route-replace'; route: Route }
@@ -13,17 +13,7 @@ export function acceptedCodes(c: Command): number[] {
   return c.op === 'route-replace' ? [0] : [0, 2];
 }
 
-function routeArgs(r: Route): string[] {
-  const a = [r.dst];
-  if (r.gateway) a.push('via', r.gateway);
-  a.push('dev', r.dev);
-  if (r.prefsrc) a.push('src', r.prefsrc);
-  if (r.scope) a.push('scope', r.scope);
-  a.push('proto', String(r.protocol));
-  if (r.metric) a.push('metric', String(r.metric));
-  a.push('table', String(r.table));
-  return a;
-}
+const routeArgs = (r: Route) => routeWords(r, String);
 
 function hex(n: number): string {
   return '0x' + n.toString(16);

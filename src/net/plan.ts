@@ -4,9 +4,19 @@
 import { NetState, Route, Rule, routeToString, ruleToString } from '../model';
 import { Command } from './iproute';
 
+/** The kernel keeps `X/32` as `X` and a full fwmark mask as none; compare in the kernel's own form. */
+const host = (a: string | undefined) => (a?.endsWith('/32') ? a.slice(0, -3) : a);
+export const normalRoute = (r: Route): Route => ({ ...r, dst: host(r.dst)! });
+export const normalRule = (r: Rule): Rule => {
+  const n: Rule = { ...r, from: host(r.from), to: host(r.to) };
+  if (n.mask === 0xffffffff) delete n.mask;
+  for (const k of ['from', 'to'] as const) if (n[k] === undefined) delete n[k];
+  return n;
+};
+
 /** The kernel's identity of a route: `ip route replace` overwrites the route with the same key. */
-const routeKey = (r: Route) => `${r.table}|${r.dst}|${r.metric ?? 0}`;
-const ruleKey = (r: Rule) => ruleToString({ ...r, protocol: undefined });
+const routeKey = (r: Route) => `${r.table}|${host(r.dst)}|${r.metric ?? 0}`;
+const ruleKey = (r: Rule) => ruleToString({ ...normalRule(r), protocol: undefined });
 
 export function reconcile(desired: NetState, actual: NetState, protocol: number): Command[] {
   const adds: Command[] = [];
@@ -21,7 +31,7 @@ export function reconcile(desired: NetState, actual: NetState, protocol: number)
   for (const r of desired.routes) {
     const k = routeKey(r);
     desiredKeys.add(k);
-    const same = (actualByKey.get(k) ?? []).some((a) => routeToString(a) === routeToString(r));
+    const same = (actualByKey.get(k) ?? []).some((a) => routeToString(normalRoute(a)) === routeToString(normalRoute(r)));
     if (!same) adds.push({ op: 'route-replace', route: r });
   }
   for (const r of actual.routes) {

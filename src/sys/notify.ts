@@ -1,11 +1,11 @@
 // Picks the Notifier for this process: sd_notify under systemd (NOTIFY_SOCKET set), a no-op otherwise.
 import { Log } from '../log';
-import { Notifier, nullNotifier } from './notifier';
+import { Notifier } from './notifier';
+import { createSdNotifier } from './sdnotify';
 
+/** sd_notify through a long-lived helper under systemd; a no-op without NOTIFY_SOCKET. */
 export function createNotifier(env: NodeJS.ProcessEnv, log: Log): Notifier {
-  if (!env.NOTIFY_SOCKET) return nullNotifier;
-  log.debug('NOTIFY_SOCKET set but no sd_notify sender is wired yet');
-  return nullNotifier;
+  return createSdNotifier(env, log);
 }
 
 /** Half of WATCHDOG_USEC in ms when the watchdog is meant for this process, else null. */

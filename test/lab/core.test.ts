@@ -27,7 +27,7 @@ test('silent loss on the preferred uplink: fails over within 3 s and back within
   t0 = Date.now();
   lab.healIsp(1);
   const failback = await lab.waitForDefault('eth1', 6000, t0);
-  await haip.waitFor(/notice: switch: default route isp2 .* -> isp1 .*back up and preferred/);
+  await haip.waitFor(/notice: switch: default route isp2 .* -> isp1 .*up and preferred/);
   t.diagnostic(`silent loss: failover ${failover} ms, failback ${failback} ms (interval 500ms, timeout 500ms, down 3, up 3, 2 targets)`);
   console.log(`# figures: silent-loss failover_ms=${failover} failback_ms=${failback}`);
   assert.ok(failover <= 3000, `failover took ${failover} ms`);
@@ -88,7 +88,7 @@ test('the seed README demo: two fake addresses on one interface, drop one, switc
   await haip.waitFor(/switch: default route eth1-1 \(eth1\) -> eth1-2 \(eth1\): eth1-1 is down/, 20_000);
   assert.equal(lab.defaultRoute(), 'eth1');
   lab.ip(lab.r, 'addr', 'add', '198.18.100.1/32', 'dev', 'eth1');
-  await haip.waitFor(/switch: default route eth1-2 \(eth1\) -> eth1-1 \(eth1\): eth1-1 is back up and preferred/, 20_000);
+  await haip.waitFor(/switch: default route eth1-2 \(eth1\) -> eth1-1 \(eth1\): eth1-1 is up and preferred/, 20_000);
   // The original mode installs no tables or rules of its own, and names none on the host.
   assert.doesNotMatch(lab.rules(), /proto (72|haip)/);
   assert.ok(existsSync(`${lab.dir}/state/status.json`));
@@ -138,4 +138,24 @@ test('a failing ip command is logged with its argv and stderr and retried, never
   await sleep(2500);
   assert.match(lab.ip(lab.r, 'route', 'show', 'table', '102'), /default via 198\.18\.2\.1 dev eth2/);
   assert.equal(haip.child.exitCode, null, 'still running');
+});
+
+test('SIGHUP with a good file: new weights take effect at once, link states are kept, nothing is re-probed from scratch', async (t) => {
+  const { lab, haip, cfg } = await startLab(t);
+  const mark = haip.lines.length;
+  lab.writeConfig(lab.configYaml(FAST).replace('weight: 1,', 'weight: 5,'));
+  haip.signal('SIGHUP');
+  await haip.waitFor(/notice: reloaded .*: 2 link\(s\); new or changed: isp1/, 3000, mark);
+  await lab.waitForDefault('eth2', 2000);
+  await haip.waitFor(/switch: default route isp1 .* -> isp2 .*/, 1000, mark);
+  assert.ok(!haip.lines.slice(mark).some((l) => /-> unknown|unknown ->/.test(l)), 'no link went back to unknown');
+  // A bad file now: refused, every error logged, and the running config (isp2 preferred) stays.
+  lab.writeConfig('links:\n  - { name: isp1, interface: eth1, weigth: 1 }\n');
+  const mark2 = haip.lines.length;
+  haip.signal('SIGHUP');
+  await haip.waitFor(/error: reload refused, keeping the running config: \d+ problem/, 3000, mark2);
+  await haip.waitFor(new RegExp(`error: ${cfg.replace(/[.]/g, '\\.')}:2:\\d+: links\\[0\\]\\.weigth: unknown field`), 1000, mark2);
+  await sleep(1000);
+  assert.equal(lab.defaultRoute(), 'eth2 via 198.18.2.1');
+  assert.equal(haip.child.exitCode, null);
 });

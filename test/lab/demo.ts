@@ -1,6 +1,7 @@
 // `sudo make demo`: a router with two uplinks in namespaces, haip running in it, the primary broken and
 // healed while you watch the log and the route. Removes every namespace it made, also on Ctrl-C.
-import { Lab, sleep } from './lab';
+import { spawnSync } from 'node:child_process';
+import { HAIP_JS, Lab, sleep } from './lab';
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
@@ -33,6 +34,10 @@ async function main() {
     const failover = await lab.waitForDefault('eth2', 10_000, t0);
     show();
     process.stdout.write(`   failover took ${failover} ms\n`);
+    await sleep(500);
+    process.stdout.write(`   $ haip status\n`);
+    const status = spawnSync(process.execPath, [HAIP_JS, 'status', '-c', cfg], { encoding: 'utf8' }).stdout;
+    process.stdout.write(status.split('\n').map((l) => (l ? `     ${l}` : l)).join('\n'));
 
     await sleep(1000);
     say('healing isp1: haip should switch back once isp1 answers 3 rounds in a row');

@@ -32,13 +32,25 @@ export interface LabOptions {
   uplinks?: number;
   /** Create the router's uplink interfaces (eth1..ethN); false leaves some to be added later. */
   createUplinks?: number[];
+  /**
+   * A LAN host behind the router (haip-<id>-lan, 198.18.200.2/24 via the router's lan0 198.18.200.1),
+   * masqueraded per uplink by the lab's own nft table, and ISPs that drop what their customer sends
+   * from an address that is not theirs, as real ISPs do.
+   */
+  lan?: boolean;
 }
+
+export const LAN_HOST = '198.18.200.2';
+export const LAN_GATEWAY = '198.18.200.1';
+/** A TCP echo server in the internet that tells each client the address it sees (tcpPeer.ts). */
+export const SERVER = '198.51.100.1';
 
 export class Lab {
   readonly id = randomBytes(3).toString('hex');
   readonly dir = mkdtempSync(join(tmpdir(), 'haip-lab-'));
   readonly r: string;
   readonly inet: string;
+  readonly lan: string;
   private namespaces: string[] = [];
   private procs = new Set<ChildProcess>();
   private destroyed = false;
@@ -46,6 +58,7 @@ export class Lab {
   constructor(readonly uplinks = 2) {
     this.r = this.name('r');
     this.inet = this.name('inet');
+    this.lan = this.name('lan');
   }
 
   name(role: string): string {
@@ -63,6 +76,7 @@ export class Lab {
     live.add(lab);
     try {
       lab.build(opts.createUplinks ?? Array.from({ length: lab.uplinks }, (_, i) => i + 1));
+      if (opts.lan) lab.buildLan();
     } catch (err) {
       lab.destroy();
       throw err;
@@ -95,6 +109,44 @@ export class Lab {
       this.ip(this.inet, 'route', 'add', `198.18.${i}.0/24`, 'via', `198.19.${i}.1`);
       if (withUplinks.includes(i)) this.addUplink(i);
     }
+  }
+
+  private buildLan() {
+    this.addNs(this.lan);
+    this.ip(this.r, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.lan);
+    this.ip(this.r, 'addr', 'add', `${LAN_GATEWAY}/24`, 'dev', 'lan0');
+    this.ip(this.lan, 'addr', 'add', `${LAN_HOST}/24`, 'dev', 'eth0');
+    this.ip(this.r, 'link', 'set', 'lan0', 'up');
+    this.ip(this.lan, 'link', 'set', 'eth0', 'up');
+    this.ip(this.lan, 'route', 'add', 'default', 'via', LAN_GATEWAY);
+    // The lab's NAT, not haip's: haip never installs NAT, it only marks connections.
+    const masq = Array.from({ length: this.uplinks }, (_, k) => `oifname "eth${k + 1}" ip saddr 198.18.200.0/24 masquerade`);
+    this.nft(this.r, `table ip haiplabnat { chain postrouting { type nat hook postrouting priority srcnat; policy accept; ${masq.join('; ')}; }; }\n`);
+    for (let i = 1; i <= this.uplinks; i++)
+      this.nft(this.isp(i), `table inet haiplabspoof { chain forward { type filter hook forward priority -10; policy accept; iifname "wan" ip saddr != 198.18.${i}.0/24 counter drop; }; }\n`);
+  }
+
+  /** A port forward on the router: TCP `port` arriving on eth<i> goes to the LAN host's `toPort`. */
+  portForward(i: number, port: number, toPort: number) {
+    this.nft(this.r, `table ip haiplabdnat { chain prerouting { type nat hook prerouting priority dstnat; policy accept; iifname "eth${i}" tcp dport ${port} dnat to ${LAN_HOST}:${toPort}; }; }\n`);
+  }
+
+  /** Packets isp<i> dropped because the router sent them from an address that is not its customer's. */
+  spoofDrops(i: number): number {
+    const out = this.exec(this.isp(i), 'nft', 'list', 'table', 'inet', 'haiplabspoof');
+    return Number(/counter packets (\d+)/.exec(out)?.[1] ?? 0);
+  }
+
+  /** Runs a lab helper (dist/test/lab/<script>.js) with node inside a namespace. */
+  spawnNode(ns: string, script: string, args: string[]): Haip {
+    return this.spawnIn(ns, [process.execPath, join(__dirname, `${script}.js`), ...args]);
+  }
+
+  spawnIn(ns: string, argv: string[]): Haip {
+    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { env: { PATH: process.env.PATH }, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.procs.add(child);
+    child.on('exit', () => this.procs.delete(child));
+    return new Haip(child);
   }
 
   /** The router's eth<i> (198.18.<i>.2/24) to isp<i>'s wan (198.18.<i>.1/24). */
@@ -283,6 +335,11 @@ export class Haip {
         });
       });
     }
+  }
+
+  /** Writes a line to the process's stdin (helpers started with spawnIn take commands that way). */
+  send(line: string) {
+    this.child.stdin?.write(line + '\n');
   }
 
   signal(sig: NodeJS.Signals) {

@@ -149,3 +149,58 @@ test('the ip monitor child dying is noticed and restarted, and events flow again
   const ms = await lab.waitForDefault('eth2', 2000, t0);
   assert.ok(ms < 1000, `carrier loss after the restart took ${ms} ms`);
 });
+
+test('a point-to-point uplink without a gateway (ppp0-like): `default dev`, and a redial with a new address is followed', async (t) => {
+  const lab = Lab.create({ uplinks: 2, createUplinks: [1] });
+  t.after(() => lab.destroy());
+  const isp = lab.isp(2);
+  // What pppd leaves behind: a /32 local address with the peer's address, no gateway.
+  const dial = (local: string) => {
+    lab.ip(isp, 'link', 'add', 'wan', 'type', 'veth', 'peer', 'name', 'ppp0', 'netns', lab.r);
+    lab.exec(isp, 'sysctl', '-qw', 'net.ipv4.conf.wan.proxy_arp=1');
+    lab.ip(isp, 'addr', 'add', '198.18.2.1', 'peer', `${local}/32`, 'dev', 'wan');
+    lab.ip(isp, 'link', 'set', 'wan', 'up');
+    lab.ip(lab.r, 'addr', 'add', local, 'peer', '198.18.2.1/32', 'dev', 'ppp0');
+    lab.ip(lab.r, 'link', 'set', 'ppp0', 'up');
+  };
+  dial('198.18.2.2');
+  const yaml = lab
+    .configYaml(FAST)
+    .replace('{ name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1 }', '{ name: lte, interface: ppp0, weight: 2, table: T2 }');
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(yaml)]);
+  await haip.waitFor(/ready:/, 10_000);
+  const t102 = () => lab.ip(lab.r, '-N', 'route', 'show', 'table', '102');
+  assert.match(t102(), /default dev ppp0 proto 72 scope 253/);
+  assert.match(t102(), /198\.18\.2\.1 dev ppp0 proto 72 scope 253 src 198\.18\.2\.2/);
+  assert.match(lab.rules(), /from 198\.18\.2\.2 lookup 102/);
+  // The backup really works through its own table.
+  assert.match(lab.exec(lab.r, 'ping', '-c1', '-W1', '-I', '198.18.2.2', '203.0.113.1'), /1 received/);
+  lab.dropAtIsp(1);
+  await lab.waitForDefault('ppp0', 6000);
+  // Redial: ppp0 goes away and comes back with another address.
+  lab.ip(lab.r, 'link', 'del', 'ppp0');
+  dial('198.18.2.6');
+  await within(2000, 'rule follows the new address', () => /from 198\.18\.2\.6 lookup 102/.test(lab.rules()) && !/from 198\.18\.2\.2 /.test(lab.rules()));
+  await lab.waitForDefault('ppp0', 3000);
+  assert.match(t102(), /198\.18\.2\.1 dev ppp0 proto 72 scope 253 src 198\.18\.2\.6/);
+  // Whether haip saw ppp0 gone and back, or (within one debounce) only its new address, depends on timing.
+  await haip.waitFor(/lte: ppp0 is usable again \(source 198\.18\.2\.6\)|lte: source address 198\.18\.2\.2 -> 198\.18\.2\.6/);
+});
+
+test('a DHCP renew with a new address moves the source rule; nothing of the old address is left', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(FAST))]);
+  await haip.waitFor(/ready:/, 10_000);
+  const t0 = Date.now();
+  // dhclient-script on a new lease: the old address goes, the new one comes.
+  lab.ip(lab.r, 'addr', 'del', '198.18.2.2/24', 'dev', 'eth2');
+  lab.ip(lab.r, 'addr', 'add', '198.18.2.7/24', 'dev', 'eth2');
+  const ms = await within(2000, 'rule for the new address', () => /from 198\.18\.2\.7 lookup 102/.test(lab.rules()) && !/198\.18\.2\.2/.test(lab.rules()), t0);
+  t.diagnostic(`source rule followed the new address in ${ms} ms`);
+  assert.match(lab.ip(lab.r, 'route', 'show', 'table', '102'), /198\.18\.2\.0\/24 dev eth2 proto 72 scope link src 198\.18\.2\.7/);
+  await haip.waitFor(/isp2: eth2 is usable again \(source 198\.18\.2\.7\)|isp2: source address 198\.18\.2\.2 -> 198\.18\.2\.7/, 2000);
+  // The backup still works from its new address.
+  lab.dropAtIsp(1);
+  await lab.waitForDefault('eth2', 6000);
+});

@@ -1,0 +1,71 @@
+// Sticky connections with nftables: haip's own table `inet haip` keeps each connection on the uplink it
+// started on (Varabitti's CONNMARK, done with nft). The text is a pure function of the config; the
+// table is replaced atomically with `nft -f -` and never touches anyone else's tables.
+import { Config } from '../model';
+import { Runner } from '../sys/runner';
+import { linkMark, markMask } from './desired';
+
+export const STICKY_TABLE = 'inet haip';
+
+const hex = (n: number) => '0x' + (n >>> 0).toString(16);
+
+/**
+ * The table for a sticky config, or undefined when the config is not sticky.
+ *
+ * - prerouting/output restore the connection's mark into the packet, so the link's fwmark rule routes it;
+ * - prerouting gives a new connection arriving on an uplink that uplink's mark (replies go back the way
+ *   the connection came in, also on a standby uplink);
+ * - postrouting gives every other connection the mark of the uplink its first packet leaves by, which is
+ *   the active uplink for anything following the default route. A switch therefore changes only what new
+ *   connections get, and the table does not change on a switch at all.
+ *
+ * Only the bits in mark_mask are written: nft 1.0 cannot merge two registers (iptables' --mask), so each
+ * link gets its own rules with constants, `mark & ~mask | link`, leaving other users' bits alone.
+ */
+export function stickyTable(config: Config): string | undefined {
+  if (!config.sticky) return undefined;
+  const mask = markMask(config);
+  const keep = ~mask >>> 0;
+  const links = config.links.map((l, i) => ({ l, mark: linkMark(config, i) })).filter(({ l }) => l.table !== undefined);
+  // With the whole mark haip's, `mark & 0 | x` is just `x`.
+  const setMark = (what: 'meta mark' | 'ct mark', mark: number) => (keep ? `${what} set ${what} & ${hex(keep)} | ${hex(mark)}` : `${what} set ${hex(mark)}`);
+  const restore = links.map(({ l, mark }) => `\t\tct mark & ${hex(mask)} == ${hex(mark)} ${setMark('meta mark', mark)} comment "${l.name}: restore"`);
+  const out: string[] = [`table ${STICKY_TABLE} {`, '\tchain prerouting {', '\t\ttype filter hook prerouting priority mangle; policy accept;', ...restore];
+  for (const { l, mark } of links)
+    out.push(`\t\tct state new iifname "${l.interface}" ${setMark('ct mark', mark)} ${setMark('meta mark', mark)} comment "${l.name}: incoming"`);
+  out.push('\t}', '', '\tchain output {', '\t\ttype route hook output priority mangle; policy accept;', ...restore, '\t}', '');
+  out.push('\tchain postrouting {', '\t\ttype filter hook postrouting priority mangle; policy accept;');
+  for (const { l, mark } of links)
+    out.push(`\t\tct mark & ${hex(mask)} == 0x0 oifname "${l.interface}" ${setMark('ct mark', mark)} comment "${l.name}: outgoing"`);
+  out.push('\t}', '}');
+  return out.join('\n') + '\n';
+}
+
+/** One transaction: create-if-missing, delete, create; so the replace works whether or not it existed. */
+export function replaceScript(table: string): string {
+  return `table ${STICKY_TABLE} {}\ndelete table ${STICKY_TABLE}\n${table}`;
+}
+
+export const DELETE_SCRIPT = `table ${STICKY_TABLE} {}\ndelete table ${STICKY_TABLE}\n`;
+
+/** Installs the table, replacing haip's previous one atomically. Throws a CommandError-like Error. */
+export async function applyStickyTable(nft: Runner, table: string): Promise<void> {
+  const r = await nft.run(['-f', '-'], replaceScript(table));
+  if (r.code !== 0) throw new Error(`nft -f - (replacing table ${STICKY_TABLE}): exit ${r.code}: ${r.stderr.trim() || r.stdout.trim() || 'no output'}`);
+}
+
+/** Removes haip's table; true when there was one. Other tables are never listed or touched. */
+export async function removeStickyTable(nft: Runner): Promise<boolean> {
+  const list = await nft.run(['list', 'tables', 'inet']);
+  if (list.code !== 0) throw new Error(`nft list tables inet: exit ${list.code}: ${list.stderr.trim() || 'no output'}`);
+  if (!/^table inet haip$/m.test(list.stdout)) return false;
+  const r = await nft.run(['-f', '-'], DELETE_SCRIPT);
+  if (r.code !== 0) throw new Error(`nft delete table ${STICKY_TABLE}: exit ${r.code}: ${r.stderr.trim() || 'no output'}`);
+  return true;
+}
+
+/** Whether haip's table is in the kernel (someone may have flushed the ruleset). */
+export async function stickyPresent(nft: Runner): Promise<boolean> {
+  const r = await nft.run(['list', 'table', 'inet', 'haip']);
+  return r.code === 0;
+}

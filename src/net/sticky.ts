@@ -1,0 +1,79 @@
+// The daemon's side of sticky connections: keeps `inet haip` matching the config and flushes the
+// connections of links that went down. Called after every reconcile pass, so a flushed connection's
+// next packet already finds the new default route.
+import { Log } from '../log';
+import { Config, LinkState } from '../model';
+import { Runner } from '../sys/runner';
+import { flushMarked } from './conntrack';
+import { linkMark, markMask } from './desired';
+import { applyStickyTable, removeStickyTable, STICKY_TABLE, stickyPresent, stickyTable } from './nft';
+
+export interface StickyState {
+  /** The table text last applied; '' once haip's table is known to be absent; undefined: unknown. */
+  applied?: string;
+  /** Links that went down since the last pass, whose connections are still to be flushed. */
+  pendingFlush: Set<string>;
+  warnedUnavailable?: boolean;
+}
+
+const hex = (n: number) => '0x' + (n >>> 0).toString(16);
+
+/** One pass; true when something failed and a retry is due. */
+export async function syncSticky(
+  state: StickyState,
+  why: string,
+  config: Config,
+  deps: { log: Log; nft?: Runner; conntrack?: Runner },
+  active: string | null,
+  healthOf: (link: string) => LinkState | undefined,
+): Promise<boolean> {
+  const { log, nft, conntrack } = deps;
+  let failed = false;
+  const table = stickyTable(config);
+  if (table === undefined) {
+    // Not sticky: no table at all. A leftover from an earlier sticky run goes, once, quietly if nft is missing.
+    if (state.applied !== '' && nft) {
+      try {
+        if (await removeStickyTable(nft)) log.notice(`sticky is off: removed nftables table ${STICKY_TABLE}`);
+      } catch (err) {
+        log.debug(`sticky is off; could not check for a leftover table ${STICKY_TABLE}: ${(err as Error).message}`);
+      }
+    }
+    state.applied = '';
+    state.pendingFlush.clear();
+    return false;
+  }
+  if (!nft || !conntrack) {
+    if (!state.warnedUnavailable) log.error('sticky: true, but haip was started without nft/conntrack; connections are not kept on their uplink');
+    state.warnedUnavailable = true;
+    state.pendingFlush.clear();
+    return false;
+  }
+  try {
+    const drifted = state.applied === table && why === 'periodic check' && !(await stickyPresent(nft));
+    if (state.applied !== table || drifted) {
+      if (drifted) log.warning(`changed outside haip, putting back: nftables table ${STICKY_TABLE}`);
+      await applyStickyTable(nft, table);
+      state.applied = table;
+      log.info(`applied: nftables table ${STICKY_TABLE} (${config.links.map((l, i) => `${l.name} mark ${hex(linkMark(config, i))}`).join(', ')}; mask ${hex(markMask(config))})`);
+    }
+  } catch (err) {
+    log.error(`${why}: ${(err as Error).message}; will retry`);
+    state.applied = undefined;
+    failed = true;
+  }
+  for (const name of [...state.pendingFlush]) {
+    state.pendingFlush.delete(name);
+    const i = config.links.findIndex((l) => l.name === name);
+    // A link that came back before this pass keeps its connections.
+    if (i < 0 || healthOf(name) !== 'down') continue;
+    const mark = linkMark(config, i);
+    try {
+      const n = await flushMarked(conntrack, mark, markMask(config));
+      log.notice(`sticky: ${name} is down: flushed its ${n} connection(s) (mark ${hex(mark)}); their next packets take ${active ?? 'the default route'}`);
+    } catch (err) {
+      log.error(`sticky: flushing the connections of ${name}: ${(err as Error).message}`);
+    }
+  }
+  return failed;
+}

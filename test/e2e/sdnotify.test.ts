@@ -1,0 +1,102 @@
+// SdNotifier against a real AF_UNIX datagram socket (a perl receiver standing in for PID 1),
+// for a path socket and an abstract one. The whole path under systemd is in run.sh.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { memoryLog } from '../../src/log';
+import { nullNotifier } from '../../src/sys/notifier';
+import { createSdNotifier, formatMessage, SdNotifier } from '../../src/sys/sdnotify';
+
+// Binds the socket, says "bound", then prints each datagram it gets as one hex line.
+const RECEIVER = String.raw`
+use strict; use Socket qw(AF_UNIX SOCK_DGRAM pack_sockaddr_un);
+my $path = shift @ARGV; $path =~ s/^@/\0/;
+socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die "socket: $!";
+bind($s, pack_sockaddr_un($path)) or die "bind: $!";
+$| = 1; print "bound\n";
+while (defined recv($s, my $msg, 65536, 0)) { print unpack("H*", $msg), "\n"; }
+`;
+
+/** Starts a receiver on `address`; resolves once it is bound, with a way to await messages. */
+async function receiver(address: string) {
+  const child: ChildProcess = spawn('perl', ['-e', RECEIVER, address], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const messages: string[] = [];
+  const waiters: (() => void)[] = [];
+  let buffered = '';
+  await new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (line === 'bound') resolve();
+        else messages.push(Buffer.from(line, 'hex').toString());
+        waiters.splice(0).forEach((w) => w());
+      }
+    });
+  });
+  const next = async (count: number) => {
+    const deadline = Date.now() + 5000;
+    while (messages.length < count) {
+      if (Date.now() > deadline) throw new Error(`got ${messages.length} of ${count} messages: ${JSON.stringify(messages)}`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 100);
+      });
+    }
+    return messages.slice(0, count);
+  };
+  return { next, stop: () => child.kill() };
+}
+
+test('formatMessage puts one field a line and keeps STATUS on one line', () => {
+  assert.equal(formatMessage({ READY: '1', STATUS: 'a\nb' }), 'READY=1\nSTATUS=a b');
+});
+
+test('without NOTIFY_SOCKET the notifier is the no-op', () => {
+  assert.equal(createSdNotifier({}, memoryLog()), nullNotifier);
+});
+
+for (const kind of ['path', 'abstract'] as const) {
+  test(`every message arrives as one datagram on the ${kind} socket`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'haip-sdnotify-'));
+    const address = kind === 'path' ? join(dir, 'notify') : `@haip-test-${process.pid}-${Date.now()}`;
+    const rx = await receiver(address);
+    const log = memoryLog();
+    const notifier = createSdNotifier({ NOTIFY_SOCKET: address }, log);
+    assert.ok(notifier instanceof SdNotifier);
+    try {
+      notifier.notify({ READY: '1', STATUS: 'active: isp1 (eth1); isp1 up 1.0ms, isp2 up 2.0ms' });
+      notifier.notify({ WATCHDOG: '1' });
+      notifier.notify({ RELOADING: '1' });
+      notifier.notify({ STOPPING: '1' });
+      assert.deepEqual(await rx.next(4), [
+        'READY=1\nSTATUS=active: isp1 (eth1); isp1 up 1.0ms, isp2 up 2.0ms',
+        'WATCHDOG=1',
+        'RELOADING=1',
+        'STOPPING=1',
+      ]);
+      assert.deepEqual(log.lines, []);
+    } finally {
+      notifier.close();
+      rx.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('a helper that cannot start is logged, and notify() stays harmless', async () => {
+  const log = memoryLog();
+  const notifier = new SdNotifier('/nonexistent/notify', log, '/nonexistent/perl');
+  notifier.notify({ READY: '1' });
+  await new Promise((r) => setTimeout(r, 200));
+  notifier.notify({ WATCHDOG: '1' });
+  notifier.close();
+  assert.ok(log.lines.some((l) => /could not start/.test(l)), log.lines.join('\n'));
+});
