@@ -4,7 +4,7 @@ import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
 import { LinkMonitor, RoundResult } from './health/monitor';
 import { HookEvent, HookRunner } from './hooks';
 import { Log } from './log';
-import { Config, LinkConfig, LinkHealth, Route, routeToString, ruleToString, NetState } from './model';
+import { Config, LinkConfig, LinkHealth, routeToString, ruleToString, NetState } from './model';
 import { desiredState, LinkView, viewLink } from './net/desired';
 import { syncSticky, StickyState } from './net/sticky';
 import { commandToString } from './net/iproute';
@@ -544,4 +544,3 @@ function describeDrift(c: import('./net/iproute').Command, actual: NetState): st
   return commandToString(c);
 }
 
-export type { Route };

@@ -1,6 +1,6 @@
 // Entry point: reads argv, builds the real dependencies, handles signals. The only file that touches
 // process.* (argv, env, exit, signals); everything below it takes what it needs as arguments.
-import { CliArgs, parseArgs, Subcommand, USAGE, UsageError } from './cli';
+import { CliArgs, parseArgs, Subcommand, USAGE } from './cli';
 import { legacyConfig } from './config/legacy';
 import { ConfigError, EX_CONFIG, formatProblem, loadConfigFile } from './config/load';
 import { Daemon } from './daemon';

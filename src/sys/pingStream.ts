@@ -205,7 +205,7 @@ export class StreamProber implements Prober {
     const key = `${source} ${target} ${gapMs} ${timeoutMs}`;
     let s = this.streams.get(key);
     if (!s) {
-      s = new PingStream(this.binary, source, target, gapMs, timeoutMs, (st, code, stderr, ranMs) => {
+      s = new PingStream(this.binary, source, target, gapMs, timeoutMs, (_stream, code, stderr, ranMs) => {
         // A ping without -O (busybox) refuses the options at once; iputils never does for these.
         if (code !== 0 && ranMs < 2000 && /invalid option|unrecognized option|unknown option|usage/i.test(stderr)) this.unsupported = stderr.trim().split('\n')[0];
       });
