@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_TEST := node --test --test-reporter=spec
 
-.PHONY: all deps build unit lab e2e test demo bench docs deb clean
+.PHONY: all deps build unit lab e2e test test-node18 demo bench docs deb clean
 
 all: build
 
@@ -32,6 +32,10 @@ test: unit lab e2e
 
 deb:
 	bash scripts/deb.sh
+
+# Unit and lab tests again on Debian 12's own nodejs 18, in a private mount namespace.
+test-node18: build
+	bash scripts/node18.sh
 
 demo: build
 	node dist/test/lab/demo.js
