@@ -144,13 +144,22 @@ export function routeToString(r: Route): string {
   return routeWords(r).join(' ');
 }
 
-export function ruleToString(r: Rule): string {
-  const parts = [`priority ${r.priority}`, `from ${r.from ?? 'all'}`];
+/**
+ * A rule as `ip rule` arguments. For people (`forIp` false) it reads like `ip rule show`: `from all`
+ * spelled out, table names, `proto`; for ip itself: only the selectors set, numbers, `protocol`.
+ */
+export function ruleWords(r: Rule, forIp = false): string[] {
+  const parts = ['priority', String(r.priority)];
+  if (r.from || !forIp) parts.push('from', r.from ?? 'all');
   if (r.to) parts.push('to', r.to);
   if (r.fwmark !== undefined) parts.push('fwmark', r.mask !== undefined ? `${mark(r.fwmark)}/${mark(r.mask)}` : mark(r.fwmark));
   if (r.iif) parts.push('iif', r.iif);
-  parts.push('lookup', tableName(r.table));
+  parts.push('lookup', forIp ? String(r.table) : tableName(r.table));
   if (r.suppressPrefixlen !== undefined) parts.push('suppress_prefixlength', String(r.suppressPrefixlen));
-  if (r.protocol !== undefined) parts.push('proto', String(r.protocol));
-  return parts.join(' ');
+  if (r.protocol !== undefined) parts.push(forIp ? 'protocol' : 'proto', String(r.protocol));
+  return parts;
+}
+
+export function ruleToString(r: Rule): string {
+  return ruleWords(r).join(' ');
 }

@@ -205,16 +205,13 @@ function schemaProblems(errors: ErrorObject[], locate: Locator): ConfigProblem[]
         message = `missing required field "${e.params.missingProperty}"`;
         break;
       case 'anyOf':
+      case 'format':
         where = locate(segs);
         message = `must be ${expects(e)}`;
         break;
       case 'enum':
         where = locate(segs);
         message = `must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}`;
-        break;
-      case 'format':
-        where = locate(segs);
-        message = `must be ${expects(e)}`;
         break;
       case 'propertyNames':
         continue; // reported by the pattern error on the name itself

@@ -1,6 +1,6 @@
 // Translation between haip's data and iproute2: commands to argv, and `ip -j -N` output back to data.
 // Reading with -N keeps tables, scopes and protocols numeric, whatever the host's rt_* files say.
-import { InterfaceFacts, MAIN_TABLE, NetState, Route, routeWords, Rule } from '../model';
+import { InterfaceFacts, MAIN_TABLE, NetState, Route, routeWords, Rule, ruleWords } from '../model';
 
 export type Command =
   | { op: 'route-replace'; route: Route }
@@ -15,21 +15,7 @@ export function acceptedCodes(c: Command): number[] {
 
 const routeArgs = (r: Route) => routeWords(r, String);
 
-function hex(n: number): string {
-  return '0x' + n.toString(16);
-}
-
-function ruleArgs(r: Rule): string[] {
-  const a = ['priority', String(r.priority)];
-  if (r.from) a.push('from', r.from);
-  if (r.to) a.push('to', r.to);
-  if (r.fwmark !== undefined) a.push('fwmark', r.mask !== undefined ? `${hex(r.fwmark)}/${hex(r.mask)}` : hex(r.fwmark));
-  if (r.iif) a.push('iif', r.iif);
-  a.push('lookup', String(r.table));
-  if (r.suppressPrefixlen !== undefined) a.push('suppress_prefixlength', String(r.suppressPrefixlen));
-  if (r.protocol !== undefined) a.push('protocol', String(r.protocol));
-  return a;
-}
+const ruleArgs = (r: Rule) => ruleWords(r, true);
 
 export function commandArgv(c: Command): string[] {
   switch (c.op) {
