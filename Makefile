@@ -22,6 +22,7 @@ unit: build
 
 # One file at a time: timing figures on a 2-core machine mean little when labs race each other.
 lab: build
+	@bash scripts/deps.sh --lab
 	@set -e; for f in dist/test/lab/*.test.js; do echo "== $$f"; $(NODE_TEST) "$$f"; done
 
 # The .deb installed into a booted Debian 12 container (systemd-nspawn) in a lab namespace.
