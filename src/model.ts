@@ -61,6 +61,8 @@ export interface Config {
   rulePriorityBase: number;
   /** Table whose default route haip keeps on the best uplink. */
   mainTable: number;
+  /** Metric of that default route; absent: 0. Foreign defaults at this metric or lower are drift. */
+  mainMetric?: number;
   rtTablesFile?: string;
   rtProtosFile?: string;
 }

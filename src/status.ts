@@ -36,6 +36,8 @@ export interface StatusDoc {
   updated: string;
   /** Default-route switches since the daemon started. */
   switches: number;
+  /** What keeps haip from doing its job right now (a refused switch, a hung `ip`); absent in older files. */
+  problems?: string[];
   links: LinkStatus[];
 }
 

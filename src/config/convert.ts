@@ -87,6 +87,7 @@ export function toConfig(raw: RawConfig, source: string): Config {
     protocol: raw.protocol ?? DEFAULTS.protocol,
     rulePriorityBase: raw.rule_priority ?? DEFAULTS.rulePriorityBase,
     mainTable: raw.main_table === undefined ? MAIN_TABLE : resolveTable(raw.main_table, tables)!,
+    ...(raw.main_metric ? { mainMetric: raw.main_metric } : {}),
     rtTablesFile: raw.rt_tables_file ?? DEFAULTS.rtTablesFile,
     rtProtosFile: raw.rt_protos_file ?? DEFAULTS.rtProtosFile,
   };

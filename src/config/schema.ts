@@ -138,6 +138,13 @@ export const configSchema = {
     protocol: { type: 'integer', minimum: 5, maximum: 255, description: 'Route/rule protocol number marking what haip owns. Default 72.' },
     rule_priority: { type: 'integer', minimum: 1, maximum: 32000, description: 'First priority of haip\'s block of source rules. Default 10000.' },
     main_table: { ...tableRef, description: 'Table whose default route follows the best link. Default main.' },
+    main_metric: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 4294967295,
+      description:
+        'Metric of haip\'s default route in main_table. haip owns the default route at this metric: another default at the same or a lower metric is removed within a second; defaults at a higher metric are left alone. Default 0.',
+    },
     rt_tables_file: { type: 'string', pattern: '^/', description: 'Where table names are written. Default /etc/iproute2/rt_tables.d/haip.conf.' },
     rt_protos_file: { type: 'string', pattern: '^/', description: 'Where the protocol name is written. Default /etc/iproute2/rt_protos.d/haip.conf.' },
   },

@@ -4,8 +4,11 @@ import { LinkRuntime } from './registry';
 
 export interface StatusInput {
   links: LinkRuntime[];
+  /** The link the kernel routes by. */
   active: string | null;
   activeSince: number;
+  /** What keeps haip from doing its job right now (a refused switch, a hung `ip`). */
+  problems: string[];
   switches: number;
   now: number;
   pid: number;
@@ -48,5 +51,5 @@ export function linkStatus(rt: LinkRuntime): LinkStatus {
 }
 
 export function statusDocument(s: StatusInput): StatusDoc {
-  return { active: s.active, since: iso(s.activeSince), pid: s.pid, updated: iso(s.now), switches: s.switches, links: s.links.map(linkStatus) };
+  return { active: s.active, since: iso(s.activeSince), pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links: s.links.map(linkStatus) };
 }

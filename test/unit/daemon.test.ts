@@ -291,11 +291,14 @@ describe('daemon: the kernel changes under it', () => {
     await t.daemon.start();
     await t.clock.advance(0);
     await t.clock.advance(2500);
-    const errors = t.log.lines.filter((l) => l.startsWith('error: '));
+    const errors = t.log.lines.filter((l) => l.startsWith('error: ') && !l.includes('refused'));
     assert.ok(errors.length >= 2, `retried: ${errors.join('\n')}`);
     for (const e of errors) assert.match(e, /^error: \w+: ip -4 route replace default via 198\.18\.1\.1 dev eth1 proto 72 table 254: exit 2: RTNETLINK answers: Network is unreachable; will retry$/);
     assert.ok(!t.kernel.render().includes('default via 198.18.1.1 dev eth1 proto 72\n'));
-    assert.equal(t.daemon.activeLink, 'dsl');
+    // The kernel routes by nothing of haip's: nothing is reported as carrying the route.
+    assert.equal(t.daemon.activeLink, null);
+    assert.equal(t.log.lines.filter((l) => l.includes('refused')).length, 1, 'the refusal is told once, not per retry');
+    assert.ok(!t.log.lines.some((l) => / switch: /.test(l)));
     // Retries back off (1 s, 2 s, 4 s ... 30 s): a lasting failure is not logged every second.
     const before = errors.length;
     await t.clock.advance(60_000);
@@ -304,7 +307,36 @@ describe('daemon: the kernel changes under it', () => {
     t.kernel.clearFailures();
     await t.clock.advance(30_000);
     assert.equal(t.kernel.render(), DSL_ACTIVE);
+    assert.equal(t.daemon.activeLink, 'dsl');
     assert.equal(t.notifier.count('READY'), 1);
+  });
+
+  it('a switch the kernel refuses is never announced: log, hooks, STATUS= and status.json keep the link it routes by', async () => {
+    const t = await started();
+    assert.equal(t.daemon.activeLink, 'dsl');
+    const hooksBefore = t.hookEvents.length;
+    const switchesBefore = t.switches().length;
+    t.kernel.failNext(['-4', 'route', 'replace', 'default', 'dev', 'ppp0'], 2, 'Error: Nexthop has invalid gateway.', Infinity);
+    t.prober.setDown(DSL_SRC);
+    await t.clock.advance(3000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'down');
+    await t.clock.advance(10_000);
+    assert.equal(t.daemon.activeLink, 'dsl', 'the kernel still routes by dsl');
+    assert.equal(t.switches().length, switchesBefore, t.switches().join('\n'));
+    assert.ok(!t.hookEvents.slice(hooksBefore).some((e) => e.event === 'switch'));
+    assert.equal(t.lastDoc().active, 'dsl');
+    assert.match(t.lastDoc().problems?.[0] ?? '', /switch to lte refused: Error: Nexthop has invalid gateway/);
+    for (const m of t.notifier.messages) if (m.STATUS) assert.doesNotMatch(m.STATUS, /active: lte/);
+    const refusals = t.log.lines.filter((l) => l.includes('switch to lte refused'));
+    assert.deepEqual(refusals, ['error: switch to lte refused: Error: Nexthop has invalid gateway.; the default route stays on dsl; will retry']);
+    // Once the kernel takes it, the switch is announced, then the hook runs.
+    t.kernel.clearFailures();
+    await t.clock.advance(30_000);
+    assert.equal(t.daemon.activeLink, 'lte');
+    assert.equal(t.kernel.render(), LTE_ACTIVE.replace('default via 198.18.1.1 dev eth1 table 101 proto 72\n198.18.1.0/24 dev eth1 table 101 proto 72 scope link src 198.18.1.2\n', 'default via 198.18.1.1 dev eth1 table 101 proto 72\n198.18.1.0/24 dev eth1 table 101 proto 72 scope link src 198.18.1.2\n'));
+    assert.equal(t.switches().length, switchesBefore + 1);
+    assert.deepEqual(t.lastDoc().problems, []);
+    assert.equal(t.hookEvents.filter((e) => e.event === 'switch').pop()?.link, 'lte');
   });
 
   it('a failing read of the kernel state is logged and retried', async () => {
