@@ -30,6 +30,18 @@ export class UsageError extends Error {
   }
 }
 
+export const EX_USAGE = 64;
+/** `haip status` when the daemon is not running (LSB's "program is not running"). */
+export const EX_NOT_RUNNING = 3;
+/** Every exit status haip uses, with its meaning: the usage text and haip(8) list these. */
+export const EXIT_STATUS: [number, string][] = [
+  [0, 'success'],
+  [1, 'a failed operation'],
+  [EX_NOT_RUNNING, '(status) the daemon is not running'],
+  [EX_USAGE, 'a wrong command line'],
+  [78, 'an invalid config, nothing changed'],
+];
+
 export const SUBCOMMANDS: Subcommand[] = ['run', 'check', 'status', 'plan', 'flush', 'help', 'version'];
 
 type OptionName = 'config' | 'verbose' | 'state-dir' | 'json' | 'route' | 'wait' | 'fail' | 'toggle' | 'help' | 'version';
@@ -191,5 +203,5 @@ export const USAGE = `usage: haip [run] [-c FILE] [-v|-vv]          run the daem
                                              the original haip's command line
 Options: --state-dir DIR overrides state_dir (where status.json lives).
 
-Exit status: 0 success; 1 a failed operation; 3 (status) the daemon is not running;
-64 a wrong command line; 78 an invalid config, nothing changed.`;
+Exit status:
+${EXIT_STATUS.map(([code, meaning]) => `  ${String(code).padStart(2)}  ${meaning}`).join('\n')}`;

@@ -1,6 +1,6 @@
 // Entry point: reads argv, builds the real dependencies, handles signals. The only file that touches
 // process.* (argv, env, exit, signals); everything below it takes what it needs as arguments.
-import { CliArgs, commandHelp, COMMANDS, parseArgs, Subcommand, UsageError, USAGE } from './cli';
+import { CliArgs, commandHelp, COMMANDS, EX_USAGE, parseArgs, Subcommand, UsageError, USAGE } from './cli';
 import { legacyConfig } from './config/legacy';
 import { ConfigError, EX_CONFIG, formatProblem, loadConfigFile } from './config/load';
 import { Daemon } from './daemon';
@@ -19,7 +19,6 @@ import { FileStatus } from './status';
 import { statusReport } from './statusView';
 
 const DEFAULT_CONFIG = '/etc/haip/haip.yaml';
-const EX_USAGE = 64;
 
 function loadConfig(args: CliArgs): Config {
   if (args.routes.length)
