@@ -15,6 +15,8 @@
 //   or taking it administratively down drops every route on it. Carrier loss keeps routes (flag linkdown).
 // - Not modelled: the local table (255) routes, IPv6, route types other than unicast, tos, multipath.
 // - Any other argv answers code 255 and is recorded in `unknown`, so tests can assert none happened.
+import { Log } from '../../src/log';
+import { LogLevel } from '../../src/model';
 import { Clock, TimerHandle } from '../../src/sys/clock';
 import { LinkEvents } from '../../src/sys/linkEvents';
 import { Notifier } from '../../src/sys/notifier';
@@ -767,4 +769,11 @@ export class FakeLinkEvents implements LinkEvents {
   fire(what: string): void {
     this.handler?.(what);
   }
+}
+
+/** A Log that keeps lines in memory, for tests. */
+export function memoryLog(): Log & { lines: string[] } {
+  const lines: string[] = [];
+  const at = (l: LogLevel) => (msg: string) => void lines.push(`${l}: ${msg}`);
+  return { lines, error: at('error'), warning: at('warning'), notice: at('notice'), info: at('info'), debug: at('debug'), setLevel() {} };
 }
