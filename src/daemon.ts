@@ -6,6 +6,7 @@ import { PassOutcome, Reconciler } from './core/reconciler';
 import { winningDefault } from './net/plan';
 import { statusDocument } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
+import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil, recordFailure } from './health/damping';
 import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
 import { LinkMonitor, RoundResult } from './health/monitor';
 import { HookEvent, HookRunner } from './hooks';
@@ -59,6 +60,8 @@ export class Daemon {
   private ready = false;
   private stopped = false;
   private statusTimer?: TimerHandle;
+  private releaseTimer?: TimerHandle;
+  private releaseAt?: number;
   private statusDirty = false;
   private switches = 0;
 
@@ -76,7 +79,7 @@ export class Daemon {
       settle: (outcome) => this.settle(outcome),
       afterPass: () => this.runQueuedHooks(),
     });
-    this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.links.all());
+    this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.links.all(), (now) => this.reconciler.hung(now));
   }
 
   /** The link the kernel routes by. */
@@ -112,6 +115,7 @@ export class Daemon {
     const { log, notifier } = this.deps;
     notifier.notify({ STOPPING: '1' });
     this.statusTimer?.cancel();
+    this.releaseTimer?.cancel();
     this.reconciler.stop();
     this.watchdog.stop();
     this.links.stopProbing();
@@ -197,6 +201,7 @@ export class Daemon {
   private setHealth(rt: LinkRuntime, next: LinkHealth) {
     const from = rt.health;
     rt.health = next;
+    if (from.state === 'up' && next.state === 'down') rt.damping = recordFailure(rt.damping, this.deps.clock.now(), this.damping());
     if (next.state === 'down' && from.state !== 'down') this.reconciler.flushLater(rt.config.name);
     if (from.state !== next.state) this.announce([{ kind: 'link', link: rt.config.name, from, to: next }]);
   }
@@ -286,7 +291,8 @@ export class Daemon {
 
   /** Picks the link for the default route; the switch is announced once the kernel confirms it (settle). */
   private choose() {
-    const candidates = this.links.all().map((rt) => ({ name: rt.config.name, weight: rt.config.weight, health: rt.health }));
+    const candidates = this.links.all().map((rt) => ({ name: rt.config.name, weight: rt.config.weight, health: rt.health, held: this.heldBack(rt) ?? undefined }));
+    this.scheduleRelease();
     const choice = selectRoute(candidates, this.active);
     if (choice.active === null || choice.active === this.active) {
       this.pending = undefined;
@@ -294,6 +300,41 @@ export class Daemon {
       return;
     }
     if (this.pending?.to !== choice.active) this.pending = { to: choice.active, reason: choice.reason };
+  }
+
+  private damping(): DampingSettings {
+    return this.config.damping ?? DAMPING_DEFAULTS;
+  }
+
+  /** "held back 20 s: 4 failures in 10 min" for an UP link damping holds back, else null. */
+  private heldBack(rt: LinkRuntime): string | null {
+    if (rt.health.state !== 'up') return null;
+    const now = this.deps.clock.now();
+    const until = heldUntil(rt.damping, now, this.damping());
+    return until === null ? null : describeHold(rt.damping, until, now, this.damping());
+  }
+
+  /** A pass when the first held-back link may be trusted again. */
+  private scheduleRelease() {
+    const now = this.deps.clock.now();
+    const times = this.links.all().flatMap((rt) => {
+      const until = rt.health.state === 'up' ? heldUntil(rt.damping, now, this.damping()) : null;
+      return until === null ? [] : [until];
+    });
+    const next = times.length ? Math.min(...times) : undefined;
+    if (next === this.releaseAt) return;
+    this.releaseTimer?.cancel();
+    this.releaseAt = next;
+    if (next === undefined || this.stopped) return;
+    this.releaseTimer = this.deps.clock.setTimeout(() => {
+      this.releaseAt = undefined;
+      this.releaseTimer = undefined;
+      for (const rt of this.links.all()) if (rt.health.state === 'up' && !this.heldBack(rt) && rt.heldLogged) {
+        rt.heldLogged = false;
+        this.deps.log.notice(`${rt.config.name} is trusted again: its damping penalty decayed`);
+      }
+      void this.sync('damping');
+    }, Math.max(0, next - now));
   }
 
   /** The shipped config has no links: say what to edit, and change nothing. */
@@ -323,6 +364,11 @@ export class Daemon {
           if (this.routedBy && !this.links.all().some((o) => o.health.state === 'up'))
             log.error(`every link is down; keeping the default route on ${this.routedBy} and probing on`);
         } else log.notice(msg);
+        const held = t.to.state === 'up' ? this.heldBack(rt) : null;
+        if (held) {
+          rt.heldLogged = true;
+          log.notice(`${t.link} answers again but is ${held}`);
+        }
         hooks?.run(this.hookEvent(t.to.state === 'up' ? 'link-up' : 'link-down', rt, t.to.state, t.from.state));
       } else {
         const to = this.links.get(t.to)!;
@@ -373,7 +419,8 @@ export class Daemon {
     return statusDocument({
       links: this.links.all(),
       active: this.routedBy,
-      problems: p?.refused ? [`switch to ${p.to} refused: ${p.refused}; retrying`] : [],
+      problems: [p?.refused ? `switch to ${p.to} refused: ${p.refused}; retrying` : null, this.reconciler.problem(this.deps.clock.now())].filter((x): x is string => x !== null),
+      held: (rt) => this.heldBack(rt),
       activeSince: this.activeSince,
       switches: this.switches,
       now: this.deps.clock.now(),

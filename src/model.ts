@@ -1,6 +1,8 @@
 // Plain data shared by every part of haip: links, rules, routes, health and the choice of uplink.
 // Each type renders like the `ip` command it stands for, so logs and golden tests read as iproute2.
 
+import type { DampingSettings } from './health/damping';
+
 export const MAIN_TABLE = 254;
 
 export interface ProbeSettings {
@@ -55,6 +57,8 @@ export interface Config {
   /** The original haip's --toggle command, run on every switch with IFNAME and GATEWAY. */
   toggle?: string;
   hookTimeoutMs: number;
+  /** Route-flap damping; absent: the defaults (on). */
+  damping?: DampingSettings;
   /** Route/rule protocol number that marks what haip owns. */
   protocol: number;
   /** First priority of haip's own block of `ip rule` priorities. */

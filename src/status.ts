@@ -27,6 +27,8 @@ export interface LinkStatus {
   recent_rtt_ms: (number | null)[];
   /** Probe rounds completed since the daemon started. */
   rounds: number;
+  /** Why damping holds this UP link back ("held back 20 s: 4 failures in 10 min"), or null; absent in older files. */
+  held?: string | null;
 }
 
 export interface StatusDoc {

@@ -38,7 +38,8 @@ export function renderStatus(doc: StatusDoc, now: number): string {
   const lines = rows.map((r) => r.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join('  ').trimEnd());
   const head = doc.active ? `default route: ${doc.active} (since ${ago(doc.since, now)})` : 'default route: not chosen yet (no link up)';
   const problems = (doc.problems ?? []).map((p) => `problem: ${p}\n`).join('');
-  return `${head}\n${problems}${lines.join('\n')}\n`;
+  const held = doc.links.filter((l) => l.held).map((l) => `${l.name} answers again but is ${l.held}\n`).join('');
+  return `${head}\n${problems}${lines.join('\n')}\n${held}`;
 }
 
 export function statusReport(args: CliArgs, stateDir: string, out: NodeJS.WritableStream): number {

@@ -15,6 +15,12 @@ export const RESYNC_MS = 30_000;
 export const RETRY_MS = 1000;
 export const RETRY_MAX_MS = 30_000;
 export const DRIFT_MIN_GAP_MS = 500;
+/** A pass running this long, or `ip` timing out this long, is a hang: the watchdog stops being fed. */
+export const HUNG_LIMIT_MS = 20_000;
+/** Longer than any pass that is not waiting for a hung `ip` (ProcessRunner gives up after 5 s). */
+export const SLOW_PASS_MS = 6000;
+/** The exit code ProcessRunner gives a command it killed at its time limit. */
+export const TIMED_OUT = 124;
 /** Drift corrections closer than this to the previous one belong to one burst, logged once. */
 export const DRIFT_BURST_MS = 60_000;
 
@@ -55,13 +61,41 @@ export class Reconciler {
   private driftRepeats = 0;
   private retryDelay = RETRY_MS;
   private sticky: StickyState = { pendingFlush: new Set() };
+  /** `ip` as the passes use it: every answer is looked at for a time-out. */
+  private readonly ip: Runner;
+  private passStartedAt?: number;
+  /** Since when `ip` has been timing out, and the last command that did; cleared by a pass without one. */
+  private timeouts?: { since: number; argv: string[]; inPass: boolean };
   /** Link tables of earlier configs, read until haip's routes in them are gone. */
   private formerTables = new Set<number>();
 
   constructor(
     private readonly deps: ReconcilerDeps,
     private readonly target: ReconcileTarget,
-  ) {}
+  ) {
+    this.ip = {
+      run: async (argv, input) => {
+        const r = await deps.ip.run(argv, input);
+        if (r.code === TIMED_OUT) this.timeouts = { since: this.timeouts?.since ?? deps.clock.now(), argv, inPass: true };
+        return r;
+      },
+    };
+  }
+
+  /** Why the kernel cannot be reconciled right now (`ip` hanging), for status; null when it can. */
+  problem(now: number): string | null {
+    if (this.passStartedAt !== undefined && now - this.passStartedAt > SLOW_PASS_MS)
+      return `a reconcile pass has been waiting for ip for ${Math.round((now - this.passStartedAt) / 1000)} s`;
+    if (this.timeouts) return `ip timed out (ip ${this.timeouts.argv.join(' ')}), failing for ${Math.round((now - this.timeouts.since) / 1000)} s`;
+    return null;
+  }
+
+  /** A hang past HUNG_LIMIT_MS, for the watchdog; null while passes complete. */
+  hung(now: number): string | null {
+    const running = this.passStartedAt === undefined ? 0 : now - this.passStartedAt;
+    const failing = this.timeouts ? now - this.timeouts.since : 0;
+    return Math.max(running, failing) > HUNG_LIMIT_MS ? this.problem(now) : null;
+  }
 
   /** Starts the periodic pass. */
   start(): void {
@@ -119,20 +153,27 @@ export class Reconciler {
       try {
         do {
           this.syncAgain = false;
+          this.passStartedAt = this.deps.clock.now();
+          if (this.timeouts) this.timeouts.inPass = false;
           await this.syncOnce(why);
+          this.passStartedAt = undefined;
+          // A whole pass without a time-out ends a hang.
+          if (this.timeouts && !this.timeouts.inPass) this.timeouts = undefined;
           // After the routes: a flushed connection's next packet must already find the new default route.
           if (await syncSticky(this.sticky, why, this.target.config(), this.deps, this.target.active(), (n) => this.target.healthOf(n))) this.retryLater();
           this.target.afterPass();
         } while (this.syncAgain && !this.stopped);
       } finally {
         this.syncing = undefined;
+        this.passStartedAt = undefined;
       }
     })();
     return this.syncing;
   }
 
   private async syncOnce(why: string): Promise<void> {
-    const { log, ip } = this.deps;
+    const { log } = this.deps;
+    const ip = this.ip;
     let obs: Observation;
     try {
       obs = await observe(ip, this.scope());

@@ -212,6 +212,47 @@ describe('daemon: failover', () => {
   });
 });
 
+describe('daemon: damping', () => {
+  it('a link failing again and again is held back, says so in the log and status, and is trusted again once the penalty decays', async () => {
+    const t = await started();
+    // CONFIG probes every second, down 3 / up 3: one flap of dsl takes about 6 s.
+    const flap = async () => {
+      t.prober.setDown(DSL_SRC);
+      await t.clock.advance(4000);
+      t.prober.setDown(DSL_SRC, false);
+      await t.clock.advance(4000);
+    };
+    await flap();
+    await flap();
+    assert.equal(t.daemon.activeLink, 'dsl', 'two failures close together are forgiven');
+    await flap();
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'up');
+    assert.equal(t.daemon.activeLink, 'lte', 'the third is not: dsl answers but is held back');
+    const held = t.log.lines.filter((l) => / answers again but is held back/.test(l));
+    assert.equal(held.length, 1);
+    assert.match(held[0], /^notice: dsl answers again but is held back \d+ s: 3 failures in 10 min$/);
+    assert.match(t.lastDoc().links[0].held ?? '', /^held back \d+ s: 3 failures in 10 min$/);
+    const switches = t.switches().length;
+    await t.clock.advance(60_000);
+    assert.equal(t.daemon.activeLink, 'dsl', 'trusted again once the penalty decayed below reuse');
+    assert.equal(t.switches().length, switches + 1);
+    assert.ok(t.log.lines.some((l) => l === 'notice: dsl is trusted again: its damping penalty decayed'));
+    assert.equal(t.lastDoc().links[0].held, null);
+  });
+
+  it('penalty 0 turns it off: every return takes the route back at once', async () => {
+    const t = await started({ config: { ...structuredClone(CONFIG), damping: { penalty: 0, halfLifeMs: 60_000, reuse: 2000, maxHoldMs: 600_000 } } });
+    for (let i = 0; i < 4; i++) {
+      t.prober.setDown(DSL_SRC);
+      await t.clock.advance(4000);
+      assert.equal(t.daemon.activeLink, 'lte');
+      t.prober.setDown(DSL_SRC, false);
+      await t.clock.advance(4000);
+      assert.equal(t.daemon.activeLink, 'dsl');
+    }
+  });
+});
+
 describe('daemon: the kernel changes under it', () => {
   it('interface removal (ip monitor event): down at once without probes, the route moves', async () => {
     const t = await started();
@@ -391,6 +432,26 @@ describe('daemon: watchdog', () => {
     await t.clock.advance(20_000);
     assert.equal(t.notifier.count('WATCHDOG'), atStale, 'not fed while the loop is stuck');
     assert.ok(t.log.lines.some((l) => /^error: no probe round completed for \d+ ms; not feeding the watchdog$/.test(l)));
+  });
+
+  it('a hung `ip` (a pass that never ends) stops the watchdog after 20 s; status shows it meanwhile', async () => {
+    const t = await started({ watchdogMs: 500 });
+    await t.clock.advance(2000);
+    t.kernel.hang(['-4', '-j', '-N', 'rule', 'show']);
+    t.prober.setDown(DSL_SRC);
+    await t.clock.advance(3000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'down');
+    assert.equal(t.daemon.activeLink, 'dsl', 'the kernel was never changed, so nothing says lte');
+    await t.clock.advance(8000);
+    assert.match(t.lastDoc().problems?.join('\n') ?? '', /a reconcile pass has been waiting for ip for \d+ s/);
+    const fedAt15 = t.notifier.count('WATCHDOG');
+    await t.clock.advance(5000);
+    assert.ok(t.notifier.count('WATCHDOG') > fedAt15, 'a slow pass is not yet a hang');
+    await t.clock.advance(9000);
+    const atLimit = t.notifier.count('WATCHDOG');
+    await t.clock.advance(10_000);
+    assert.equal(t.notifier.count('WATCHDOG'), atLimit, 'not fed while the reconcile is hung');
+    assert.ok(t.log.lines.some((l) => /^error: a reconcile pass has been waiting for ip for \d+ s; not feeding the watchdog$/.test(l)));
   });
 
   it(
