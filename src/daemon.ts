@@ -2,7 +2,7 @@
 // is reconciled to match. The link registry, the reconciler, the status document and the watchdog live
 // in src/core/; every change of state is announced by one function (announce()).
 import { LinkRegistry, LinkRuntime, NOT_SEEN, recordRound } from './core/registry';
-import { PassOutcome, Reconciler } from './core/reconciler';
+import { PassOutcome, PassReason, Reconciler } from './core/reconciler';
 import { winningDefault } from './net/plan';
 import { statusDocument } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
@@ -29,6 +29,8 @@ export interface DaemonDeps {
   notifier: Notifier;
   log: Log;
   events?: LinkEvents;
+  /** nftables table events (`nft monitor tables`), watched while sticky is on. */
+  nftEvents?: LinkEvents;
   hooks?: HookRunner;
   status?: StatusSink;
   /** Half of WATCHDOG_USEC in ms, or null without a watchdog. */
@@ -62,6 +64,7 @@ export class Daemon {
   private statusTimer?: TimerHandle;
   private releaseTimer?: TimerHandle;
   private releaseAt?: number;
+  private nftWatched = false;
   private statusDirty = false;
   private switches = 0;
 
@@ -104,6 +107,7 @@ export class Daemon {
     await this.sync('start');
     this.links.startProbing();
     this.deps.events?.start((what) => this.reconciler.kernelEvent(what));
+    this.watchNft();
     this.reconciler.start();
     this.watchdog.start();
     this.checkReady();
@@ -121,6 +125,7 @@ export class Daemon {
     this.links.stopProbing();
     const parts: [string, () => void][] = [
       ['link events', () => this.deps.events?.stop()],
+      ['nft events', () => this.nftWatched && this.deps.nftEvents?.stop()],
       ['hooks', () => this.deps.hooks?.stop?.()],
       ['prober', () => this.deps.prober.close?.()],
     ];
@@ -154,13 +159,23 @@ export class Daemon {
     if (this.active && !this.links.has(this.active)) this.active = null;
     if (this.pending && !this.links.has(this.pending.to)) this.pending = undefined;
     this.reconciler.forgetApplied(before);
+    this.watchNft();
     await this.sync('reload');
     this.checkReady();
   }
 
   /** One reconcile pass (or one more after the pass in flight). */
-  sync(why: string): Promise<void> {
+  sync(why: PassReason): Promise<void> {
     return this.reconciler.sync(why);
+  }
+
+  /** `nft flush ruleset` must bring sticky's table back within a second, not at the next periodic pass. */
+  private watchNft() {
+    const want = this.config.sticky && !!this.deps.nftEvents && !this.stopped;
+    if (want === this.nftWatched) return;
+    this.nftWatched = want;
+    if (want) this.deps.nftEvents!.start((what) => this.reconciler.nftEvent(what));
+    else this.deps.nftEvents?.stop();
   }
 
   private newMonitor(l: LinkConfig): LinkMonitor {

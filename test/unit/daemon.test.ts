@@ -284,12 +284,12 @@ describe('daemon: the kernel changes under it', () => {
   it('interface removal found by sync() alone, and its return decided by the first round', async () => {
     const t = await started();
     t.kernel.removeInterface('eth1');
-    await t.daemon.sync('test');
+    await t.daemon.sync('request');
     assert.equal(t.daemon.healthOf('dsl')?.state, 'down');
     assert.equal(t.daemon.activeLink, 'lte');
     assert.equal(t.kernel.render(), STATES['lte only'].golden);
     t.kernel.addInterface('eth1', [ETH1]);
-    await t.daemon.sync('test');
+    await t.daemon.sync('request');
     assert.equal(t.daemon.healthOf('dsl')?.state, 'unknown');
     await t.clock.advance(1000);
     assert.equal(t.daemon.healthOf('dsl')?.state, 'up');
@@ -383,8 +383,8 @@ describe('daemon: the kernel changes under it', () => {
     const t = await started();
     t.kernel.failNext(['-4', '-j', '-N', 'rule', 'show'], 1, 'Error: something broke', 3);
     t.kernel.removeInterface('eth1');
-    await t.daemon.sync('test');
-    assert.ok(t.log.lines.some((l) => l.startsWith("error: reading the kernel's state (test):")), t.log.lines.join('\n'));
+    await t.daemon.sync('request');
+    assert.ok(t.log.lines.some((l) => l.startsWith("error: reading the kernel's state (request):")), t.log.lines.join('\n'));
     await t.clock.advance(5000);
     assert.equal(t.kernel.render(), STATES['lte only'].golden);
   });
@@ -681,7 +681,7 @@ describe('daemon: more of the world', () => {
     const run = t.kernel.run.bind(t.kernel);
     t.kernel.run = (argv: string[]) => (hang ? new Promise(() => {}) : run(argv));
     hang = true;
-    void t.daemon.sync('test');
+    void t.daemon.sync('request');
     let done = false;
     const stopping = t.daemon.stop().then(() => (done = true));
     await t.clock.advance(100);
