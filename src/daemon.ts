@@ -1,7 +1,7 @@
 // The daemon: wires probe results and kernel events to health and the choice of link, and the kernel
 // is reconciled to match. The link registry, the reconciler, the status document and the watchdog live
 // in src/core/; every change of state is announced by one function (announce()).
-import { LinkRegistry, LinkRuntime, NOT_SEEN, recordRound } from './core/registry';
+import { LinkRegistry, LinkRuntime, recordRound } from './core/registry';
 import { PassOutcome, PassReason, Reconciler } from './core/reconciler';
 import { winningDefault } from './net/plan';
 import { statusDocument } from './core/statusDoc';
@@ -286,15 +286,17 @@ export class Daemon {
     const now = this.deps.clock.now();
     for (const rt of this.links.all()) {
       const before = rt.view;
+      const seen = rt.seen;
       const view = viewLink(rt.config, obs.interfaces.get(rt.config.interface));
       rt.view = view;
+      rt.seen = true;
       if (view.unusable) {
-        if (view.unusable !== before.unusable && before.unusable !== NOT_SEEN) this.deps.log.warning(`${rt.config.name}: ${view.unusable}`);
+        if (view.unusable !== before.unusable && seen) this.deps.log.warning(`${rt.config.name}: ${view.unusable}`);
         const next = forceDown(rt.health, view.unusable, now);
         if (next.state !== rt.health.state) this.setHealth(rt, next);
         else rt.health = next;
       } else if (before.unusable) {
-        if (before.unusable !== NOT_SEEN) this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again (source ${view.source})`);
+        if (seen) this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again (source ${view.source})`);
         // A new interface or address has no history: let its first probe round decide, as at start.
         // Carrier coming back on the same address keeps the link down until `up` good rounds.
         if (!before.source || before.source !== view.source) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };
