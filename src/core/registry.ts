@@ -1,5 +1,6 @@
 // The links haip runs, by name in config order: per link its config, what the kernel shows of it, its
 // health and its probe history. A reload is a diff: unchanged links keep their state and their probes.
+import { DampingState, undamped } from '../health/damping';
 import { initialHealth } from '../health/hysteresis';
 import { LinkMonitor, RoundResult } from '../health/monitor';
 import { LinkConfig, LinkHealth } from '../model';
@@ -24,6 +25,10 @@ export interface LinkRuntime {
   /** When a round last completed with every probe settled: what the watchdog looks at. */
   lastTurnAt: number;
   lastError?: string;
+  /** Route-flap damping: the penalty of recent failures. */
+  damping: DampingState;
+  /** A hold was told, so its end is told too. */
+  heldLogged?: boolean;
 }
 
 /** A link's view before the kernel was first read. */
@@ -86,6 +91,7 @@ export class LinkRegistry {
       rounds: [],
       roundsTotal: 0,
       lastTurnAt: now,
+      damping: undamped(now),
     };
     this.links.set(l.name, rt);
     return rt;
