@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Daemon } from '../../src/daemon';
 import { HookEvent } from '../../src/hooks';
+import { parseConfigText } from '../../src/config/load';
 import { Config } from '../../src/model';
 import { StatusDoc } from '../../src/status';
 import { FakeClock, FakeKernel, FakeLinkEvents, FakeProber, memoryLog, RecordingNotifier } from './fakes';
@@ -250,6 +251,25 @@ describe('daemon: damping', () => {
       await t.clock.advance(4000);
       assert.equal(t.daemon.activeLink, 'dsl');
     }
+  });
+});
+
+describe('daemon: two links that write the same route', () => {
+  it('two addresses on one interface (the original haip\'s demo): the switch is confirmed by the same route and announced', async () => {
+    const config = parseConfigText(
+      `probe: { targets: [203.0.113.1] }\nlinks:\n  - { name: a, interface: eth1, weight: 1, source: 198.18.100.1 }\n  - { name: b, interface: eth1, weight: 2, source: 198.18.100.2 }\n`,
+      'same.yaml',
+    );
+    const kernel = new FakeKernel().addInterface('eth1', [
+      { address: '198.18.100.1', prefixlen: 32 },
+      { address: '198.18.100.2', prefixlen: 32 },
+    ]);
+    const t = await started({ config, kernel });
+    assert.equal(t.daemon.activeLink, 'a');
+    t.prober.setDown('198.18.100.1');
+    await t.clock.advance(4000);
+    assert.equal(t.daemon.activeLink, 'b');
+    assert.match(t.switches().pop() ?? '', /switch: default route a \(eth1\) -> b \(eth1\): a is down/);
   });
 });
 
