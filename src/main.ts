@@ -1,8 +1,10 @@
 // Entry point: reads argv, builds the real dependencies, handles signals. The only file that touches
 // process.* (argv, env, exit, signals); everything below it takes what it needs as arguments.
+// First import: it holds SIGHUP while the others load (see earlySignals.ts).
+import { takeOverSighup } from './sys/earlySignals';
 import { CliArgs, parseArgs, Subcommand, USAGE } from './cli';
 import { legacyConfig } from './config/legacy';
-import { ConfigError, EX_CONFIG, formatProblem, loadConfigFile } from './config/load';
+import { ConfigError, EX_CONFIG, loadConfigFile } from './config/load';
 import { Daemon } from './daemon';
 import { ProcessHooks } from './hooks';
 import { createLog, effectiveLevel, Log, logStyle } from './log';
@@ -72,7 +74,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
   process.on('SIGINT', () => void stop('SIGINT'));
 
   let reloading: Promise<void> = Promise.resolve();
-  process.on('SIGHUP', () => {
+  takeOverSighup(() => {
     // Reloads run one after another; a storm of SIGHUPs collapses into the ones still queued.
     reloading = reloading.then(async () => {
       if (stopping) return;
@@ -83,8 +85,8 @@ async function run(args: CliArgs, log: Log): Promise<number> {
         await daemon.reload(next);
       } catch (err) {
         if (err instanceof ConfigError) {
-          log.error(`reload refused, keeping the running config: ${err.problems.length} problem(s)`);
-          for (const p of err.problems) log.error(formatProblem(p));
+          log.error(`reload refused, keeping the running config: ${err.total} problem(s)`);
+          for (const line of err.lines()) log.error(line);
         } else log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
       }
       notifier.notify({ READY: '1' });
@@ -124,8 +126,8 @@ async function main(argv: string[]): Promise<number> {
     return await commands[args.command]();
   } catch (err) {
     if (err instanceof ConfigError) {
-      for (const p of err.problems) process.stderr.write(formatProblem(p) + '\n');
-      process.stderr.write(`haip: invalid config, nothing changed (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`);
+      for (const line of err.lines()) process.stderr.write(line + '\n');
+      process.stderr.write(`haip: invalid config, nothing changed (${err.total} problem${err.total === 1 ? '' : 's'})\n`);
       return EX_CONFIG;
     }
     process.stderr.write(`haip: ${(err as Error).message}\n`);

@@ -43,7 +43,7 @@ export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Run
   const result = await applyCommands(ip, [...handover, ...commands.filter((c) => !(c.op === 'route-del' && keep && c.route === keep))]);
   for (const c of result.applied) log.notice(`flush: ${commandToString(c)}`);
   for (const e of result.errors) log.error(`flush: ${e.message}`);
-  removeNameFiles(config);
+  for (const path of removeNameFiles(config)) log.warning(`flush: left ${path} alone: it is not haip's`);
   let nftErrors = 0;
   let nftRemoved = false;
   if (nft) {

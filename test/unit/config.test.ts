@@ -257,6 +257,10 @@ links:
 });
 
 describe('config: interface names (the kernel\'s dev_valid_name)', () => {
+  it('a control character is named as such, once', () => {
+    const text = withLink('').replace('interface: eth1', 'interface: "eth\\t0"');
+    assert.deepEqual(problems(text), ['haip.yaml:5:16: links[0].interface: contains the control character U+0009: not allowed in any field']);
+  });
   const cases: [string, boolean][] = [
     ['eth0', true],
     ['ppp0', true],
@@ -271,7 +275,8 @@ describe('config: interface names (the kernel\'s dev_valid_name)', () => {
     ['eth0:1', false],
     ['eth/0', false],
     ['eth 0', false],
-    ['eth\t0', false],
+    ['eth-\u00e9\u00e9\u00e9\u00e9\u00e9', true], // 10 characters, 15 bytes
+    ['eth-\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9', false], // 11 characters, 17 bytes: IFNAMSIZ counts bytes
   ];
   for (const [name, good] of cases) {
     it(`${JSON.stringify(name)} is ${good ? 'accepted' : 'refused'}`, () => {
