@@ -4,11 +4,11 @@ import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
 import { LinkMonitor, RoundResult } from './health/monitor';
 import { HookEvent, HookRunner } from './hooks';
 import { Log } from './log';
-import { Config, LinkConfig, LinkHealth, routeToString, ruleToString, NetState } from './model';
+import { Config, LinkConfig, LinkHealth, Route, routeToString, ruleToString, NetState } from './model';
 import { desiredState, LinkView, viewLink } from './net/desired';
 import { syncSticky, StickyState } from './net/sticky';
 import { commandToString } from './net/iproute';
-import { reconcile } from './net/plan';
+import { reconcile, withoutForeignConflicts } from './net/plan';
 import { applyCommands, observe, Observation } from './net/router';
 import { selectRoute } from './select';
 import { Clock, TimerHandle } from './sys/clock';
@@ -326,7 +326,9 @@ export class Daemon {
     if (this.ready) this.choose();
     const { mainTable, protocol } = this.config;
     const keep = obs.net.routes.find((r) => r.table === mainTable && r.dst === 'default' && r.protocol === protocol);
-    const desired = desiredState(this.config, [...this.links.values()].map((rt) => rt.view), this.active, keep);
+    const wanted = desiredState(this.config, [...this.links.values()].map((rt) => rt.view), this.active, keep);
+    const { desired, conflicts } = withoutForeignConflicts(wanted, obs.net, protocol, mainTable);
+    this.reportForeign(conflicts);
     const commands = reconcile(desired, obs.net, protocol);
     if (!commands.length) {
       this.lastApplied = render(desired);
@@ -355,6 +357,18 @@ export class Daemon {
       this.lastApplied = render(desired);
       this.retryDelay = RETRY_MS;
     }
+  }
+
+  /** Each foreign route in haip's way is an error, logged once while it stays. */
+  private foreignReported = new Set<string>();
+  private reportForeign(conflicts: { ours: Route; theirs: Route }[]) {
+    const now = new Set<string>();
+    for (const { ours, theirs } of conflicts) {
+      const text = `table ${theirs.table} holds a route haip did not install (protocol ${theirs.protocol ?? 'none'}): "${routeToString(theirs)}"; haip leaves it there and does not install "${routeToString(ours)}": remove it, or give the link a table of its own`;
+      now.add(text);
+      if (!this.foreignReported.has(text)) this.deps.log.error(text);
+    }
+    this.foreignReported = now;
   }
 
   private retryLater(ms = RETRY_MS) {

@@ -18,10 +18,13 @@ import { AutoProber, StreamProber } from './sys/pingStream';
 import { NodePingProber } from './sys/prober';
 import { ProcessRunner } from './sys/runner';
 import { FileStatus } from './status';
+import { AlreadyRunning, holdInstanceLock } from './sys/instanceLock';
 import { statusReport } from './statusView';
 
 const DEFAULT_CONFIG = '/etc/haip/haip.yaml';
 const EX_USAGE = 64;
+/** Another daemon holds this network namespace. */
+const EX_TEMPFAIL = 75;
 
 function loadConfig(args: CliArgs): Config {
   if (args.routes.length)
@@ -31,6 +34,8 @@ function loadConfig(args: CliArgs): Config {
 }
 
 async function run(args: CliArgs, log: Log): Promise<number> {
+  // Before anything touches the kernel: a second daemon must leave the first one's routes alone.
+  await holdInstanceLock(process.pid);
   const config = loadConfig(args);
   log.setLevel(effectiveLevel(config.logLevel, args.verbosity));
   const clock = systemClock;
@@ -125,6 +130,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await commands[args.command]();
   } catch (err) {
+    if (err instanceof AlreadyRunning) {
+      process.stderr.write(`haip: ${err.message}\n`);
+      return EX_TEMPFAIL;
+    }
     if (err instanceof ConfigError) {
       for (const line of err.lines()) process.stderr.write(line + '\n');
       process.stderr.write(`haip: invalid config, nothing changed (${err.total} problem${err.total === 1 ? '' : 's'})\n`);

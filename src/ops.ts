@@ -4,7 +4,7 @@ import { Log } from './log';
 import { Config, routeToString } from './model';
 import { desiredState, viewLinks } from './net/desired';
 import { commandToString } from './net/iproute';
-import { reconcile } from './net/plan';
+import { reconcile, withoutForeignConflicts } from './net/plan';
 import { applyCommands, observe } from './net/router';
 import { removeNameFiles } from './net/names';
 import { Runner } from './sys/runner';
@@ -22,9 +22,10 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
     out.push(`#   ${v.link.name} (${v.link.interface}, weight ${v.link.weight}${v.link.table ? `, table ${v.link.table}` : ''}): ${state}; ${role}`);
   }
   const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
-  const desired = desiredState(config, views, best?.link.name ?? null, keep);
+  const { desired, conflicts } = withoutForeignConflicts(desiredState(config, views, best?.link.name ?? null, keep), obs.net, config.protocol, config.mainTable);
   const commands = reconcile(desired, obs.net, config.protocol);
   out.push('#');
+  for (const { ours, theirs } of conflicts) out.push(`# NOT installed: ${routeToString(ours)}: table ${theirs.table} already holds "${routeToString(theirs)}", which is not haip's`);
   if (!commands.length) out.push('# the kernel already matches the config: no commands');
   else out.push(`# ${commands.length} command(s), adds before deletes:`, ...commands.map(commandToString));
   if (!best && keep) out.push(`# no usable link: the current default route stays (${routeToString(keep)})`);
