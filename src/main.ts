@@ -79,7 +79,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
   process.on('SIGINT', () => void stop('SIGINT'));
 
   let reloading: Promise<void> = Promise.resolve();
-  takeOverSighup(() => {
+  const onHup = () => {
     // Reloads run one after another; a storm of SIGHUPs collapses into the ones still queued.
     reloading = reloading.then(async () => {
       if (stopping) return;
@@ -96,9 +96,11 @@ async function run(args: CliArgs, log: Log): Promise<number> {
       }
       notifier.notify({ READY: '1' });
     });
-  });
+  };
 
   await daemon.start();
+  // A SIGHUP that came while starting (earlySignals.ts held it) reloads now, not half-way through start().
+  takeOverSighup(onHup);
   return new Promise<number>(() => {}); // runs until a signal
 }
 
