@@ -1,11 +1,8 @@
 // `haip status`: reads the running daemon's status.json and prints a table, or the JSON itself.
-import { CliArgs } from './cli';
+import { CliArgs, EX_NOT_RUNNING, EX_STALE } from './cli';
 import { readStatus, StatusDoc } from './status';
 import { neutralise } from './sys/text';
 
-/** `haip status` exit codes, LSB-style: 3 not running, 4 status unknown (stale or unwritable). */
-export const EXIT_NOT_RUNNING = 3;
-export const EXIT_STALE = 4;
 
 const SPARKS = '▁▂▃▄▅▆▇█';
 
@@ -63,7 +60,7 @@ export function statusReport(args: CliArgs, stateDir: string, out: NodeJS.Writab
     doc = readStatus(stateDir);
   } catch {
     process.stderr.write(`haip: no status in ${stateDir}: is the daemon running? (systemctl status haip)\n`);
-    return EXIT_NOT_RUNNING;
+    return EX_NOT_RUNNING;
   }
   let running = true;
   try {
@@ -72,7 +69,7 @@ export function statusReport(args: CliArgs, stateDir: string, out: NodeJS.Writab
     running = (err as NodeJS.ErrnoException).code === 'EPERM';
   }
   const stale = running ? staleness(doc, Date.now()) : undefined;
-  const code = !running ? EXIT_NOT_RUNNING : stale ? EXIT_STALE : 0;
+  const code = !running ? EX_NOT_RUNNING : stale ? EX_STALE : 0;
   if (args.json) {
     out.write(JSON.stringify({ ...doc, running, stale: stale ?? null }, null, 2) + '\n');
     return code;

@@ -95,7 +95,8 @@ export function loadConfigFile(file: string, host: HostFiles = realHostFiles): C
 /** `host`: also check the protocol and name files against this host's files (see host.ts). */
 export function parseConfigText(text: string, file: string, host?: HostFiles): Config {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  // logLevel 'error': yaml's warnings land in doc.warnings, which are config errors here; none goes to the console.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, logLevel: 'error' });
   const syntax = [...doc.errors, ...doc.warnings];
   if (syntax.length) {
     throw new ConfigError(
