@@ -43,8 +43,11 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
   const linkTables = new Map<number, number>();
   raw.links.forEach((l, i) => {
     if (!l || typeof l !== 'object') return;
-    if (names.has(l.name)) problem(['links', i, 'name'], `duplicate link name "${l.name}" (also links[${names.get(l.name)}])`);
-    else names.set(l.name, i);
+    // A missing name is the schema's to report ("missing required field"), not a duplicate "undefined".
+    if (typeof l.name === 'string') {
+      if (names.has(l.name)) problem(['links', i, 'name'], `duplicate link name "${l.name}" (also links[${names.get(l.name)}])`);
+      else names.set(l.name, i);
+    }
     if (typeof l.table === 'string' || typeof l.table === 'number') {
       const t = resolveTable(l.table, tables);
       if (t === undefined) problem(['links', i, 'table'], `unknown table "${l.table}": add it under tables`);

@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { hostProblems, HostFiles, NAMES_MARKER } from '../../src/config/host';
 import { ConfigError, loadConfigFile, MAX_CONFIG_BYTES, parseConfigText } from '../../src/config/load';
-import { unsafeHook } from '../../src/hooks';
+import { MAX_RUNNING_HOOKS, ProcessHooks, unsafeHook } from '../../src/hooks';
 import { Config } from '../../src/model';
 import { removeNameFiles, writeNameFiles } from '../../src/net/names';
 import { StatusDoc } from '../../src/status';
 import { renderStatus, staleness } from '../../src/statusView';
 import { unsafeDirectory, writeFileSafely } from '../../src/sys/files';
+import { AlreadyRunning, holdInstanceLock } from '../../src/sys/instanceLock';
 import { LineBuffer, neutralise } from '../../src/sys/text';
 
 const tmp = mkdtempSync(join(tmpdir(), 'haip-unit-'));
@@ -229,5 +230,45 @@ describe('text from outside', () => {
     assert.equal(staleness(doc, 104_000), undefined);
     assert.match(staleness(doc, 106_000) ?? '', /last written 6 s ago/);
     assert.match(staleness({ ...doc, write_errors: ['/m.prom: ENOSPC'] }, 100_000) ?? '', /could not write: \/m\.prom: ENOSPC/);
+  });
+});
+
+describe('hooks at run time', () => {
+  it('at most 4 run at once, all of them run, and the environment is clean', async () => {
+    const d = mkdtempSync(join(tmp, 'many-'));
+    const hooks = join(d, 'hooks.d');
+    mkdirSync(hooks, { mode: 0o755 });
+    const trace = join(d, 'trace');
+    for (let i = 0; i < 12; i++)
+      writeFileSync(join(hooks, `h${String(i).padStart(2, '0')}`), `#!/bin/sh\necho + >> ${trace}\nsleep 0.2\necho - >> ${trace}\nenv > ${d}/env\n`, { mode: 0o755 });
+    const log = { lines: [] as string[], error(m: string) { this.lines.push(m); }, warning(m: string) { this.lines.push(m); }, notice() {}, info() {}, debug() {}, setLevel() {} };
+    process.env.NOTIFY_SOCKET = '/run/systemd/notify';
+    const h = new ProcessHooks(() => ({ hooksDir: hooks, hookTimeoutMs: 10_000 }), log);
+    try {
+      h.run({ event: 'switch', link: 'dsl', interface: 'eth1', state: 'up', previous: '' });
+    } finally {
+      delete process.env.NOTIFY_SOCKET;
+    }
+    for (let i = 0; i < 100 && (!existsSync(trace) || readFileSync(trace, 'utf8').split('-').length < 13); i++) await new Promise((r) => setTimeout(r, 50));
+    let now = 0;
+    let max = 0;
+    for (const c of readFileSync(trace, 'utf8').replace(/\n/g, '')) max = Math.max(max, (now += c === '+' ? 1 : -1));
+    assert.equal(readFileSync(trace, 'utf8').split('+').length - 1, 12);
+    assert.equal(max, MAX_RUNNING_HOOKS);
+    assert.doesNotMatch(readFileSync(join(d, 'env'), 'utf8'), /NOTIFY_SOCKET/);
+    h.stop();
+  });
+});
+
+describe('one daemon per network namespace', () => {
+  it('a second holder is refused with the first one\'s pid', async () => {
+    const name = `\0haip-unit-${process.pid}-${Date.now()}`;
+    const first = await holdInstanceLock(4242, name);
+    try {
+      await assert.rejects(holdInstanceLock(99, name), (err: Error) => err instanceof AlreadyRunning && err.pid === 4242 && /another haip daemon \(pid 4242\)/.test(err.message));
+    } finally {
+      first.close();
+    }
+    (await holdInstanceLock(99, name)).close();
   });
 });
