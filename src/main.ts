@@ -12,7 +12,7 @@ import { Config } from './model';
 import { writeNameFiles } from './net/names';
 import { checkReport, flushOwned, planReport } from './ops';
 import { systemClock } from './sys/clock';
-import { IpMonitor } from './sys/linkEvents';
+import { IpMonitor, NftMonitor } from './sys/linkEvents';
 import { createNotifier, watchdogIntervalMs } from './sys/notify';
 import { AutoProber, StreamProber } from './sys/pingStream';
 import { NodePingProber } from './sys/prober';
@@ -48,6 +48,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
     notifier,
     log,
     events: new IpMonitor(clock, (m) => log.warning(m)),
+    nftEvents: new NftMonitor(clock, (m) => log.warning(m)),
     hooks: new ProcessHooks(() => current, log),
     status: new FileStatus(() => current, (m) => log.error(m)),
     watchdogMs: watchdogIntervalMs(process.env, process.pid),

@@ -28,6 +28,8 @@ export interface LinkStatus {
   recent_rtt_ms: (number | null)[];
   /** Probe rounds completed since the daemon started. */
   rounds: number;
+  /** Why damping holds this UP link back ("held back 20 s: 4 failures in 10 min"), or null; absent in older files. */
+  held?: string | null;
 }
 
 export interface StatusDoc {
@@ -37,6 +39,8 @@ export interface StatusDoc {
   updated: string;
   /** Default-route switches since the daemon started. */
   switches: number;
+  /** What keeps haip from doing its job right now (a refused switch, a hung `ip`); absent in older files. */
+  problems?: string[];
   links: LinkStatus[];
   /** Files the daemon could not write at the last attempt ("PATH: reason"), empty when all went well. */
   write_errors?: string[];

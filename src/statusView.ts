@@ -41,7 +41,9 @@ export function renderStatus(doc: StatusDoc, now: number): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => [...r[i]].length)));
   const lines = rows.map((r) => r.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join('  ').trimEnd());
   const head = doc.active ? `default route: ${neutralise(doc.active)} (since ${ago(doc.since, now)})` : 'default route: not chosen yet (no link up)';
-  return `${head}\n${lines.join('\n')}\n`;
+  const problems = (doc.problems ?? []).map((p) => `problem: ${neutralise(String(p))}\n`).join('');
+  const held = doc.links.filter((l) => l.held).map((l) => `${neutralise(l.name)} answers again but is ${neutralise(String(l.held))}\n`).join('');
+  return `${head}\n${problems}${lines.join('\n')}\n${held}`;
 }
 
 /** Why the document may no longer describe the daemon, or undefined while it is fresh. */

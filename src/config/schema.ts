@@ -143,6 +143,18 @@ export const configSchema = {
       description: 'Prometheus text file for node_exporter\'s textfile collector (e.g. /var/lib/prometheus/node-exporter/haip.prom), mode 0644. Its directory must be root\'s and not writable by other accounts (a prometheus-owned directory is refused). Default: none.',
     },
     hook_timeout: { ...duration, description: 'A hook still running after this is killed. Default 10s.' },
+    damping: {
+      type: 'object',
+      additionalProperties: false,
+      description:
+        'Route-flap damping, as BGP does it: each failure of a link (up to down) adds `penalty`, which halves every `half_life`; a link that answers again carries traffic only once its penalty has decayed to `reuse`, and is never held back longer than `max_hold`. A held link is still used when no other link is up.',
+      properties: {
+        penalty: { type: 'integer', minimum: 0, maximum: 1000000, description: 'Added per failure; 0 turns damping off. Default 1000.' },
+        half_life: { ...duration, description: 'Time in which the penalty halves. Default 1m.' },
+        reuse: { type: 'integer', minimum: 1, maximum: 1000000, description: 'A link whose penalty is above this is held back. Default 2000 (two failures close together are forgiven, a third is not).' },
+        max_hold: { ...duration, description: 'The longest a link is held back, and the window failures are counted in for the log. Default 10m.' },
+      },
+    },
     protocol: {
       type: 'integer',
       minimum: 5,
@@ -151,6 +163,13 @@ export const configSchema = {
     },
     rule_priority: { type: 'integer', minimum: 1, maximum: 32000, description: 'First priority of haip\'s block of source rules. Default 10000.' },
     main_table: { ...tableRef, description: 'Table whose default route follows the best link. Default main.' },
+    main_metric: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 4294967295,
+      description:
+        'Metric of haip\'s default route in main_table. haip owns the default route at this metric: another default at the same or a lower metric is removed within a second; defaults at a higher metric are left alone. Default 0.',
+    },
     rt_tables_file: {
       type: 'string',
       pattern: '^/',

@@ -92,3 +92,10 @@ export function withoutForeignConflicts(desired: NetState, actual: NetState, pro
   });
   return { desired: { ...desired, routes }, conflicts };
 }
+
+/** The default route the kernel uses among a table's defaults: the lowest metric, first of equals. */
+export function winningDefault(defaults: Route[]): Route | undefined {
+  let best: Route | undefined;
+  for (const r of defaults) if (r.dst === 'default' && (!best || (r.metric ?? 0) < (best.metric ?? 0))) best = r;
+  return best;
+}

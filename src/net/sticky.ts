@@ -1,6 +1,7 @@
 // The daemon's side of sticky connections: keeps `inet haip` matching the config and flushes the
 // connections of links that went down. Called after every reconcile pass, so a flushed connection's
 // next packet already finds the new default route.
+import { CHECKS_NFT, PassReason } from '../core/reasons';
 import { Log } from '../log';
 import { Config, LinkState } from '../model';
 import { Runner } from '../sys/runner';
@@ -23,7 +24,7 @@ const hex = (n: number) => '0x' + (n >>> 0).toString(16);
 /** One pass; true when something failed and a retry is due. */
 export async function syncSticky(
   state: StickyState,
-  why: string,
+  why: PassReason,
   config: Config,
   deps: { log: Log; nft?: Runner; conntrack?: Runner },
   active: string | null,
@@ -52,7 +53,7 @@ export async function syncSticky(
     return false;
   }
   try {
-    const drifted = state.applied === table && why === 'periodic check' && !(await stickyPresent(nft));
+    const drifted = state.applied === table && CHECKS_NFT.has(why) && !(await stickyPresent(nft));
     if (state.applied !== table || drifted) {
       if (drifted) log.warning(`changed outside haip, putting back: nftables table ${STICKY_TABLE}`);
       await applyStickyTable(nft, table);

@@ -183,14 +183,15 @@ test('the daemon pass: applies the table once, flushes only links still down, an
   assert.equal(ct.calls.length, 0, 'not sticky: conntrack is never touched');
 });
 
-test('the periodic check puts back a table someone removed (`systemctl restart nftables` flushes the ruleset)', async () => {
+for (const why of ['periodic check', 'nft event'] as const)
+test(`the ${why} puts back a table someone removed (\`systemctl restart nftables\` flushes the ruleset)`, async () => {
   const log = memoryLog();
   const c = config('sticky: true\n');
   const state: StickyState = { pendingFlush: new Set(), applied: stickyTable(c) };
   const nft = new FakeRunner([ABSENT, ABSENT, {}]);
   await syncSticky(state, 'probe', c, { log, nft, conntrack: new FakeRunner() }, 'dsl', () => 'up');
-  assert.equal(nft.calls.length, 0, 'only the periodic check looks');
-  await syncSticky(state, 'periodic check', c, { log, nft, conntrack: new FakeRunner() }, 'dsl', () => 'up');
+  assert.equal(nft.calls.length, 0, 'only the periodic check and nft events look');
+  await syncSticky(state, why, c, { log, nft, conntrack: new FakeRunner() }, 'dsl', () => 'up');
   assert.deepEqual(nft.calls.map((x) => x.argv), [['list', 'table', 'inet', 'haip'], ['list', 'table', 'inet', 'haip'], ['-f', '-']]);
   assert.match(log.lines.join('\n'), /warning: changed outside haip, putting back: nftables table inet haip/);
 });
