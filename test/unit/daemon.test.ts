@@ -740,3 +740,17 @@ describe('daemon: argv', () => {
     assert.deepEqual(kernels.flatMap((k) => k.unknown), []);
   });
 });
+
+describe('daemon: foreign routes in a link\'s table (issue 11)', () => {
+  it('a foreign default route in T1 is never replaced, nor flushed by a reconcile; the conflict is logged once, naming it', async () => {
+    const kernel = new FakeKernel().addInterface('eth1', [ETH1]).addInterface('ppp0', [PPP0]);
+    kernel.addRawRoute({ table: 101, dst: 'default', dev: 'eth1', gateway: '198.18.1.9', protocol: 4 });
+    const t = await started({ kernel });
+    await t.clock.advance(5000);
+    assert.match(t.kernel.render(), /default via 198\.18\.1\.9 dev eth1 table 101 proto 4|table 101.*198\.18\.1\.9|198\.18\.1\.9.*table 101/);
+    assert.ok(!t.kernel.log.some((argv) => argv.join(' ').includes('table 101') && argv.includes('replace') && argv.includes('default')), t.kernel.log.map((a) => a.join(' ')).join('\n'));
+    const errors = t.log.lines.filter((l) => /table 101 holds a route haip did not install/.test(l));
+    assert.equal(errors.length, 1, t.log.lines.join('\n'));
+    assert.match(errors[0], /default via 198\.18\.1\.9 dev eth1/);
+  });
+});
