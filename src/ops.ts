@@ -44,12 +44,13 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
 
 /** Removes haip's rules, table routes and nftables table; the main default route is handed over as `proto static`. */
 export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Runner): Promise<number> {
-  const obs = await observe(ip, readScope(config));
+  // Both families whatever the config says now: an earlier config may have probed IPv6.
+  const obs = await observe(ip, { ...readScope(config), families: [4, 6] });
   const commands = reconcile({ routes: [], rules: [] }, obs.net, config.protocol);
-  const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
-  const handover = keep ? [{ op: 'route-replace' as const, route: { ...keep, protocol: 4 } }] : [];
-  // Hand the default route over first: deleting it would leave the host offline.
-  const result = await applyCommands(ip, [...handover, ...commands.filter((c) => !(c.op === 'route-del' && keep && c.route === keep))]);
+  const kept = obs.net.routes.filter((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
+  const handover = kept.map((keep) => ({ op: 'route-replace' as const, route: { ...keep, protocol: 4 } }));
+  // Hand the default routes over first: deleting them would leave the host offline.
+  const result = await applyCommands(ip, [...handover, ...commands.filter((c) => !(c.op === 'route-del' && kept.includes(c.route)))]);
   for (const c of result.applied) log.notice(`flush: ${commandToString(c)}`);
   for (const e of result.errors) log.error(`flush: ${e.message}`);
   removeNameFiles(config);

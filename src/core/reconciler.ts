@@ -234,7 +234,7 @@ export class Reconciler {
     // The kernel's word, not the commands': what main's default routes are now.
     let mainDefaults: Route[];
     try {
-      mainDefaults = await readMainDefaults(ip, mainTable);
+      mainDefaults = await readMainDefaults(ip, mainTable, readScope(this.target.config()).families);
     } catch (err) {
       log.error(`reading the default routes back (${why}): ${(err as Error).message}`);
       this.lastApplied = undefined;
