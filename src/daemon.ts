@@ -331,11 +331,17 @@ export class Daemon {
     if (before !== lane.routedBy) this.publishStatus();
   }
 
-  /** The link whose default route this is: same interface, and the gateway haip would write for it. */
+  /**
+   * The link whose default route this is: same interface, and the gateway haip would write for it. Links
+   * that would write the very same route (two addresses on one interface, the original haip's demo) are
+   * all routed by it: the one being switched to, else the one carrying, else the first.
+   */
   private linkOfRoute(lane: Lane, r: Route): string | null {
     const onDev = lane.links.all().filter((rt) => rt.config.interface === r.dev);
-    const exact = onDev.find((rt) => defaultRouteFor(this.config, rt.view, r.table).gateway === r.gateway);
-    return (exact ?? onDev[0])?.config.name ?? null;
+    const exact = onDev.filter((rt) => defaultRouteFor(this.config, rt.view, r.table).gateway === r.gateway);
+    const names = (exact.length ? exact : onDev).map((rt) => rt.config.name);
+    for (const preferred of [lane.pending?.to, lane.active]) if (preferred && names.includes(preferred)) return preferred;
+    return names[0] ?? null;
   }
 
   private updateViews(lane: Lane, obs: Observation) {

@@ -4,7 +4,7 @@
 import { Log } from '../log';
 import { Config, LinkState, NetState, Route, routeToString, ruleToString } from '../model';
 import { Command, commandToString } from '../net/iproute';
-import { reconcile } from '../net/plan';
+import { reconcile, withoutForeignConflicts } from '../net/plan';
 import { applyCommands, observe, Observation, ReadScope, readScope, readMainDefaults } from '../net/router';
 import { StickyState, syncSticky } from '../net/sticky';
 import { PassReason } from './reasons';
@@ -200,8 +200,9 @@ export class Reconciler {
       return;
     }
     this.keepFormerTables(obs);
-    const desired = this.target.desired(obs, why);
     const { protocol, mainTable } = this.target.config();
+    const { desired, conflicts } = withoutForeignConflicts(this.target.desired(obs, why), obs.net, protocol, mainTable);
+    this.reportForeign(conflicts);
     const commands = reconcile(desired, obs.net, protocol);
     if (!commands.length) {
       this.lastApplied = render(desired);
@@ -256,6 +257,18 @@ export class Reconciler {
     const earlier = this.driftRepeats ? ` (the previous burst was put back ${this.driftRepeats + 1} times)` : '';
     this.driftRepeats = 0;
     for (const c of commands) log.warning(`changed outside haip, putting back: ${describeDrift(c, actual)}${earlier}`);
+  }
+
+  /** Each foreign route in haip's way is an error, logged once while it stays. */
+  private foreignReported = new Set<string>();
+  private reportForeign(conflicts: { ours: Route; theirs: Route }[]) {
+    const now = new Set<string>();
+    for (const { ours, theirs } of conflicts) {
+      const text = `table ${theirs.table} holds a route haip did not install (protocol ${theirs.protocol ?? 'none'}): "${routeToString(theirs)}"; haip leaves it there and does not install "${routeToString(ours)}": remove it, or give the link a table of its own`;
+      now.add(text);
+      if (!this.foreignReported.has(text)) this.deps.log.error(text);
+    }
+    this.foreignReported = now;
   }
 
   /** The config's tables and those of earlier configs that still held haip's routes at the last read. */

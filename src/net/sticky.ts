@@ -15,6 +15,8 @@ export interface StickyState {
   /** Links that went down since the last pass, whose connections are still to be flushed. */
   pendingFlush: Set<string>;
   warnedUnavailable?: boolean;
+  /** The last failure, logged once until it changes or the table goes in (a foreign table stays for hours). */
+  lastError?: string;
 }
 
 const hex = (n: number) => '0x' + (n >>> 0).toString(16);
@@ -56,10 +58,13 @@ export async function syncSticky(
       if (drifted) log.warning(`changed outside haip, putting back: nftables table ${STICKY_TABLE}`);
       await applyStickyTable(nft, table);
       state.applied = table;
+      state.lastError = undefined;
       log.info(`applied: nftables table ${STICKY_TABLE} (${config.links.map((l, i) => `${l.name} mark ${hex(linkMark(config, i))}`).join(', ')}; mask ${hex(markMask(config))})`);
     }
   } catch (err) {
-    log.error(`${why}: ${(err as Error).message}; will retry`);
+    const msg = (err as Error).message;
+    if (msg !== state.lastError) log.error(`${why}: ${msg}; will retry`);
+    state.lastError = msg;
     state.applied = undefined;
     failed = true;
   }

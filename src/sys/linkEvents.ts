@@ -3,6 +3,7 @@
 // or the periodic pass. The monitors print no JSON, so events only say "look again".
 import { ChildProcess, spawn } from 'node:child_process';
 import { Clock, TimerHandle } from './clock';
+import { LineBuffer } from './text';
 
 /** Change notifications from the kernel; exists so tests can fire them by hand. */
 export interface LinkEvents {
@@ -32,13 +33,9 @@ export class MonitorProcess implements LinkEvents {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    let partial = '';
-    child.stdout!.on('data', (d) => {
-      const lines = (partial + d).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) if (l.trim()) onChange(l.trim());
-    });
-    child.stderr!.on('data', (d) => this.onError(`${this.label}: ${String(d).trim()}`));
+    const lines = new LineBuffer((l) => void (l.trim() && onChange(l.trim())));
+    child.stdout!.on('data', (d) => lines.push(d));
+    child.stderr!.on('data', (d) => this.onError(`${this.label}: ${String(d).trim().slice(0, 500)}`));
     child.on('error', (err) => {
       this.onError(`${this.label}: ${err.message}`);
       // Not installed: restarting every second would only repeat this.
