@@ -16,7 +16,7 @@ import { defaultRouteFor, desiredFamilies, learnedGateway6, viewLink, viewLink6 
 import { Observation } from './net/router';
 import { selectRoute } from './select';
 import { Clock, TimerHandle } from './sys/clock';
-import { LinkEvents } from './sys/linkEvents';
+import { isIPv6Event, LinkEvents } from './sys/linkEvents';
 import { Notifier } from './sys/notifier';
 import { Prober } from './sys/prober';
 import { Runner } from './sys/runner';
@@ -99,7 +99,8 @@ export class Daemon {
       config: () => this.config,
       desired: (obs) => this.desired(obs),
       active: () => this.lane(4).routedBy,
-      healthOf: (n) => this.lane(4).links.get(n)?.health.state,
+      healthOf: (n, f) => this.lane(f).links.get(n)?.health.state,
+      active6: () => this.lane(6).routedBy,
       settle: (outcome) => this.settle(outcome),
       afterPass: () => this.runQueuedHooks(),
     });
@@ -141,7 +142,11 @@ export class Daemon {
     else log.notice(`starting with ${this.config.links.length} link(s) from ${this.config.source}: ${this.config.links.map((l) => `${l.name} (${l.interface}, weight ${l.weight})`).join(', ')}`);
     await this.sync('start');
     for (const lane of this.lanes) lane.links.startProbing();
-    this.deps.events?.start((what) => this.reconciler.kernelEvent(what));
+    this.deps.events?.start((what) => {
+      // Router advertisements refresh IPv6 routes every few seconds: without IPv6 links they are noise.
+      if (!this.lane(6).links.size && isIPv6Event(what)) return;
+      this.reconciler.kernelEvent(what);
+    });
     this.watchNft();
     this.reconciler.start();
     this.watchdog.start();
@@ -262,7 +267,7 @@ export class Daemon {
     const from = rt.health;
     rt.health = next;
     if (from.state === 'up' && next.state === 'down') rt.damping = recordFailure(rt.damping, this.deps.clock.now(), this.damping());
-    if (next.state === 'down' && from.state !== 'down' && rt.family === 4) this.reconciler.flushLater(rt.config.name);
+    if (next.state === 'down' && from.state !== 'down') this.reconciler.flushLater(rt.config.name, rt.family);
     if (from.state !== next.state) this.announce([{ kind: 'link', family: rt.family, link: rt.config.name, from, to: next }]);
   }
 
@@ -346,12 +351,11 @@ export class Daemon {
 
   private updateViews(lane: Lane, obs: Observation) {
     const now = this.deps.clock.now();
-    const { protocol, mainTable } = this.config;
     for (const rt of lane.links.all()) {
       const before = rt.view;
       const seen = rt.seen;
       const iface = obs.interfaces.get(rt.config.interface);
-      const view = lane.family === 6 ? viewLink6(rt.config, iface, learnedGateway6(rt.config, obs.net.routes, protocol, mainTable)) : viewLink(rt.config, iface);
+      const view = lane.family === 6 ? viewLink6(rt.config, iface, learnedGateway6(rt.config, obs.net.routes, this.config)) : viewLink(rt.config, iface);
       if (lane.family === 6 && view.gateway !== before.gateway && view.learnedFrom && view.gateway)
         this.deps.log.notice(`${rt.config.name}: IPv6 gateway ${before.gateway ? `${before.gateway} -> ` : ''}${view.gateway}, learned from the kernel's default route via ${view.learnedFrom}`);
       rt.view = view;

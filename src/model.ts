@@ -24,7 +24,7 @@ export function familyLink(link: LinkConfig, family: Family): LinkConfig | undef
   const targets = link.probe.targets.filter((t) => familyOf(t) === family);
   if (!targets.length) return undefined;
   if (targets.length === link.probe.targets.length) return link;
-  return { ...link, probe: { ...link.probe, targets, quorum: Math.min(link.probe.quorum, targets.length) } };
+  return { ...link, probe: { ...link.probe, targets } };
 }
 
 /** The families a config's links probe, IPv4 first. */

@@ -75,10 +75,13 @@ function format6(n: bigint): string {
  * through its interface in main (the kernel's `proto ra` route from router advertisements, or a
  * DHCPv6 client's). Those routes stay where their owner put them; haip's own default sits below them.
  */
-export function learnedGateway6(link: LinkConfig, routes: Route[], protocol: number, mainTable: number): { gateway: string; from: Route } | undefined {
+export function learnedGateway6(link: LinkConfig, routes: Route[], config: Pick<Config, 'protocol' | 'mainTable' | 'mainMetric'>): { gateway: string; from: Route } | undefined {
+  // A route at or below haip's metric is drift that haip deletes: it teaches nothing.
+  const ours = mainMetric(config, 6)!;
   let best: Route | undefined;
   for (const r of routes) {
-    if (r.family !== 6 || r.table !== mainTable || r.dst !== 'default' || r.dev !== link.interface || !r.gateway || r.protocol === protocol) continue;
+    if (r.family !== 6 || r.table !== config.mainTable || r.dst !== 'default' || r.dev !== link.interface || !r.gateway || r.protocol === config.protocol) continue;
+    if ((r.metric ?? 0) <= ours) continue;
     if (!best || (r.metric ?? 0) < (best.metric ?? 0)) best = r;
   }
   return best && { gateway: best.gateway!, from: best };
@@ -144,7 +147,7 @@ export function defaultRouteFor(config: Config, view: LinkView, table: number): 
  * the metric of its router-advertisement routes, and a replace there would overwrite the kernel's RA
  * route, which the next advertisement puts back): haip's IPv6 default sits at main_metric, or 1.
  */
-export function mainMetric(config: Config, family: Family = 4): number | undefined {
+export function mainMetric(config: Pick<Config, 'mainMetric'>, family: Family = 4): number | undefined {
   if (family === 6) return config.mainMetric || 1;
   return config.mainMetric || undefined;
 }
