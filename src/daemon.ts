@@ -1,8 +1,8 @@
 // The daemon: wires probe results and kernel events to health and the choice of link, and the kernel
 // is reconciled to match. The link registry, the reconciler, the status document and the watchdog live
 // in src/core/; every change of state is announced by one function (announce()).
-import { LinkRegistry, LinkRuntime, NOT_SEEN, recordRound } from './core/registry';
-import { PassOutcome, Reconciler } from './core/reconciler';
+import { LinkRegistry, LinkRuntime, recordRound } from './core/registry';
+import { PassOutcome, PassReason, Reconciler } from './core/reconciler';
 import { winningDefault } from './net/plan';
 import { statusDocument } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
@@ -29,6 +29,8 @@ export interface DaemonDeps {
   notifier: Notifier;
   log: Log;
   events?: LinkEvents;
+  /** nftables table events (`nft monitor tables`), watched while sticky is on. */
+  nftEvents?: LinkEvents;
   hooks?: HookRunner;
   status?: StatusSink;
   /** Half of WATCHDOG_USEC in ms, or null without a watchdog. */
@@ -62,6 +64,7 @@ export class Daemon {
   private statusTimer?: TimerHandle;
   private releaseTimer?: TimerHandle;
   private releaseAt?: number;
+  private nftWatched = false;
   private statusDirty = false;
   private switches = 0;
 
@@ -104,6 +107,7 @@ export class Daemon {
     await this.sync('start');
     this.links.startProbing();
     this.deps.events?.start((what) => this.reconciler.kernelEvent(what));
+    this.watchNft();
     this.reconciler.start();
     this.watchdog.start();
     this.checkReady();
@@ -121,6 +125,7 @@ export class Daemon {
     this.links.stopProbing();
     const parts: [string, () => void][] = [
       ['link events', () => this.deps.events?.stop()],
+      ['nft events', () => this.nftWatched && this.deps.nftEvents?.stop()],
       ['hooks', () => this.deps.hooks?.stop?.()],
       ['prober', () => this.deps.prober.close?.()],
     ];
@@ -154,13 +159,23 @@ export class Daemon {
     if (this.active && !this.links.has(this.active)) this.active = null;
     if (this.pending && !this.links.has(this.pending.to)) this.pending = undefined;
     this.reconciler.forgetApplied(before);
+    this.watchNft();
     await this.sync('reload');
     this.checkReady();
   }
 
   /** One reconcile pass (or one more after the pass in flight). */
-  sync(why: string): Promise<void> {
+  sync(why: PassReason): Promise<void> {
     return this.reconciler.sync(why);
+  }
+
+  /** `nft flush ruleset` must bring sticky's table back within a second, not at the next periodic pass. */
+  private watchNft() {
+    const want = this.config.sticky && !!this.deps.nftEvents && !this.stopped;
+    if (want === this.nftWatched) return;
+    this.nftWatched = want;
+    if (want) this.deps.nftEvents!.start((what) => this.reconciler.nftEvent(what));
+    else this.deps.nftEvents?.stop();
   }
 
   private newMonitor(l: LinkConfig): LinkMonitor {
@@ -260,26 +275,34 @@ export class Daemon {
     if (before !== this.routedBy) this.publishStatus();
   }
 
-  /** The link whose default route this is: same interface, and the gateway haip would write for it. */
+  /**
+   * The link whose default route this is: same interface, and the gateway haip would write for it. Links
+   * that would write the very same route (two addresses on one interface, the original haip's demo) are
+   * all routed by it: the one being switched to, else the one carrying, else the first.
+   */
   private linkOfRoute(r: Route): string | null {
     const onDev = this.links.all().filter((rt) => rt.config.interface === r.dev);
-    const exact = onDev.find((rt) => defaultRouteFor(this.config, rt.view, r.table).gateway === r.gateway);
-    return (exact ?? onDev[0])?.config.name ?? null;
+    const exact = onDev.filter((rt) => defaultRouteFor(this.config, rt.view, r.table).gateway === r.gateway);
+    const names = (exact.length ? exact : onDev).map((rt) => rt.config.name);
+    for (const preferred of [this.pending?.to, this.active]) if (preferred && names.includes(preferred)) return preferred;
+    return names[0] ?? null;
   }
 
   private updateViews(obs: Observation) {
     const now = this.deps.clock.now();
     for (const rt of this.links.all()) {
       const before = rt.view;
+      const seen = rt.seen;
       const view = viewLink(rt.config, obs.interfaces.get(rt.config.interface));
       rt.view = view;
+      rt.seen = true;
       if (view.unusable) {
-        if (view.unusable !== before.unusable && before.unusable !== NOT_SEEN) this.deps.log.warning(`${rt.config.name}: ${view.unusable}`);
+        if (view.unusable !== before.unusable && seen) this.deps.log.warning(`${rt.config.name}: ${view.unusable}`);
         const next = forceDown(rt.health, view.unusable, now);
         if (next.state !== rt.health.state) this.setHealth(rt, next);
         else rt.health = next;
       } else if (before.unusable) {
-        if (before.unusable !== NOT_SEEN) this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again (source ${view.source})`);
+        if (seen) this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again (source ${view.source})`);
         // A new interface or address has no history: let its first probe round decide, as at start.
         // Carrier coming back on the same address keeps the link down until `up` good rounds.
         if (!before.source || before.source !== view.source) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };

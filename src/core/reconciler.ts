@@ -4,9 +4,12 @@
 import { Log } from '../log';
 import { Config, LinkState, NetState, Route, routeToString, ruleToString } from '../model';
 import { Command, commandToString } from '../net/iproute';
-import { reconcile } from '../net/plan';
+import { reconcile, withoutForeignConflicts } from '../net/plan';
 import { applyCommands, observe, Observation, ReadScope, readScope, readMainDefaults } from '../net/router';
 import { StickyState, syncSticky } from '../net/sticky';
+import { PassReason } from './reasons';
+
+export { PassReason };
 import { Clock, TimerHandle } from '../sys/clock';
 import { CommandError, Runner } from '../sys/runner';
 
@@ -36,7 +39,7 @@ export interface ReconcilerDeps {
 export interface ReconcileTarget {
   config(): Config;
   /** Takes what the kernel holds now and returns what it should hold. */
-  desired(obs: Observation, why: string): NetState;
+  desired(obs: Observation, why: PassReason): NetState;
   active(): string | null;
   healthOf(link: string): LinkState | undefined;
   /** After a pass: main's default routes as the kernel holds them now, and the commands it refused. */
@@ -60,6 +63,7 @@ export class Reconciler {
   private lastDriftAt = -Infinity;
   private driftRepeats = 0;
   private retryDelay = RETRY_MS;
+  private nftDue = false;
   private sticky: StickyState = { pendingFlush: new Set() };
   /** `ip` as the passes use it: every answer is looked at for a time-out. */
   private readonly ip: Runner;
@@ -126,12 +130,25 @@ export class Reconciler {
 
   /** A kernel event: one pass shortly, however many events come. */
   kernelEvent(what: string): void {
+    this.event('kernel event', what);
+  }
+
+  /** An nftables table came or went: one pass shortly, which checks that haip's table is there. */
+  nftEvent(what: string): void {
+    this.event('nft event', what);
+  }
+
+  private event(why: 'kernel event' | 'nft event', what: string) {
     if (this.stopped) return;
-    this.deps.log.debug(`kernel: ${what}`);
+    this.deps.log.debug(`${why}: ${what}`);
+    // An nft event upgrades a pending kernel-event pass, so the table check is not lost.
+    if (why === 'nft event') this.nftDue = true;
     if (this.timers.event) return;
     this.timers.event = this.deps.clock.setTimeout(() => {
       this.timers.event = undefined;
-      void this.sync('kernel event');
+      const nft = this.nftDue;
+      this.nftDue = false;
+      void this.sync(nft ? 'nft event' : 'kernel event');
     }, EVENT_DEBOUNCE_MS);
   }
 
@@ -144,7 +161,7 @@ export class Reconciler {
   }
 
   /** Runs passes one at a time; a request during a pass gets one more pass after it. */
-  sync(why: string): Promise<void> {
+  sync(why: PassReason): Promise<void> {
     if (this.syncing) {
       this.syncAgain = true;
       return this.syncing;
@@ -171,7 +188,7 @@ export class Reconciler {
     return this.syncing;
   }
 
-  private async syncOnce(why: string): Promise<void> {
+  private async syncOnce(why: PassReason): Promise<void> {
     const { log } = this.deps;
     const ip = this.ip;
     let obs: Observation;
@@ -183,8 +200,9 @@ export class Reconciler {
       return;
     }
     this.keepFormerTables(obs);
-    const desired = this.target.desired(obs, why);
     const { protocol, mainTable } = this.target.config();
+    const { desired, conflicts } = withoutForeignConflicts(this.target.desired(obs, why), obs.net, protocol, mainTable);
+    this.reportForeign(conflicts);
     const commands = reconcile(desired, obs.net, protocol);
     if (!commands.length) {
       this.lastApplied = render(desired);
@@ -239,6 +257,18 @@ export class Reconciler {
     const earlier = this.driftRepeats ? ` (the previous burst was put back ${this.driftRepeats + 1} times)` : '';
     this.driftRepeats = 0;
     for (const c of commands) log.warning(`changed outside haip, putting back: ${describeDrift(c, actual)}${earlier}`);
+  }
+
+  /** Each foreign route in haip's way is an error, logged once while it stays. */
+  private foreignReported = new Set<string>();
+  private reportForeign(conflicts: { ours: Route; theirs: Route }[]) {
+    const now = new Set<string>();
+    for (const { ours, theirs } of conflicts) {
+      const text = `table ${theirs.table} holds a route haip did not install (protocol ${theirs.protocol ?? 'none'}): "${routeToString(theirs)}"; haip leaves it there and does not install "${routeToString(ours)}": remove it, or give the link a table of its own`;
+      now.add(text);
+      if (!this.foreignReported.has(text)) this.deps.log.error(text);
+    }
+    this.foreignReported = now;
   }
 
   /** The config's tables and those of earlier configs that still held haip's routes at the last read. */

@@ -25,14 +25,14 @@ export interface LinkRuntime {
   /** When a round last completed with every probe settled: what the watchdog looks at. */
   lastTurnAt: number;
   lastError?: string;
+  /** Whether `view` came from the kernel yet: the first reading is not a change to tell. */
+  seen: boolean;
   /** Route-flap damping: the penalty of recent failures. */
   damping: DampingState;
   /** A hold was told, so its end is told too. */
   heldLogged?: boolean;
 }
 
-/** A link's view before the kernel was first read. */
-export const NOT_SEEN = 'not looked at yet';
 
 /** How long probe rounds are kept for loss and RTT in the status. */
 export const HISTORY_MS = 60_000;
@@ -85,7 +85,8 @@ export class LinkRegistry {
     const now = this.now();
     const rt: LinkRuntime = {
       config: l,
-      view: { link: l, unusable: NOT_SEEN },
+      view: { link: l, unusable: 'not read from the kernel yet' },
+      seen: false,
       health: initialHealth(now),
       monitor: this.newMonitor(l),
       rounds: [],

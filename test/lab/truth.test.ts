@@ -3,7 +3,7 @@
 // over haip's (prepended, a same-metric duplicate, a lower metric) are undone within a second.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { HAIP_JS, Lab, sleep } from './lab';
 
@@ -143,4 +143,38 @@ test('after a prepend and a fail-back, main holds exactly one haip route, and th
   assert.equal(mainDefaults(lab)[0], 'eth2 via 198.18.2.1 proto 72 metric 0');
   const got = lab.exec(lab.r, 'ip', 'route', 'get', '203.0.113.1');
   assert.match(got, /dev eth2/, 'the kernel routes by isp2');
+});
+
+test('a hung `ip`: status shows it at once, the watchdog stops being fed after 20 s, nothing claims a switch; once ip answers, the switch happens', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  const bin = `${lab.dir}/bin`;
+  const flag = `${lab.dir}/ip-hangs`;
+  mkdirSync(bin, { recursive: true });
+  const realIp = spawnSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).stdout.trim();
+  // Every `ip` haip runs hangs while the flag exists, but `ip monitor` and `ip netns exec` (the lab's own).
+  writeFileSync(`${bin}/ip`, `#!/bin/sh\ncase "$1 $2" in "-4 monitor"|"netns exec") exec ${realIp} "$@";; esac\nif [ -e ${flag} ]; then exec sleep 1000; fi\nexec ${realIp} "$@"\n`);
+  chmodSync(`${bin}/ip`, 0o755);
+  const cfg = lab.writeConfig(lab.configYaml(FAST));
+  const haip = lab.startHaip(['run', '-c', cfg], { PATH: `${bin}:${process.env.PATH}`, WATCHDOG_USEC: '2000000' });
+  await haip.waitFor(/ready:/, 10_000);
+  writeFileSync(flag, '');
+  const from = haip.lines.length;
+  const t0 = Date.now();
+  lab.dropAtIsp(1);
+  await haip.waitFor(/link isp1 \(eth1\): up -> down/, 5000, from);
+  await until('the hang in status.json', () => (JSON.parse(readFileSync(`${lab.dir}/state/status.json`, 'utf8')).problems ?? []).some((p: string) => /ip/.test(p)), 10_000, () => readFileSync(`${lab.dir}/state/status.json`, 'utf8'));
+  const shown = Date.now() - t0;
+  const table = haipCli(lab, 'status', '-c', cfg).stdout;
+  assert.match(table, /problem: (a reconcile pass has been waiting for ip|ip timed out)/);
+  assert.match(table, /default route: isp1/);
+  const stopped = await haip.waitFor(/not feeding the watchdog/, 40_000, from);
+  const unfedAfter = Date.now() - t0;
+  console.log(`# hung ip: in status after ${shown} ms; watchdog no longer fed after ${unfedAfter} ms: ${stopped.replace(/^\S+ /, '')}`);
+  assert.ok(unfedAfter < 35_000, `${unfedAfter} ms`);
+  assert.doesNotMatch(haip.lines.slice(from).join('\n'), /switch: default route/);
+  rmSync(flag);
+  await lab.waitForDefault('eth2', 40_000);
+  await haip.waitFor(/switch: default route isp1 .* -> isp2/, 5000, from);
+  await until('the problem cleared', () => (JSON.parse(readFileSync(`${lab.dir}/state/status.json`, 'utf8')).problems ?? []).length === 0, 5000, () => readFileSync(`${lab.dir}/state/status.json`, 'utf8'));
 });

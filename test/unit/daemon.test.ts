@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Daemon } from '../../src/daemon';
 import { HookEvent } from '../../src/hooks';
+import { parseConfigText } from '../../src/config/load';
 import { Config } from '../../src/model';
 import { StatusDoc } from '../../src/status';
 import { FakeClock, FakeKernel, FakeLinkEvents, FakeProber, memoryLog, RecordingNotifier } from './fakes';
@@ -253,6 +254,25 @@ describe('daemon: damping', () => {
   });
 });
 
+describe('daemon: two links that write the same route', () => {
+  it('two addresses on one interface (the original haip\'s demo): the switch is confirmed by the same route and announced', async () => {
+    const config = parseConfigText(
+      `probe: { targets: [203.0.113.1] }\nlinks:\n  - { name: a, interface: eth1, weight: 1, source: 198.18.100.1 }\n  - { name: b, interface: eth1, weight: 2, source: 198.18.100.2 }\n`,
+      'same.yaml',
+    );
+    const kernel = new FakeKernel().addInterface('eth1', [
+      { address: '198.18.100.1', prefixlen: 32 },
+      { address: '198.18.100.2', prefixlen: 32 },
+    ]);
+    const t = await started({ config, kernel });
+    assert.equal(t.daemon.activeLink, 'a');
+    t.prober.setDown('198.18.100.1');
+    await t.clock.advance(4000);
+    assert.equal(t.daemon.activeLink, 'b');
+    assert.match(t.switches().pop() ?? '', /switch: default route a \(eth1\) -> b \(eth1\): a is down/);
+  });
+});
+
 describe('daemon: the kernel changes under it', () => {
   it('interface removal (ip monitor event): down at once without probes, the route moves', async () => {
     const t = await started();
@@ -284,12 +304,12 @@ describe('daemon: the kernel changes under it', () => {
   it('interface removal found by sync() alone, and its return decided by the first round', async () => {
     const t = await started();
     t.kernel.removeInterface('eth1');
-    await t.daemon.sync('test');
+    await t.daemon.sync('request');
     assert.equal(t.daemon.healthOf('dsl')?.state, 'down');
     assert.equal(t.daemon.activeLink, 'lte');
     assert.equal(t.kernel.render(), STATES['lte only'].golden);
     t.kernel.addInterface('eth1', [ETH1]);
-    await t.daemon.sync('test');
+    await t.daemon.sync('request');
     assert.equal(t.daemon.healthOf('dsl')?.state, 'unknown');
     await t.clock.advance(1000);
     assert.equal(t.daemon.healthOf('dsl')?.state, 'up');
@@ -383,8 +403,8 @@ describe('daemon: the kernel changes under it', () => {
     const t = await started();
     t.kernel.failNext(['-4', '-j', '-N', 'rule', 'show'], 1, 'Error: something broke', 3);
     t.kernel.removeInterface('eth1');
-    await t.daemon.sync('test');
-    assert.ok(t.log.lines.some((l) => l.startsWith("error: reading the kernel's state (test):")), t.log.lines.join('\n'));
+    await t.daemon.sync('request');
+    assert.ok(t.log.lines.some((l) => l.startsWith("error: reading the kernel's state (request):")), t.log.lines.join('\n'));
     await t.clock.advance(5000);
     assert.equal(t.kernel.render(), STATES['lte only'].golden);
   });
@@ -681,7 +701,7 @@ describe('daemon: more of the world', () => {
     const run = t.kernel.run.bind(t.kernel);
     t.kernel.run = (argv: string[]) => (hang ? new Promise(() => {}) : run(argv));
     hang = true;
-    void t.daemon.sync('test');
+    void t.daemon.sync('request');
     let done = false;
     const stopping = t.daemon.stop().then(() => (done = true));
     await t.clock.advance(100);
@@ -718,5 +738,19 @@ describe('daemon: argv', () => {
   it('no test made the daemon run an `ip` command the fake kernel does not know', () => {
     assert.ok(kernels.length > 30);
     assert.deepEqual(kernels.flatMap((k) => k.unknown), []);
+  });
+});
+
+describe('daemon: foreign routes in a link\'s table (issue 11)', () => {
+  it('a foreign default route in T1 is never replaced, nor flushed by a reconcile; the conflict is logged once, naming it', async () => {
+    const kernel = new FakeKernel().addInterface('eth1', [ETH1]).addInterface('ppp0', [PPP0]);
+    kernel.addRawRoute({ table: 101, dst: 'default', dev: 'eth1', gateway: '198.18.1.9', protocol: 4 });
+    const t = await started({ kernel });
+    await t.clock.advance(5000);
+    assert.match(t.kernel.render(), /default via 198\.18\.1\.9 dev eth1 table 101 proto 4|table 101.*198\.18\.1\.9|198\.18\.1\.9.*table 101/);
+    assert.ok(!t.kernel.log.some((argv) => argv.join(' ').includes('table 101') && argv.includes('replace') && argv.includes('default')), t.kernel.log.map((a) => a.join(' ')).join('\n'));
+    const errors = t.log.lines.filter((l) => /table 101 holds a route haip did not install/.test(l));
+    assert.equal(errors.length, 1, t.log.lines.join('\n'));
+    assert.match(errors[0], /default via 198\.18\.1\.9 dev eth1/);
   });
 });
