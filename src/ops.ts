@@ -57,8 +57,9 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
 
 /** Removes haip's rules, table routes and nftables table; the main default route is handed over as `proto static`. */
 export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Runner): Promise<number> {
-  // Both families whatever the config says now: an earlier config may have probed IPv6.
-  const obs = await observe(ip, { ...readScope(config), families: [4, 6] });
+  // Both families whatever the config says now: an earlier config may have probed IPv6. A kernel
+  // without IPv6 (ipv6.disable=1) refuses `ip -6`: then there is nothing of haip's in IPv6 to remove.
+  const obs = await observe(ip, { ...readScope(config), families: [4, 6] }).catch(() => observe(ip, { ...readScope(config), families: [4] }));
   const commands = reconcile({ routes: [], rules: [] }, obs.net, config.protocol);
   const kept = obs.net.routes.filter((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
   const handover = kept.map((keep) => ({ op: 'route-replace' as const, route: { ...keep, protocol: 4 } }));

@@ -11,6 +11,7 @@ import { commandArgv, parseInterfaces, parseRoutes, parseRules } from '../../src
 import { reconcile } from '../../src/net/plan';
 import { observe, readScope } from '../../src/net/router';
 import { planReport } from '../../src/ops';
+import { renderStatus } from '../../src/statusView';
 import { flushArgv } from '../../src/net/conntrack';
 import { StickyState, syncSticky } from '../../src/net/sticky';
 import { stickyTable } from '../../src/net/nft';
@@ -182,6 +183,15 @@ describe('IPv6: the daemon on the fake kernel', () => {
     assert.equal(t.lastDoc().active6, 'dsl');
     assert.match(statusLine(t.lastDoc()), /^active: dsl \(eth1 via 198\.18\.1\.1\); IPv6 active: dsl \(eth1 via fe80::1\); dsl\/4 up/);
     assert.match(renderMetrics(t.lastDoc()), /haip_link_active\{link="dsl",interface="eth1",family="6"\} 1/);
+    assert.match(renderMetrics(t.lastDoc()), /haip_switches_total\{family="6"\} 1/);
+    const table = renderStatus(t.lastDoc(), Date.now()).split('\n');
+    assert.match(table[0], /^default route: dsl /);
+    assert.match(table[1], /^IPv6 default route: dsl /);
+    assert.match(table[2], /^\s+LINK\s+FAMILY\s+INTERFACE/);
+    assert.deepEqual(
+      table.slice(3, 7).map((l) => l.split(/\s+/).slice(0, 4).join(' ')),
+      ['* dsl IPv4 eth1', ' cable IPv4 eth2', '* dsl IPv6 eth1', ' cable IPv6 eth2'],
+    );
     assert.deepEqual(t.kernel.unknown, []);
   });
 
