@@ -6,6 +6,7 @@ import { HookEvent, HookRunner } from './hooks';
 import { Log } from './log';
 import { Config, LinkConfig, LinkHealth, routeToString, ruleToString, NetState } from './model';
 import { desiredState, LinkView, viewLink } from './net/desired';
+import { LearnedGateway, learnGateways } from './net/gateways';
 import { syncSticky, StickyState } from './net/sticky';
 import { commandToString } from './net/iproute';
 import { reconcile } from './net/plan';
@@ -83,6 +84,7 @@ export class Daemon {
   private sticky: StickyState = { pendingFlush: new Set() };
   private switches = 0;
   private retryDelay = RETRY_MS;
+  private learned = new Map<string, LearnedGateway>();
 
   constructor(
     private config: Config,
@@ -316,7 +318,7 @@ export class Daemon {
     const { log, ip } = this.deps;
     let obs: Observation;
     try {
-      obs = await observe(ip);
+      obs = await observe(ip, this.config.links.filter((l) => !l.gateway).map((l) => l.interface));
     } catch (err) {
       log.error(`reading the kernel's state (${why}): ${(err as Error).message}`);
       this.retryLater();
@@ -367,9 +369,16 @@ export class Daemon {
 
   private updateViews(obs: Observation) {
     const now = this.deps.clock.now();
+    const { protocol, mainTable } = this.config;
+    const learned = learnGateways(this.config.links, obs.interfaces, obs.deviceRoutes, this.learned, protocol, mainTable);
+    for (const [name, g] of learned) {
+      const before = this.learned.get(name)?.gateway;
+      if (before !== g.gateway) this.deps.log.notice(`${name}: gateway ${before ? `${before} -> ` : ''}${g.gateway}, learned from ${g.from}`);
+    }
+    this.learned = learned;
     for (const rt of this.links.values()) {
       const before = rt.view;
-      const view = viewLink(rt.config, obs.interfaces.get(rt.config.interface));
+      const view = viewLink(rt.config, obs.interfaces.get(rt.config.interface), learned.get(rt.config.name));
       rt.view = view;
       if (view.unusable) {
         if (view.unusable !== before.unusable && before.unusable !== 'not looked at yet') this.deps.log.warning(`${rt.config.name}: ${view.unusable}`);
@@ -380,7 +389,8 @@ export class Daemon {
         if (before.unusable !== 'not looked at yet') this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again (source ${view.source})`);
         // A new interface or address has no history: let its first probe round decide, as at start.
         // Carrier coming back on the same address keeps the link down until `up` good rounds.
-        if (!before.source || before.source !== view.source) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };
+        // A newly learned gateway is a new path too.
+        if (!before.source || before.source !== view.source || before.gateway !== view.gateway) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };
       } else if (before.source !== view.source) {
         this.deps.log.notice(`${rt.config.name}: source address ${before.source} -> ${view.source}`);
       }
@@ -433,7 +443,7 @@ export class Daemon {
       } else {
         const to = this.links.get(t.to)!;
         const from = t.from ? this.links.get(t.from) : undefined;
-        const via = (rt: LinkRuntime) => `${rt.config.name} (${rt.config.interface}${rt.config.gateway ? ` via ${rt.config.gateway}` : ''})`;
+        const via = (rt: LinkRuntime) => `${rt.config.name} (${rt.config.interface}${rt.view.gateway ? ` via ${rt.view.gateway}` : ''})`;
         const msg = `switch: default route ${from ? via(from) : 'none'} -> ${via(to)}: ${t.reason}`;
         // A move away from a failed link is a warning; anything else (start, fail-back) is a notice.
         if (from && from.health.state !== 'up') log.warning(msg);
@@ -445,7 +455,7 @@ export class Daemon {
   }
 
   private hookEvent(event: HookEvent['event'], rt: LinkRuntime, state: string, previous: string): HookEvent {
-    return { event, link: rt.config.name, interface: rt.config.interface, state, previous, gateway: rt.config.gateway };
+    return { event, link: rt.config.name, interface: rt.config.interface, state, previous, gateway: rt.view.gateway };
   }
 
   private markStatusDirty() {
@@ -487,7 +497,7 @@ export class Daemon {
         weight: rt.config.weight,
         table: rt.config.table ?? null,
         source: rt.view.source ?? null,
-        gateway: rt.config.gateway ?? null,
+        gateway: rt.view.gateway ?? null,
         targets: rt.config.probe.targets.map((address) => {
           const answers = rt.rounds.map((r) => r.perTarget.find((p) => p.address === address)).filter((p) => p !== undefined);
           const lastAnswer = answers[answers.length - 1];

@@ -3,6 +3,7 @@
 import { Log } from './log';
 import { Config, routeToString } from './model';
 import { desiredState, viewLinks } from './net/desired';
+import { learnGateways } from './net/gateways';
 import { commandToString } from './net/iproute';
 import { reconcile } from './net/plan';
 import { applyCommands, observe } from './net/router';
@@ -11,13 +12,15 @@ import { Runner } from './sys/runner';
 import { replaceScript, removeStickyTable, STICKY_TABLE, stickyTable } from './net/nft';
 
 export async function planReport(config: Config, ip: Runner): Promise<string> {
-  const obs = await observe(ip);
-  const views = viewLinks(config, obs.interfaces);
+  const obs = await observe(ip, config.links.filter((l) => !l.gateway).map((l) => l.interface));
+  const learned = learnGateways(config.links, obs.interfaces, obs.deviceRoutes, new Map(), config.protocol, config.mainTable);
+  const views = viewLinks(config, obs.interfaces, learned);
   const out: string[] = [`# haip plan for ${config.source}: nothing is changed by this command`, '#', '# links (assuming every usable link answers its probes):'];
   const usable = views.filter((v) => !v.unusable);
   const best = usable.reduce<(typeof usable)[number] | undefined>((b, v) => (!b || v.link.weight < b.link.weight ? v : b), undefined);
   for (const v of views) {
-    const state = v.unusable ? `unusable: ${v.unusable}` : `usable, source ${v.source}${v.connected ? `, connected ${v.connected}` : ''}`;
+    const gw = v.gateway ? `, gateway ${v.gateway}${v.learnedFrom ? ` (learned from ${v.learnedFrom})` : ''}` : ', point-to-point';
+    const state = v.unusable ? `unusable: ${v.unusable}` : `usable, source ${v.source}${v.connected ? `, connected ${v.connected}` : ''}${gw}`;
     const role = v === best ? 'would carry the default route (lowest weight among usable links)' : v.unusable ? 'cannot be chosen' : `standby (weight ${v.link.weight} > ${best?.link.weight})`;
     out.push(`#   ${v.link.name} (${v.link.interface}, weight ${v.link.weight}${v.link.table ? `, table ${v.link.table}` : ''}): ${state}; ${role}`);
   }

@@ -37,6 +37,11 @@ export function commandToString(c: Command): string {
 export const READ_ADDRS = ['-j', 'addr', 'show'];
 export const READ_ROUTES = ['-4', '-j', '-N', 'route', 'show', 'table', 'all'];
 export const READ_RULES = ['-4', '-j', '-N', 'rule', 'show'];
+/**
+ * Every route through one interface, in any table: where a DHCP client, pppd or an admin put the
+ * interface's default route. The kernel filters by device, so other interfaces' routes are never sent.
+ */
+export const readDeviceRoutes = (dev: string) => ['-4', '-j', '-N', 'route', 'show', 'table', 'all', 'dev', dev];
 
 function parseJson(text: string, what: string): any[] {
   const t = text.trim();
@@ -59,6 +64,7 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
     out.set(j.ifname, {
       name: j.ifname,
       up: flags.includes('UP') && flags.includes('LOWER_UP'),
+      pointToPoint: flags.includes('POINTOPOINT'),
       addresses,
     });
   }
@@ -69,21 +75,23 @@ const withLen = (addr: string, len: unknown) => (len === undefined || Number(len
 
 export function parseRoutes(text: string): Route[] {
   return parseJson(text, 'route')
-    .filter((j) => j.type === undefined || j.type === 'unicast')
+    // With -N the type is a number: unreachable is 7 (RTN_UNREACHABLE); unicast is not shown.
+    .filter((j) => j.type === undefined || j.type === 'unicast' || j.type === 'unreachable' || j.type === '7')
     .map((j) => {
       const r: Route = {
         table: j.table === undefined ? MAIN_TABLE : Number(j.table),
         dst: j.dst,
-        dev: j.dev,
         protocol: Number(j.protocol ?? 0),
       };
+      if (j.type === 'unreachable' || j.type === '7') r.type = 'unreachable';
+      else r.dev = j.dev;
       if (j.gateway) r.gateway = j.gateway;
       if (j.prefsrc) r.prefsrc = j.prefsrc;
       if (j.scope !== undefined && Number(j.scope) === 253) r.scope = 'link';
       if (j.metric) r.metric = Number(j.metric);
       return r;
     })
-    .filter((r) => Number.isFinite(r.table) && Number.isFinite(r.protocol) && r.dev);
+    .filter((r) => Number.isFinite(r.table) && Number.isFinite(r.protocol) && (r.dev || r.type === 'unreachable'));
 }
 
 export function parseRules(text: string): Rule[] {
@@ -94,6 +102,7 @@ export function parseRules(text: string): Rule[] {
     if (j.fwmark !== undefined) r.fwmark = Number(j.fwmark);
     if (j.fwmask !== undefined && Number(j.fwmask) !== 0xffffffff) r.mask = Number(j.fwmask);
     if (j.iif) r.iif = j.iif;
+    if (j.oif) r.oif = j.oif;
     if (j.suppress_prefixlen !== undefined) r.suppressPrefixlen = Number(j.suppress_prefixlen);
     if (j.protocol !== undefined) r.protocol = Number(j.protocol);
     return r;

@@ -1,17 +1,25 @@
 // Reads the kernel's state and applies planned commands through a Runner. Every command is tried;
 // failures are collected with their argv and stderr, never thrown past the caller.
-import { InterfaceFacts, NetState } from '../model';
+import { InterfaceFacts, NetState, Route } from '../model';
 import { CommandError, Runner, runChecked } from '../sys/runner';
-import { acceptedCodes, Command, commandArgv, parseInterfaces, parseNetState, READ_ADDRS, READ_ROUTES, READ_RULES } from './iproute';
+import { acceptedCodes, Command, commandArgv, parseInterfaces, parseNetState, parseRoutes, READ_ADDRS, READ_ROUTES, READ_RULES, readDeviceRoutes } from './iproute';
 
 export interface Observation {
   interfaces: Map<string, InterfaceFacts>;
   net: NetState;
+  /** Every route, any table, through the interfaces asked for (where gateways are learned). */
+  deviceRoutes: Route[];
 }
 
-export async function observe(ip: Runner): Promise<Observation> {
+/** @param gatewayDevs interfaces whose routes are read for learning gateways (links without one). */
+export async function observe(ip: Runner, gatewayDevs: string[] = []): Promise<Observation> {
   const [addrs, routes, rules] = await Promise.all([runChecked(ip, READ_ADDRS), runChecked(ip, READ_ROUTES), runChecked(ip, READ_RULES)]);
-  return { interfaces: parseInterfaces(addrs.stdout), net: parseNetState(routes.stdout, rules.stdout) };
+  const interfaces = parseInterfaces(addrs.stdout);
+  // Only interfaces that exist; one that vanished since (`Cannot find device`) has no routes to learn from.
+  const devs = [...new Set(gatewayDevs)].filter((d) => interfaces.has(d));
+  const perDev = await Promise.all(devs.map((d) => ip.run(readDeviceRoutes(d))));
+  const deviceRoutes = perDev.flatMap((r) => (r.code === 0 ? parseRoutes(r.stdout) : []));
+  return { interfaces, net: parseNetState(routes.stdout, rules.stdout), deviceRoutes };
 }
 
 export interface ApplyResult {
