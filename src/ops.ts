@@ -3,7 +3,7 @@
 import { Log } from './log';
 import { Config, routeToString } from './model';
 import { desiredState, viewLinks } from './net/desired';
-import { learnGateways } from './net/gateways';
+import { gatewayDevices, learnGateways } from './net/gateways';
 import { commandToString } from './net/iproute';
 import { reconcile } from './net/plan';
 import { applyCommands, observe } from './net/router';
@@ -12,7 +12,7 @@ import { Runner } from './sys/runner';
 import { replaceScript, removeStickyTable, STICKY_TABLE, stickyTable } from './net/nft';
 
 export async function planReport(config: Config, ip: Runner): Promise<string> {
-  const obs = await observe(ip, config.links.filter((l) => !l.gateway).map((l) => l.interface));
+  const obs = await observe(ip, gatewayDevices(config));
   const learned = learnGateways(config.links, obs.interfaces, obs.deviceRoutes, new Map(), config.protocol, config.mainTable);
   const views = viewLinks(config, obs.interfaces, learned);
   const out: string[] = [`# haip plan for ${config.source}: nothing is changed by this command`, '#', '# links (assuming every usable link answers its probes):'];
