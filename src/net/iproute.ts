@@ -73,7 +73,8 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
 
 const withLen = (addr: string, len: unknown) => (len === undefined || Number(len) === 32 ? addr : `${addr}/${len}`);
 
-export function parseRoutes(text: string): Route[] {
+/** @param dev the device the read was filtered by: iproute2 then leaves `dev` out of every route. */
+export function parseRoutes(text: string, dev?: string): Route[] {
   return parseJson(text, 'route')
     // With -N the type is a number: unreachable is 7 (RTN_UNREACHABLE); unicast is not shown.
     .filter((j) => j.type === undefined || j.type === 'unicast' || j.type === 'unreachable' || j.type === '7')
@@ -81,10 +82,11 @@ export function parseRoutes(text: string): Route[] {
       const r: Route = {
         table: j.table === undefined ? MAIN_TABLE : Number(j.table),
         dst: j.dst,
-        protocol: Number(j.protocol ?? 0),
+        // iproute2 leaves out the protocol of a `boot` route (3), the one `ip route add` makes by default.
+        protocol: Number(j.protocol ?? 3),
       };
       if (j.type === 'unreachable' || j.type === '7') r.type = 'unreachable';
-      else r.dev = j.dev;
+      else r.dev = j.dev ?? dev;
       if (j.gateway) r.gateway = j.gateway;
       if (j.prefsrc) r.prefsrc = j.prefsrc;
       if (j.scope !== undefined && Number(j.scope) === 253) r.scope = 'link';

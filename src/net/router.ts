@@ -17,8 +17,8 @@ export async function observe(ip: Runner, gatewayDevs: string[] = []): Promise<O
   const interfaces = parseInterfaces(addrs.stdout);
   // Only interfaces that exist; one that vanished since (`Cannot find device`) has no routes to learn from.
   const devs = [...new Set(gatewayDevs)].filter((d) => interfaces.has(d));
-  const perDev = await Promise.all(devs.map((d) => ip.run(readDeviceRoutes(d))));
-  const deviceRoutes = perDev.flatMap((r) => (r.code === 0 ? parseRoutes(r.stdout) : []));
+  const perDev = await Promise.all(devs.map(async (d) => ({ dev: d, r: await ip.run(readDeviceRoutes(d)) })));
+  const deviceRoutes = perDev.flatMap(({ dev, r }) => (r.code === 0 ? parseRoutes(r.stdout, dev) : []));
   return { interfaces, net: parseNetState(routes.stdout, rules.stdout), deviceRoutes };
 }
 

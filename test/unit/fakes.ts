@@ -256,7 +256,9 @@ export class FakeKernel implements Runner {
     if (key === '-4 -j -N rule show') return ok(JSON.stringify(this.ruleJson()));
     if (key.startsWith('-4 -j -N route show table all dev ') && argv.length === 9) {
       if (!this.interfaces.has(argv[8])) return fail(1, `Cannot find device "${argv[8]}"`);
-      return ok(JSON.stringify(this.routeJson().filter((j) => (j as { dev?: string }).dev === argv[8])));
+      // Filtered by device, iproute2 leaves `dev` out of every route it prints.
+      const mine = this.routeJson().filter((j) => (j as { dev?: string }).dev === argv[8]);
+      return ok(JSON.stringify(mine.map((j) => ({ ...(j as object), dev: undefined }))));
     }
     try {
       if (argv[0] === '-4' && argv[1] === 'route' && (argv[2] === 'replace' || argv[2] === 'del')) return this.route(argv[2], argv.slice(3));
