@@ -3,19 +3,28 @@
 import { Log } from './log';
 import { Config, routeToString } from './model';
 import { desiredState, viewLinks } from './net/desired';
-import { gatewayDevices, learnGateways } from './net/gateways';
+import { learnGateways } from './net/gateways';
 import { commandToString } from './net/iproute';
-import { reconcile } from './net/plan';
-import { applyCommands, observe } from './net/router';
+import { reconcile, withoutForeignConflicts } from './net/plan';
+import { applyCommands, observe, readScope } from './net/router';
 import { removeNameFiles } from './net/names';
 import { Runner } from './sys/runner';
 import { replaceScript, removeStickyTable, STICKY_TABLE, stickyTable } from './net/nft';
 
+/** `haip check`'s one line: the file is valid, and what it configures. */
+export function checkReport(config: Config): string {
+  const n = config.links.length;
+  if (!n) return `${config.source}: ok, no links: haip changes nothing on this host until links are added (see haip.yaml(5))`;
+  return `${config.source}: ok, ${n} link${n === 1 ? '' : 's'}: ${config.links.map((l) => l.name).join(', ')}`;
+}
+
 export async function planReport(config: Config, ip: Runner): Promise<string> {
-  const obs = await observe(ip, gatewayDevices(config));
+  const obs = await observe(ip, readScope(config));
   const learned = learnGateways(config.links, obs.interfaces, obs.deviceRoutes, new Map(), config.protocol, config.mainTable);
   const views = viewLinks(config, obs.interfaces, learned);
-  const out: string[] = [`# haip plan for ${config.source}: nothing is changed by this command`, '#', '# links (assuming every usable link answers its probes):'];
+  const out: string[] = [`# haip plan for ${config.source}: nothing is changed by this command`, '#'];
+  if (!config.links.length) out.push('# no links configured: haip installs nothing for them (see haip.yaml(5))');
+  else out.push('# links (assuming every usable link answers its probes):');
   const usable = views.filter((v) => !v.unusable);
   const best = usable.reduce<(typeof usable)[number] | undefined>((b, v) => (!b || v.link.weight < b.link.weight ? v : b), undefined);
   for (const v of views) {
@@ -25,9 +34,10 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
     out.push(`#   ${v.link.name} (${v.link.interface}, weight ${v.link.weight}${v.link.table ? `, table ${v.link.table}` : ''}): ${state}; ${role}`);
   }
   const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
-  const desired = desiredState(config, views, best?.link.name ?? null, keep);
+  const { desired, conflicts } = withoutForeignConflicts(desiredState(config, views, best?.link.name ?? null, keep), obs.net, config.protocol, config.mainTable);
   const commands = reconcile(desired, obs.net, config.protocol);
   out.push('#');
+  for (const { ours, theirs } of conflicts) out.push(`# NOT installed: ${routeToString(ours)}: table ${theirs.table} already holds "${routeToString(theirs)}", which is not haip's`);
   if (!commands.length) out.push('# the kernel already matches the config: no commands');
   else out.push(`# ${commands.length} command(s), adds before deletes:`, ...commands.map(commandToString));
   if (!best && keep) out.push(`# no usable link: the current default route stays (${routeToString(keep)})`);
@@ -38,7 +48,7 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
 
 /** Removes haip's rules, table routes and nftables table; the main default route is handed over as `proto static`. */
 export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Runner): Promise<number> {
-  const obs = await observe(ip);
+  const obs = await observe(ip, readScope(config));
   const commands = reconcile({ routes: [], rules: [] }, obs.net, config.protocol);
   const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
   const handover = keep ? [{ op: 'route-replace' as const, route: { ...keep, protocol: 4 } }] : [];
@@ -46,7 +56,7 @@ export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Run
   const result = await applyCommands(ip, [...handover, ...commands.filter((c) => !(c.op === 'route-del' && keep && c.route === keep))]);
   for (const c of result.applied) log.notice(`flush: ${commandToString(c)}`);
   for (const e of result.errors) log.error(`flush: ${e.message}`);
-  removeNameFiles(config);
+  for (const path of removeNameFiles(config)) log.warning(`flush: left ${path} alone: it is not haip's`);
   let nftErrors = 0;
   let nftRemoved = false;
   if (nft) {

@@ -25,6 +25,11 @@ export function networkOf(address: string, prefixlen: number): string {
   return `${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join('.')}/${prefixlen}`;
 }
 
+/** IFF_POINTOPOINT (ppp, tun), or an address with a peer (what pppd leaves): no gateway needed. */
+export function isPointToPoint(iface: InterfaceFacts, addr = iface.addresses[0]): boolean {
+  return !!iface.pointToPoint || (addr?.peer !== undefined && addr.peer !== addr.address);
+}
+
 /**
  * @param learned the gateway learned from the kernel for a link whose config names none.
  */
@@ -41,7 +46,7 @@ export function viewLink(link: LinkConfig, iface: InterfaceFacts | undefined, le
   if (!link.gateway && learned) view.learnedFrom = learned.from;
   // Only a point-to-point link reaches its far end with `default dev IF`; on a broadcast link that
   // route makes the host ARP for every destination, which never works.
-  const pointToPoint = iface.pointToPoint || (addr?.peer !== undefined && addr.peer !== addr.address);
+  const pointToPoint = isPointToPoint(iface, addr);
   if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
   else if (!addr) view.unusable = link.source ? `${link.interface} does not hold ${link.source}` : `${link.interface} has no IPv4 address`;
   else if (!gateway && !pointToPoint && !link.onLink)
@@ -132,7 +137,7 @@ export function desiredState(config: Config, views: LinkView[], active: string |
     rules.push(rule);
   }
   const chosen = active === null ? undefined : views.find((v) => v.link.name === active && !v.unusable);
-  if (chosen) routes.push(defaultRouteFor(config, chosen, config.mainTable));
+  if (chosen) routes.push({ ...defaultRouteFor(config, chosen, config.mainTable), ...(config.mainMetric ? { metric: config.mainMetric } : {}) });
   else if (keep) routes.push(keep);
   return { routes, rules };
 }

@@ -2,11 +2,11 @@
 // client (dhcpcd, udhcpc, dhclient through haip's exit hook), systemd-networkd, NetworkManager or an
 // admin installed for the link's interface, in any table, at any metric. Pure: observation in, one
 // learned gateway per link out.
-import { Config, InterfaceFacts, LinkConfig, Route, routeToString } from '../model';
+import { InterfaceFacts, LinkConfig, Route, routeToString } from '../model';
 import { networkOf } from './desired';
 
 /** The interfaces whose routes are read to learn a gateway: those of links without one in the config. */
-export function gatewayDevices(config: Config): string[] {
+export function gatewayDevices(config: { links: { interface: string; gateway?: string }[] }): string[] {
   return config.links.filter((l) => !l.gateway).map((l) => l.interface);
 }
 

@@ -35,7 +35,6 @@ export function commandToString(c: Command): string {
 }
 
 export const READ_ADDRS = ['-j', 'addr', 'show'];
-export const READ_ROUTES = ['-4', '-j', '-N', 'route', 'show', 'table', 'all'];
 export const READ_RULES = ['-4', '-j', '-N', 'rule', 'show'];
 /**
  * Every route through one interface, in any table: where a DHCP client, pppd or an admin put the
@@ -43,12 +42,66 @@ export const READ_RULES = ['-4', '-j', '-N', 'rule', 'show'];
  */
 export const readDeviceRoutes = (dev: string) => ['-4', '-j', '-N', 'route', 'show', 'table', 'all', 'dev', dev];
 
-function parseJson(text: string, what: string): any[] {
+/**
+ * One table's routes, or only its default routes (every metric). Never `table all`: a host carrying a
+ * full BGP table in another table must cost haip nothing, and the kernel dumps only the table asked for.
+ */
+export function readRoutesArgv(table: number, onlyDefault = false): string[] {
+  return ['-4', '-j', '-N', 'route', 'show', 'table', String(table), ...(onlyDefault ? ['default'] : [])];
+}
+
+/** `ip route show table N` for a table that holds nothing: exit 2, which means "no routes". */
+export const NO_SUCH_TABLE = /FIB table does not exist/;
+
+// The records `ip -j -N` prints, as far as haip reads them. Numbers chosen by -N come as strings.
+interface IpAddrInfoJson {
+  family: string;
+  local?: string;
+  /** The peer of a point-to-point address. */
+  address?: string;
+  prefixlen: number;
+}
+interface IpLinkAddrJson {
+  ifname: string;
+  flags?: string[];
+  addr_info?: IpAddrInfoJson[];
+}
+interface IpRouteJson {
+  type?: string;
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  /** Absent in the main table and when one table was asked for. */
+  table?: string;
+  /** Absent for `proto boot`, which iproute2 does not print. */
+  protocol?: string;
+  scope?: string;
+  prefsrc?: string;
+  metric?: number;
+}
+interface IpRuleJson {
+  priority?: number;
+  src?: string;
+  srclen?: number;
+  dst?: string;
+  dstlen?: number;
+  fwmark?: string;
+  fwmask?: string;
+  iif?: string;
+  oif?: string;
+  table: string;
+  suppress_prefixlen?: number;
+  protocol?: string;
+}
+
+const RTPROT_BOOT = 3;
+
+function parseJson<T>(text: string, what: string): T[] {
   const t = text.trim();
   if (!t) return [];
   try {
-    const v = JSON.parse(t);
-    return Array.isArray(v) ? v : [];
+    const v: unknown = JSON.parse(t);
+    return Array.isArray(v) ? (v as T[]) : [];
   } catch (err) {
     throw new Error(`cannot parse ip ${what} output`, { cause: err });
   }
@@ -56,11 +109,11 @@ function parseJson(text: string, what: string): any[] {
 
 export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
   const out = new Map<string, InterfaceFacts>();
-  for (const j of parseJson(text, 'addr')) {
-    const flags: string[] = j.flags ?? [];
+  for (const j of parseJson<IpLinkAddrJson>(text, 'addr')) {
+    const flags = j.flags ?? [];
     const addresses = (j.addr_info ?? [])
-      .filter((a: any) => a.family === 'inet' && a.local)
-      .map((a: any) => ({ address: a.local as string, prefixlen: Number(a.prefixlen), peer: a.address as string | undefined }));
+      .filter((a): a is IpAddrInfoJson & { local: string } => a.family === 'inet' && !!a.local)
+      .map((a) => ({ address: a.local, prefixlen: Number(a.prefixlen), peer: a.address }));
     out.set(j.ifname, {
       name: j.ifname,
       up: flags.includes('UP') && flags.includes('LOWER_UP'),
@@ -73,31 +126,35 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
 
 const withLen = (addr: string, len: unknown) => (len === undefined || Number(len) === 32 ? addr : `${addr}/${len}`);
 
-/** @param dev the device the read was filtered by: iproute2 then leaves `dev` out of every route. */
-export function parseRoutes(text: string, dev?: string): Route[] {
-  return parseJson(text, 'route')
+/**
+ * @param table the table asked for, for records that do not name theirs (main, or one table shown).
+ * @param dev the device the read was filtered by: iproute2 then leaves `dev` out of every route.
+ */
+export function parseRoutes(text: string, table = MAIN_TABLE, dev?: string): Route[] {
+  const out: Route[] = [];
+  for (const j of parseJson<IpRouteJson>(text, 'route')) {
     // With -N the type is a number: unreachable is 7 (RTN_UNREACHABLE); unicast is not shown.
-    .filter((j) => j.type === undefined || j.type === 'unicast' || j.type === 'unreachable' || j.type === '7')
-    .map((j) => {
-      const r: Route = {
-        table: j.table === undefined ? MAIN_TABLE : Number(j.table),
-        dst: j.dst,
-        // iproute2 leaves out the protocol of a `boot` route (3), the one `ip route add` makes by default.
-        protocol: Number(j.protocol ?? 3),
-      };
-      if (j.type === 'unreachable' || j.type === '7') r.type = 'unreachable';
-      else r.dev = j.dev ?? dev;
-      if (j.gateway) r.gateway = j.gateway;
-      if (j.prefsrc) r.prefsrc = j.prefsrc;
-      if (j.scope !== undefined && Number(j.scope) === 253) r.scope = 'link';
-      if (j.metric) r.metric = Number(j.metric);
-      return r;
-    })
-    .filter((r) => Number.isFinite(r.table) && Number.isFinite(r.protocol) && (r.dev || r.type === 'unreachable'));
+    const unreachable = j.type === 'unreachable' || j.type === '7';
+    const routeDev = j.dev ?? dev;
+    if (unreachable ? false : (j.type !== undefined && j.type !== 'unicast') || !routeDev) continue;
+    const r: Route = {
+      table: j.table === undefined ? table : Number(j.table),
+      dst: j.dst,
+      protocol: j.protocol === undefined ? RTPROT_BOOT : Number(j.protocol),
+    };
+    if (unreachable) r.type = 'unreachable';
+    else r.dev = routeDev;
+    if (j.gateway) r.gateway = j.gateway;
+    if (j.prefsrc) r.prefsrc = j.prefsrc;
+    if (j.scope !== undefined && Number(j.scope) === 253) r.scope = 'link';
+    if (j.metric) r.metric = Number(j.metric);
+    if (Number.isFinite(r.table) && Number.isFinite(r.protocol)) out.push(r);
+  }
+  return out;
 }
 
 export function parseRules(text: string): Rule[] {
-  return parseJson(text, 'rule').map((j) => {
+  return parseJson<IpRuleJson>(text, 'rule').map((j) => {
     const r: Rule = { priority: Number(j.priority ?? 0), table: Number(j.table) };
     if (j.src && j.src !== 'all') r.from = withLen(j.src, j.srclen);
     if (j.dst && j.dst !== 'all') r.to = withLen(j.dst, j.dstlen);
@@ -109,8 +166,4 @@ export function parseRules(text: string): Rule[] {
     if (j.protocol !== undefined) r.protocol = Number(j.protocol);
     return r;
   });
-}
-
-export function parseNetState(routes: string, rules: string): NetState {
-  return { routes: parseRoutes(routes), rules: parseRules(rules) };
 }

@@ -8,7 +8,7 @@ import { InterfaceFacts, Route, routeToString } from '../../src/model';
 import { desiredState, viewLink, viewLinks } from '../../src/net/desired';
 import { LearnedGateway, learnGateways } from '../../src/net/gateways';
 import { reconcile } from '../../src/net/plan';
-import { applyCommands, observe } from '../../src/net/router';
+import { applyCommands, observe, readScope } from '../../src/net/router';
 import { FakeKernel } from './fakes';
 
 /** Two uplinks without a gateway in the config, as a DHCP user writes them. */
@@ -115,33 +115,33 @@ describe('desiredState: each link\'s table is closed and its probes stay in it',
 describe('the fake kernel routes probes as the real one does', () => {
   /** Two identical home routers: the same subnet, gateway and address on eth1 and eth2. */
   async function identical(): Promise<FakeKernel> {
-    const k = new FakeKernel().addInterface('eth1', [{ address: '192.168.1.100', prefixlen: 24 }]).addInterface('eth2', [{ address: '192.168.1.100', prefixlen: 24 }]);
-    const config = { ...DHCP, links: DHCP.links.map((l) => ({ ...l, gateway: '192.168.1.1' })) };
-    const obs = await observe(k);
+    const k = new FakeKernel().addInterface('eth1', [{ address: '198.18.100.100', prefixlen: 24 }]).addInterface('eth2', [{ address: '198.18.100.100', prefixlen: 24 }]);
+    const config = { ...DHCP, links: DHCP.links.map((l) => ({ ...l, gateway: '198.18.100.1' })) };
+    const obs = await observe(k, readScope(config));
     await applyCommands(k, reconcile(desiredState(config, viewLinks(config, obs.interfaces), 'cable'), obs.net, 72));
     return k;
   }
 
   it('identical subnets: a probe bound to eth2 leaves by eth2; unbound, the first source rule wins', async () => {
     const k = await identical();
-    assert.deepEqual(k.routeGet('203.0.113.1', '192.168.1.100', 'eth2'), { dev: 'eth2', gateway: '192.168.1.1', table: 102 });
-    assert.deepEqual(k.routeGet('203.0.113.1', '192.168.1.100', 'eth1'), { dev: 'eth1', gateway: '192.168.1.1', table: 101 });
-    assert.equal(k.routeGet('203.0.113.1', '192.168.1.100')?.dev, 'eth1');
+    assert.deepEqual(k.routeGet('203.0.113.1', '198.18.100.100', 'eth2'), { dev: 'eth2', gateway: '198.18.100.1', table: 102 });
+    assert.deepEqual(k.routeGet('203.0.113.1', '198.18.100.100', 'eth1'), { dev: 'eth1', gateway: '198.18.100.1', table: 101 });
+    assert.equal(k.routeGet('203.0.113.1', '198.18.100.100')?.dev, 'eth1');
   });
 
   it('a route in main that covers the target does not capture the other link\'s probes', async () => {
     const k = await identical();
-    k.addRawRoute({ dst: '203.0.113.0/24', gateway: '192.168.1.1', dev: 'eth1', protocol: 4 });
-    assert.equal(k.routeGet('203.0.113.1', '192.168.1.100', 'eth2')?.dev, 'eth2');
+    k.addRawRoute({ dst: '203.0.113.0/24', gateway: '198.18.100.1', dev: 'eth1', protocol: 4 });
+    assert.equal(k.routeGet('203.0.113.1', '198.18.100.100', 'eth2')?.dev, 'eth2');
   });
 
   it('a link table that lost its default ends at unreachable, never in main', async () => {
     const k = await identical();
-    k.addRawRoute({ dst: 'default', gateway: '192.168.1.1', dev: 'eth1', protocol: 4 });
+    k.addRawRoute({ dst: 'default', gateway: '198.18.100.1', dev: 'eth1', protocol: 4 });
     k.removeRawRoute((r) => r.table === 102 && r.dst === 'default' && !r.type);
-    assert.equal(k.routeGet('203.0.113.1', '192.168.1.100', 'eth2'), null);
+    assert.equal(k.routeGet('203.0.113.1', '198.18.100.100', 'eth2'), null);
     // Unbound traffic from eth1's source too: T1 without its default must not fall through to main.
     k.removeRawRoute((r) => r.table === 101 && r.dst === 'default' && !r.type);
-    assert.equal(k.routeGet('203.0.113.1', '192.168.1.100'), null);
+    assert.equal(k.routeGet('203.0.113.1', '198.18.100.100'), null);
   });
 });

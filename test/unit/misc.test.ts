@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LinkMonitor, RoundResult, summarize } from '../../src/health/monitor';
 import { hookEnv } from '../../src/hooks';
-import { effectiveLevel, logStyle, memoryLog } from '../../src/log';
+import { effectiveLevel, logStyle } from '../../src/log';
 import { LogLevel } from '../../src/model';
 import { nameFiles } from '../../src/net/names';
 import { flushOwned, planReport } from '../../src/ops';
 import { StatusDoc, statusLine } from '../../src/status';
 import { renderStatus, sparkline } from '../../src/statusView';
 import { watchdogIntervalMs } from '../../src/sys/notify';
-import { FakeClock, FakeKernel } from './fakes';
+import { FakeClock, FakeKernel, memoryLog } from './fakes';
 import { CONFIG, ETH1, PPP0, setInterfaces, STATES } from './fixtures';
 
 describe('log levels and style', () => {
@@ -88,6 +88,7 @@ describe('status: STATUS= line and `haip status` table', () => {
 describe('hooks and name files', () => {
   it('hook environment', () => {
     assert.deepEqual(hookEnv({ event: 'switch', link: 'lte', interface: 'ppp0', state: 'up', previous: 'dsl' }), {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       HAIP_EVENT: 'switch',
       HAIP_LINK: 'lte',
       HAIP_INTERFACE: 'ppp0',
