@@ -42,6 +42,9 @@ export interface LabOptions {
 }
 
 export const LAN_HOST = '198.18.200.2';
+export const LAN_HOST6 = 'fd00:200::2';
+export const LAN_GATEWAY6 = 'fd00:200::1';
+export const SERVER6 = '2001:db8:ff::10';
 export const LAN_GATEWAY = '198.18.200.1';
 /** A TCP echo server in the internet that tells each client the address it sees (tcpPeer.ts). */
 export const SERVER = '198.51.100.1';
@@ -155,6 +158,20 @@ export class Lab {
       writeFileSync(conf, 'interface wan {\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  AdvDefaultLifetime 30;\n};\n', { mode: 0o644 });
       this.spawnIn(isp, ['radvd', '-C', conf, '-p', join(this.dir, `radvd-isp${i}.pid`), '-n', '-m', 'stderr']);
     }
+  }
+
+  /**
+   * IPv6 on the LAN (after enableIPv6 on a lab with `lan`): the LAN host fd00:200::2/64 behind the
+   * router's fd00:200::1, NPTv6's poor cousin in the lab's own table (masquerade per uplink), and a
+   * server address in the internet for the sticky tests.
+   */
+  enableLan6() {
+    this.ip(this.r, '-6', 'addr', 'add', `${LAN_GATEWAY6}/64`, 'dev', 'lan0', 'nodad');
+    this.ip(this.lan, '-6', 'addr', 'add', `${LAN_HOST6}/64`, 'dev', 'eth0', 'nodad');
+    this.ip(this.lan, '-6', 'route', 'add', 'default', 'via', LAN_GATEWAY6);
+    this.ip(this.inet, 'addr', 'add', `${SERVER6}/128`, 'dev', 'lo');
+    const masq = Array.from({ length: this.uplinks }, (_, k) => `oifname "eth${k + 1}" ip6 saddr fd00:200::/64 masquerade`);
+    this.nft(this.r, `table ip6 haiplabnat6 { chain postrouting { type nat hook postrouting priority srcnat; policy accept; ${masq.join('; ')}; }; }\n`);
   }
 
   /** Packets isp<i> dropped because the router sent them from an IPv6 address outside its /64. */
