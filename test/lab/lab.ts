@@ -2,7 +2,7 @@
 // ISPs, and an "internet" holding the probe targets on lo. Failures are made the way they happen:
 // silent loss (nft drop), unreachable routes, carrier loss, a vanished interface, random loss.
 // Every namespace is removed on exit, also when a test fails or the process is interrupted.
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -344,6 +344,11 @@ export class Lab {
     return `probe: ${probe}\ntables: { ${tables} }\nlinks:\n${links.join('\n')}\n${this.pathsYaml()}\n${extra}`;
   }
 
+  /** Runs a haip command (status, plan, ...) in the router namespace to the end. */
+  cli(...args: string[]): SpawnSyncReturns<string> {
+    return spawnSync('ip', ['netns', 'exec', this.r, process.execPath, HAIP_JS, ...args], { encoding: 'utf8' });
+  }
+
   startHaip(args: string[], env: NodeJS.ProcessEnv = {}): Haip {
     const child = spawn('ip', ['netns', 'exec', this.r, process.execPath, HAIP_JS, ...args], {
       env: { PATH: process.env.PATH, ...env },
@@ -425,6 +430,15 @@ export class Haip {
   async stop(): Promise<number | null> {
     this.child.kill('SIGTERM');
     return this.exited;
+  }
+}
+
+/** Polls `check` every `stepMs` until it returns true; the elapsed ms since `since`, or throws with `what`. */
+export async function within(ms: number, what: string, check: () => boolean, since = Date.now(), stepMs = 20): Promise<number> {
+  for (;;) {
+    if (check()) return Date.now() - since;
+    if (Date.now() - since > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(stepMs);
   }
 }
 
