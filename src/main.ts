@@ -15,7 +15,9 @@ import { createNotifier, watchdogIntervalMs } from './sys/notify';
 import { AutoProber, StreamProber } from './sys/pingStream';
 import { NodePingProber } from './sys/prober';
 import { ProcessRunner } from './sys/runner';
-import { FileStatus } from './status';
+import { HealthFile } from './healthFile';
+import { MetricsFile } from './metrics';
+import { allSinks, FileStatus } from './status';
 import { statusReport } from './statusView';
 
 const DEFAULT_CONFIG = '/etc/haip/haip.yaml';
@@ -35,6 +37,12 @@ async function run(args: CliArgs, log: Log): Promise<number> {
   const notifier = createNotifier(process.env, log);
   const ip = new ProcessRunner('ip');
   let current = config;
+  const onWriteError = (m: string) => log.error(m);
+  const status = allSinks(
+    new FileStatus(() => current.stateDir, onWriteError),
+    new HealthFile(() => current.stateDir, onWriteError),
+    new MetricsFile(() => current, clock, onWriteError),
+  );
   const daemon = new Daemon(config, {
     ip,
     nft: new ProcessRunner('nft'),
@@ -45,7 +53,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
     log,
     events: new IpMonitor(clock, (m) => log.warning(m)),
     hooks: new ProcessHooks(() => current, log),
-    status: new FileStatus(() => current, (m) => log.error(m)),
+    status,
     watchdogMs: watchdogIntervalMs(process.env, process.pid),
     onConfig: (c) => {
       current = c;
@@ -65,6 +73,8 @@ async function run(args: CliArgs, log: Log): Promise<number> {
     } catch (err) {
       log.error(`stopping: ${(err as Error).message}`);
     }
+    // The health file and the metrics say that haip has stopped.
+    status.close();
     notifier.close();
     process.exit(0);
   };

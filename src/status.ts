@@ -42,6 +42,8 @@ export interface StatusDoc {
 /** Where the status document goes; exists so tests can keep it in memory. */
 export interface StatusSink {
   write(doc: StatusDoc): void;
+  /** The daemon has stopped: say so, or take back what is no longer true. */
+  close?(): void;
 }
 
 /** Writes whole files only: a reader sees the old file or the new one, never half of one. */
@@ -52,47 +54,29 @@ export function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+/** status.json in the state dir, rewritten on every change (tmpfs: /run/haip by default). */
 export class FileStatus implements StatusSink {
   constructor(
-    private readonly paths: () => { stateDir: string; metricsFile?: string },
+    private readonly stateDir: () => string,
     private readonly onError: (msg: string) => void,
   ) {}
 
   write(doc: StatusDoc): void {
-    const { stateDir, metricsFile } = this.paths();
-    const files: [string, () => string][] = [[join(stateDir, 'status.json'), () => JSON.stringify(doc, null, 2) + '\n']];
-    if (metricsFile) files.push([metricsFile, () => renderMetrics(doc)]);
-    for (const [path, render] of files) {
-      try {
-        writeAtomic(path, render());
-      } catch (err) {
-        this.onError(`cannot write ${path}: ${(err as Error).message}`);
-      }
+    const path = join(this.stateDir(), 'status.json');
+    try {
+      writeAtomic(path, JSON.stringify(doc, null, 2) + '\n');
+    } catch (err) {
+      this.onError(`cannot write ${path}: ${(err as Error).message}`);
     }
   }
 }
 
-const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-
-/** The Prometheus text format, for node_exporter's textfile collector. */
-export function renderMetrics(doc: StatusDoc): string {
-  const out: string[] = [];
-  const family = (name: string, type: 'gauge' | 'counter', help: string, rows: [Record<string, string>, number | null][]) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of rows) {
-      if (value === null) continue;
-      const l = Object.entries(labels).map(([k, v]) => `${k}="${label(v)}"`).join(',');
-      out.push(`${name}${l ? `{${l}}` : ''} ${value}`);
-    }
+/** Several sinks fed the same documents, each on its own terms. */
+export function allSinks(...sinks: StatusSink[]): StatusSink & { close(): void } {
+  return {
+    write: (doc) => sinks.forEach((s) => s.write(doc)),
+    close: () => sinks.forEach((s) => s.close?.()),
   };
-  const per = (f: (l: LinkStatus) => number | null) => doc.links.map((l): [Record<string, string>, number | null] => [{ link: l.name, interface: l.interface }, f(l)]);
-  family('haip_link_up', 'gauge', '1 when the link is up, 0 when down or not yet known.', per((l) => (l.state === 'up' ? 1 : 0)));
-  family('haip_link_active', 'gauge', '1 for the link that carries the default route.', per((l) => (l.name === doc.active ? 1 : 0)));
-  family('haip_link_rtt_seconds', 'gauge', 'Mean RTT of the last probe round.', per((l) => (l.rtt_ms === null ? null : l.rtt_ms / 1000)));
-  family('haip_link_loss_ratio', 'gauge', 'Share of probes unanswered over the last minute.', per((l) => l.loss));
-  family('haip_probe_rounds_total', 'counter', 'Probe rounds completed since haip started.', per((l) => l.rounds));
-  family('haip_switches_total', 'counter', 'Default-route switches since haip started.', [[{}, doc.switches]]);
-  return out.join('\n') + '\n';
 }
 
 export function readStatus(dir: string): StatusDoc {

@@ -37,6 +37,7 @@ export const DEFAULTS = {
   stateDir: '/run/haip',
   hooksDir: '/etc/haip/hooks.d',
   hookTimeoutMs: 10_000,
+  metricsIntervalMs: 15_000,
   protocol: 72,
   rulePriorityBase: 10000,
   markMask: 0xff,
@@ -297,6 +298,7 @@ export interface RawConfig {
   hooks_dir?: string;
   hook_timeout?: number | string;
   metrics_file?: string;
+  metrics_interval?: number | string;
   protocol?: number;
   rule_priority?: number;
   main_table?: string | number;
@@ -341,6 +343,7 @@ function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem[] {
   };
   probeDurations(raw.probe, ['probe']);
   duration(raw.hook_timeout, ['hook_timeout']);
+  duration(raw.metrics_interval, ['metrics_interval']);
   raw.links.forEach((l, i) => l && typeof l === 'object' && probeDurations(l.probe, ['links', i, 'probe']));
   const names = new Map<string, number>();
   const linkTables = new Map<number, number>();
@@ -443,6 +446,7 @@ function toConfig(raw: RawConfig, source: string): Config {
     stateDir: raw.state_dir ?? DEFAULTS.stateDir,
     hooksDir: raw.hooks_dir ?? DEFAULTS.hooksDir,
     metricsFile: raw.metrics_file,
+    metricsIntervalMs: raw.metrics_interval === undefined ? DEFAULTS.metricsIntervalMs : parseDuration(raw.metrics_interval),
     hookTimeoutMs: raw.hook_timeout === undefined ? DEFAULTS.hookTimeoutMs : parseDuration(raw.hook_timeout),
     toggle: raw.toggle,
     protocol: raw.protocol ?? DEFAULTS.protocol,

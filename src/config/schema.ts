@@ -132,7 +132,12 @@ export const configSchema = {
     metrics_file: {
       type: 'string',
       pattern: '^/',
-      description: 'Prometheus text file for node_exporter\'s textfile collector (e.g. /var/lib/prometheus/node-exporter/haip.prom). Default: none.',
+      description:
+        'Prometheus text file for node_exporter\'s textfile collector. /run/haip/haip.prom keeps the writes off flash (link it from the collector\'s directory, see haip.yaml(5)). Default: none.',
+    },
+    metrics_interval: {
+      ...duration,
+      description: 'The metrics file is rewritten at once when a link\'s state or the active link changes, and otherwise at most this often (RTT, loss, counters). Default 15s.',
     },
     hook_timeout: { ...duration, description: 'A hook still running after this is killed. Default 10s.' },
     protocol: { type: 'integer', minimum: 5, maximum: 255, description: 'Route/rule protocol number marking what haip owns. Default 72.' },

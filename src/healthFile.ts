@@ -1,0 +1,42 @@
+// The host's health as one number, for keepalived's track_file (and any script): STATE_DIR/healthy says
+// 1 while a link that is up carries the default route, and 0 otherwise: still starting, every link down,
+// or haip stopped. keepalived treats a missing file as 0 too. Rewritten (atomically: keepalived rereads
+// it when a file is renamed onto it) only when the value changes.
+import { join } from 'node:path';
+import { StatusDoc, StatusSink, writeAtomic } from './status';
+
+export const HEALTH_FILE = 'healthy';
+
+/** 1 when the active link is up: the LAN behind this host has a way out. */
+export function healthValue(doc: StatusDoc): 0 | 1 {
+  return doc.links.some((l) => l.name === doc.active && l.state === 'up') ? 1 : 0;
+}
+
+export class HealthFile implements StatusSink {
+  private written?: string;
+
+  constructor(
+    private readonly stateDir: () => string,
+    private readonly onError: (msg: string) => void,
+    private readonly writeFile: (path: string, text: string) => void = writeAtomic,
+  ) {}
+
+  write(doc: StatusDoc): void {
+    this.put(healthValue(doc));
+  }
+
+  close(): void {
+    this.put(0);
+  }
+
+  private put(value: 0 | 1) {
+    const path = join(this.stateDir(), HEALTH_FILE);
+    if (this.written === `${path} ${value}`) return;
+    try {
+      this.writeFile(path, `${value}\n`);
+      this.written = `${path} ${value}`;
+    } catch (err) {
+      this.onError(`cannot write ${path}: ${(err as Error).message}`);
+    }
+  }
+}
