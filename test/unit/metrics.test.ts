@@ -1,6 +1,7 @@
 // The metrics file (state label, cadence, stop) and the health file keepalived tracks, on fakes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseConfigText } from '../../src/config/load';
 import { Daemon } from '../../src/daemon';
 import { HealthFile, healthValue } from '../../src/healthFile';
 import { memoryLog } from '../../src/log';
@@ -168,5 +169,14 @@ describe('health file for keepalived', () => {
     h.write(doc());
     h.close();
     assert.deepEqual(writes, ['/run/haip/healthy: 0\n', '/run/haip/healthy: 1\n', '/run/haip/healthy: 0\n', '/run/haip/healthy: 1\n', '/run/haip/healthy: 0\n']);
+  });
+});
+
+describe('metrics_interval in the config', () => {
+  it('defaults to 15 s, takes a duration, refuses 0', () => {
+    const base = 'links: []\n';
+    assert.equal(parseConfigText(base, 'h.yaml').metricsIntervalMs, 15_000);
+    assert.equal(parseConfigText(`${base}metrics_interval: 1m\n`, 'h.yaml').metricsIntervalMs, 60_000);
+    assert.throws(() => parseConfigText(`${base}metrics_interval: 0\n`, 'h.yaml'), /h\.yaml:2:\d+: metrics_interval: /);
   });
 });
