@@ -8,7 +8,7 @@ import { Watchdog } from './core/watchdog';
 import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
 import { LinkMonitor, RoundResult } from './health/monitor';
 import { HookEvent, HookRunner } from './hooks';
-import { Log } from './log';
+import { eventFields, Log } from './log';
 import { Config, LinkConfig, LinkHealth, NetState } from './model';
 import { desiredState, viewLink } from './net/desired';
 import { Observation } from './net/router';
@@ -268,22 +268,24 @@ export class Daemon {
       if (t.kind === 'link') {
         const rt = this.links.get(t.link)!;
         const msg = `link ${t.link} (${rt.config.interface}): ${t.from.state} -> ${t.to.state}: ${t.to.reason}`;
+        const ev = this.hookEvent(t.to.state === 'up' ? 'link-up' : 'link-down', rt, t.to.state, t.from.state);
         if (t.to.state === 'down') {
-          log.warning(msg);
+          log.warning(msg, eventFields(ev));
           // Whichever link goes down last: links failing together must be told too.
           if (this.active && !this.links.all().some((o) => o.health.state === 'up'))
             log.error(`every link is down; keeping the default route on ${this.active} and probing on`);
-        } else log.notice(msg);
-        hooks?.run(this.hookEvent(t.to.state === 'up' ? 'link-up' : 'link-down', rt, t.to.state, t.from.state));
+        } else log.notice(msg, eventFields(ev));
+        hooks?.run(ev);
       } else {
         const to = this.links.get(t.to)!;
         const from = t.from ? this.links.get(t.from) : undefined;
         const via = (rt: LinkRuntime) => `${rt.config.name} (${rt.config.interface}${rt.config.gateway ? ` via ${rt.config.gateway}` : ''})`;
         const msg = `switch: default route ${from ? via(from) : 'none'} -> ${via(to)}: ${t.reason}`;
+        const ev = this.hookEvent('switch', to, to.health.state, t.from ?? '');
         // A move away from a failed link is a warning; anything else (start, fail-back) is a notice.
-        if (from && from.health.state !== 'up') log.warning(msg);
-        else log.notice(msg);
-        hooks?.run(this.hookEvent('switch', to, to.health.state, t.from ?? ''));
+        if (from && from.health.state !== 'up') log.warning(msg, eventFields(ev));
+        else log.notice(msg, eventFields(ev));
+        hooks?.run(ev);
       }
     }
     this.publishStatus();

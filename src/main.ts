@@ -1,5 +1,6 @@
 // Entry point: reads argv, builds the real dependencies, handles signals. The only file that touches
 // process.* (argv, env, exit, signals); everything below it takes what it needs as arguments.
+import { existsSync } from 'node:fs';
 import { CliArgs, parseArgs, Subcommand, USAGE } from './cli';
 import { legacyConfig } from './config/legacy';
 import { ConfigError, EX_CONFIG, formatProblem, loadConfigFile } from './config/load';
@@ -10,6 +11,7 @@ import { Config } from './model';
 import { writeNameFiles } from './net/names';
 import { flushOwned, planReport } from './ops';
 import { systemClock } from './sys/clock';
+import { JOURNAL_SOCKET, JournalSender } from './sys/journal';
 import { IpMonitor } from './sys/linkEvents';
 import { createNotifier, watchdogIntervalMs } from './sys/notify';
 import { AutoProber, StreamProber } from './sys/pingStream';
@@ -113,7 +115,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`haip: ${(err as Error).message}\n${USAGE}\n`);
     return EX_USAGE;
   }
-  const log = createLog(logStyle(process.env, !!process.stdout.isTTY), effectiveLevel('info', args.verbosity));
+  const style = logStyle(process.env, !!process.stdout.isTTY);
+  // Under journald, entries carry their fields over the native protocol; its helper's own troubles go
+  // to stderr (the journal's stream), never back into the log they are about.
+  const journal = style === 'journal' && existsSync(JOURNAL_SOCKET) ? new JournalSender(JOURNAL_SOCKET, (m) => process.stderr.write(`haip: ${m}\n`)) : undefined;
+  const log = createLog(style, effectiveLevel('info', args.verbosity), process.stdout, journal);
   const commands: Record<Subcommand, () => Promise<number> | number> = {
     help: () => (process.stdout.write(USAGE + '\n'), 0),
     version: () => (process.stdout.write(`haip ${require('../../package.json').version}\n`), 0),
