@@ -100,14 +100,3 @@ export function createLog(style: LogStyle, level: LogLevel, stream: NodeJS.Writa
     setLevel: (l) => void (logger.level = l),
   };
 }
-
-/** A Log that keeps lines (and the fields of those that have any) in memory, for tests. */
-export function memoryLog(): Log & { lines: string[]; fields: Map<string, LogFields> } {
-  const lines: string[] = [];
-  const fields = new Map<string, LogFields>();
-  const at = (l: LogLevel) => (msg: string, f?: LogFields) => {
-    lines.push(`${l}: ${msg}`);
-    if (f) fields.set(`${l}: ${msg}`, f);
-  };
-  return { lines, fields, error: at('error'), warning: at('warning'), notice: at('notice'), info: at('info'), debug: at('debug'), setLevel() {} };
-}

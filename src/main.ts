@@ -1,7 +1,7 @@
 // Entry point: reads argv, builds the real dependencies, handles signals. The only file that touches
 // process.* (argv, env, exit, signals); everything below it takes what it needs as arguments.
 import { existsSync } from 'node:fs';
-import { CliArgs, parseArgs, Subcommand, USAGE } from './cli';
+import { CliArgs, commandHelp, COMMANDS, EX_USAGE, parseArgs, Subcommand, UsageError, USAGE } from './cli';
 import { legacyConfig } from './config/legacy';
 import { ConfigError, EX_CONFIG, formatProblem, loadConfigFile } from './config/load';
 import { Daemon } from './daemon';
@@ -9,7 +9,7 @@ import { ProcessHooks } from './hooks';
 import { createLog, effectiveLevel, Log, logStyle } from './log';
 import { Config } from './model';
 import { writeNameFiles } from './net/names';
-import { flushOwned, planReport } from './ops';
+import { checkReport, flushOwned, planReport } from './ops';
 import { systemClock } from './sys/clock';
 import { JOURNAL_SOCKET, JournalSender } from './sys/journal';
 import { IpMonitor } from './sys/linkEvents';
@@ -23,7 +23,6 @@ import { allSinks, FileStatus } from './status';
 import { statusReport } from './statusView';
 
 const DEFAULT_CONFIG = '/etc/haip/haip.yaml';
-const EX_USAGE = 64;
 
 function loadConfig(args: CliArgs): Config {
   if (args.routes.length)
@@ -112,21 +111,25 @@ async function main(argv: string[]): Promise<number> {
   try {
     args = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`haip: ${(err as Error).message}\n${USAGE}\n`);
+    const command = err instanceof UsageError ? err.command : undefined;
+    const usage = command ? `usage: haip ${COMMANDS[command].synopsis} (haip ${command} --help for more)` : USAGE;
+    process.stderr.write(`haip: ${(err as Error).message}\n${usage}\n`);
     return EX_USAGE;
   }
-  const style = logStyle(process.env, !!process.stdout.isTTY);
-  // Under journald, entries carry their fields over the native protocol; its helper's own troubles go
-  // to stderr (the journal's stream), never back into the log they are about.
-  const journal = style === 'journal' && existsSync(JOURNAL_SOCKET) ? new JournalSender(JOURNAL_SOCKET, (m) => process.stderr.write(`haip: ${m}\n`)) : undefined;
-  const log = createLog(style, effectiveLevel('info', args.verbosity), process.stdout, journal);
+  // The daemon logs to stdout (the journal); one-shot commands keep stdout for their output.
+  const logTo = args.command === 'run' ? process.stdout : process.stderr;
+  const style = logStyle(process.env, !!logTo.isTTY);
+  // Under journald the daemon's entries carry their fields over the native protocol; the helper's own
+  // troubles go to stderr (the journal's stream), never back into the log they are about.
+  const journal =
+    args.command === 'run' && style === 'journal' && existsSync(JOURNAL_SOCKET) ? new JournalSender(JOURNAL_SOCKET, (m) => process.stderr.write(`haip: ${m}\n`)) : undefined;
+  const log = createLog(style, effectiveLevel('info', args.verbosity), logTo, journal);
   const commands: Record<Subcommand, () => Promise<number> | number> = {
-    help: () => (process.stdout.write(USAGE + '\n'), 0),
+    help: () => (process.stdout.write((args.topic ? commandHelp(args.topic) : USAGE) + '\n'), 0),
     version: () => (process.stdout.write(`haip ${require('../../package.json').version}\n`), 0),
     run: () => run(args, log),
     check: () => {
-      const c = loadConfig(args);
-      process.stdout.write(`${c.source}: ok, ${c.links.length} link(s): ${c.links.map((l) => l.name).join(', ')}\n`);
+      process.stdout.write(checkReport(loadConfig(args)) + '\n');
       return 0;
     },
     status: () => statusReport(args, loadStateDir(args), process.stdout),

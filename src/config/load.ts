@@ -55,7 +55,8 @@ export function loadConfigFile(file: string): Config {
 
 export function parseConfigText(text: string, file: string): Config {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true });
+  // logLevel 'error': yaml's warnings land in doc.warnings, which are config errors here; none goes to the console.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, logLevel: 'error' });
   const syntax = [...doc.errors, ...doc.warnings];
   if (syntax.length) {
     throw new ConfigError(

@@ -1,6 +1,7 @@
 // The real Notifier: sd_notify(3) datagrams to the service manager's NOTIFY_SOCKET, sent by a long-lived
 // helper child (datagram.ts says why). The unit says NotifyAccess=all so systemd accepts them from it;
-// docs/decisions.md has the reasons and the alternatives.
+// docs/decisions.md ("sd_notify goes through one long-lived perl helper") has the reasons and
+// the alternatives.
 import type { Log } from '../log';
 import { DatagramSender } from './datagram';
 import { type Notifier, nullNotifier } from './notifier';

@@ -4,11 +4,10 @@ import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load';
 import { Daemon } from '../../src/daemon';
 import { HealthFile, healthValue } from '../../src/healthFile';
-import { memoryLog } from '../../src/log';
 import { MetricsFile, renderMetrics, stoppedMetrics } from '../../src/metrics';
 import { allSinks, StatusDoc } from '../../src/status';
 import { nullNotifier } from '../../src/sys/notifier';
-import { FakeClock, FakeKernel, FakeProber } from './fakes';
+import { FakeClock, FakeKernel, FakeProber, memoryLog } from './fakes';
 import { CONFIG, ETH1, PPP0, statusDoc } from './fixtures';
 
 const link = (name: string, iface: string, state: 'up' | 'down' | 'unknown', rounds = 7) => ({
