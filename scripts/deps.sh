@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing haip needs on a fresh Debian 12 machine (as root), and nothing
-# that is already there. Node comes from Debian (nodejs 18) when the machine has none; npm, when
-# missing, from the npm registry as one tarball (Debian's npm brings ~370 node-* packages;
-# docs/decisions.md says why).
+# that is already there. Node and npm come from Debian (nodejs 18, npm 9) when the machine has none:
+# through apt, the machine's own configured client (mirror, proxy, signatures); docs/decisions.md says
+# why not a lighter npm.
 #   scripts/deps.sh            what `make build` and the daemon need
 #   scripts/deps.sh --lab      that, plus the field daemons the lab tests run inside their namespaces
 #   scripts/deps.sh PKG...     that, plus these Debian packages
@@ -12,13 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# npm for Node 18 (npm 11 needs Node 20.17), pinned with its registry checksum.
-NPM_VERSION=10.9.9
-NPM_INTEGRITY=sha512-1g+6jLQvaIuB4zwvHL7yrXuXcWZwDsCtBX8bbWDqbvJSSr9nPiDDWTHNgwXR27iIcTTW7v3A57hDW9RYv2W4Yg==
-NPM_REGISTRY=${NPM_REGISTRY:-https://registry.npmjs.org}
-
 need=()
 command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 # Debian's nodejs takes its CA certificates from the system store, and only Recommends them.
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 command -v ip >/dev/null || need+=(iproute2)
@@ -41,12 +37,10 @@ done
 for pkg in "${extra[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
-npm_missing=
-command -v npm >/dev/null || npm_missing=1
 
-if [ ${#need[@]} -gt 0 ] || [ -n "$npm_missing" ]; then
+if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
-    echo "missing: ${need[*]}${npm_missing:+ npm} (run as root, or: sudo apt-get install ${need[*]}${npm_missing:+ npm})" >&2
+    echo "missing: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
     exit 1
   fi
 fi
@@ -94,36 +88,4 @@ progress() {
     END { if (tty) printf "\n" }'
 }
 
-# install_npm: npm from its registry tarball into /usr/local, checked against NPM_INTEGRITY.
-install_npm() {
-  local tmp t0
-  t0=$(date +%s)
-  tmp=$(mktemp -d /tmp/haip-npm.XXXXXX)
-  echo "deps: npm $NPM_VERSION from $NPM_REGISTRY (one tarball, about 2.5 MB) into /usr/local/lib/node_modules/npm"
-  node -e '
-    const [url, file, integrity] = process.argv.slice(1);
-    const get = (u, left) => require("https").get(u, (res) => {
-      if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location && left) return get(new URL(res.headers.location, u), left - 1);
-      if (res.statusCode !== 200) { console.error(`deps: ${u}: HTTP ${res.statusCode}`); process.exit(1); }
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c)).on("end", () => {
-        const body = Buffer.concat(chunks);
-        const got = "sha512-" + require("crypto").createHash("sha512").update(body).digest("base64");
-        if (got !== integrity) { console.error(`deps: ${u}: checksum ${got}, want ${integrity}`); process.exit(1); }
-        require("fs").writeFileSync(file, body);
-      });
-    }).on("error", (e) => { console.error(`deps: ${u}: ${e.message}`); process.exit(1); });
-    get(url, 3);
-  ' "$NPM_REGISTRY/npm/-/npm-$NPM_VERSION.tgz" "$tmp/npm.tgz" "$NPM_INTEGRITY"
-  rm -rf /usr/local/lib/node_modules/npm
-  mkdir -p /usr/local/lib/node_modules/npm /usr/local/bin
-  tar -xzf "$tmp/npm.tgz" --strip-components=1 --no-same-owner -C /usr/local/lib/node_modules/npm
-  chmod 755 /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/lib/node_modules/npm/bin/npx-cli.js
-  ln -sf ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
-  ln -sf ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx
-  rm -rf "$tmp"
-  echo "deps: npm $(npm --version) ready in $(($(date +%s) - t0)) s"
-}
-
 [ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
-[ -z "$npm_missing" ] || install_npm
