@@ -1,8 +1,8 @@
-# haip: `make build`, `sudo make test` (everything, as CI runs it), `sudo make demo`, `sudo make bench`.
+# haip: `make build`, `sudo make test` (every stage, as CI runs it), `sudo make demo`, `sudo make bench`.
 SHELL := /bin/bash
 NODE_TEST := node --test --test-reporter=spec
 
-.PHONY: all deps build unit lab e2e test test-node18 demo bench docs deb clean
+.PHONY: all deps build unit lab e2e fresh test test-node18 demo bench docs deb clean
 
 all: build
 
@@ -29,7 +29,13 @@ lab: build
 e2e: build
 	bash test/e2e/run.sh
 
-test: unit lab e2e
+# The README's commands in a fresh Debian 12 rootfs (debootstrapped once and cached): make unit, make deb, make demo.
+fresh:
+	bash test/fresh/run.sh
+
+# Every stage, each to its end; the last line is "N passed, N failed" over all of them.
+test: build
+	@bash scripts/test.sh unit lab e2e fresh
 
 deb:
 	bash scripts/deb.sh

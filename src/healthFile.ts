@@ -3,7 +3,7 @@
 // or haip stopped. keepalived treats a missing file as 0 too. Rewritten (atomically: keepalived rereads
 // it when a file is renamed onto it) only when the value changes.
 import { join } from 'node:path';
-import { StatusDoc, StatusSink, writeAtomic } from './status';
+import { FileWriter, StatusDoc, StatusSink } from './status';
 
 export const HEALTH_FILE = 'healthy';
 
@@ -17,8 +17,7 @@ export class HealthFile implements StatusSink {
 
   constructor(
     private readonly stateDir: () => string,
-    private readonly onError: (msg: string) => void,
-    private readonly writeFile: (path: string, text: string) => void = writeAtomic,
+    private readonly files: FileWriter,
   ) {}
 
   write(doc: StatusDoc): void {
@@ -32,11 +31,6 @@ export class HealthFile implements StatusSink {
   private put(value: 0 | 1) {
     const path = join(this.stateDir(), HEALTH_FILE);
     if (this.written === `${path} ${value}`) return;
-    try {
-      this.writeFile(path, `${value}\n`);
-      this.written = `${path} ${value}`;
-    } catch (err) {
-      this.onError(`cannot write ${path}: ${(err as Error).message}`);
-    }
+    if (this.files.attempt(path, () => `${value}\n`)) this.written = `${path} ${value}`;
   }
 }

@@ -7,6 +7,7 @@ import type { HookEvent } from './hooks';
 import { hookEnv } from './hooks';
 import { LogLevel } from './model';
 import type { JournalSink } from './sys/journal';
+import { neutralise } from './sys/text';
 
 /** Structured fields for the journal (KEY: value); plain lines leave them out. */
 export type LogFields = Record<string, string>;
@@ -90,7 +91,9 @@ export function createLog(style: LogStyle, level: LogLevel, stream: NodeJS.Writa
   });
   // winston formats every message before its transport drops the ones below the level: skip them here,
   // or the per-round debug lines cost more CPU than the probing itself.
-  const at = (l: LogLevel) => (msg: string, fields?: LogFields) => void (logger.isLevelEnabled(l) && logger.log(l, msg, fields ? { fields } : {}));
+  // Messages carry text from outside (hook file names, interface names, stderr): one line each, no escapes,
+  // so a newline cannot forge a journal line with its own <N> priority.
+  const at = (l: LogLevel) => (msg: string, fields?: LogFields) => void (logger.isLevelEnabled(l) && logger.log(l, neutralise(msg), fields ? { fields } : {}));
   return {
     error: at('error'),
     warning: at('warning'),

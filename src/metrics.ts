@@ -3,7 +3,7 @@
 // metrics_interval, so a file on flash is not rewritten every second. At stop the per-link series go and
 // haip_running says 0: values nobody keeps up to date any more are not left looking current.
 import { LinkState } from './model';
-import { StatusDoc, StatusSink, LinkStatus, writeAtomic } from './status';
+import { FileWriter, LinkStatus, StatusDoc, StatusSink } from './status';
 import { Clock, TimerHandle } from './sys/clock';
 
 const STATES: LinkState[] = ['unknown', 'up', 'down'];
@@ -71,8 +71,7 @@ export class MetricsFile implements StatusSink {
   constructor(
     private readonly settings: () => MetricsSettings,
     private readonly clock: Clock,
-    private readonly onError: (msg: string) => void,
-    private readonly writeFile: (path: string, text: string) => void = writeAtomic,
+    private readonly files: FileWriter,
   ) {}
 
   write(doc: StatusDoc): void {
@@ -96,7 +95,7 @@ export class MetricsFile implements StatusSink {
     this.timer = undefined;
     this.pending = undefined;
     const { metricsFile } = this.settings();
-    if (metricsFile) this.put(metricsFile, stoppedMetrics());
+    if (metricsFile) this.files.attempt(metricsFile, stoppedMetrics);
   }
 
   private flush(doc: StatusDoc) {
@@ -106,14 +105,6 @@ export class MetricsFile implements StatusSink {
     this.lastKey = stateKey(doc);
     this.lastAt = this.clock.now();
     const { metricsFile } = this.settings();
-    if (metricsFile) this.put(metricsFile, renderMetrics(doc));
-  }
-
-  private put(path: string, text: string) {
-    try {
-      this.writeFile(path, text);
-    } catch (err) {
-      this.onError(`cannot write ${path}: ${(err as Error).message}`);
-    }
+    if (metricsFile) this.files.attempt(metricsFile, () => renderMetrics(doc));
   }
 }

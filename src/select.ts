@@ -1,25 +1,34 @@
-// Which link carries the default route: the lowest weight among UP links, config order breaking ties.
-// With no link up, the current route stays (a host with a stale route beats a host with none).
+// Which link carries the default route: the lowest weight among UP links that are not held back by
+// damping, config order breaking ties, and a tie never taking the route from the link carrying it. A
+// held-back link is used only when no other link is up. With no link up, the current route stays (a
+// host with a stale route beats a host with none).
 import { Choice, LinkHealth } from './model';
 
 export interface Candidate {
   name: string;
   weight: number;
   health: LinkHealth;
+  /** Why damping holds the link back ("held back 20 s: 4 failures in 10 min"), if it does. */
+  held?: string;
 }
+
+/** Lower is better: an unheld link before a held one, then the weight. */
+const rank = (c: Candidate): [number, number] => [c.held ? 1 : 0, c.weight];
+const better = (a: Candidate, b: Candidate) => rank(a)[0] < rank(b)[0] || (rank(a)[0] === rank(b)[0] && rank(a)[1] < rank(b)[1]);
 
 export function selectRoute(links: Candidate[], current: string | null): Choice {
   let best: Candidate | undefined;
-  for (const l of links) if (l.health.state === 'up' && (!best || l.weight < best.weight)) best = l;
+  for (const l of links) if (l.health.state === 'up' && (!best || better(l, best))) best = l;
   if (!best) {
     if (links.some((l) => l.health.state === 'unknown')) return { active: current, reason: 'waiting for the first probe rounds' };
     return { active: current, reason: current ? `every link is down; keeping the default route on ${current}` : 'every link is down' };
   }
-  if (best.name === current) return { active: current, reason: `${current} is the best link that is up` };
   const was = links.find((l) => l.name === current);
-  let reason: string;
-  if (!was) reason = `${best.name} is the best link that is up (weight ${best.weight})`;
-  else if (was.health.state !== 'up') reason = `${current} is down (${was.health.reason}); ${best.name} is the best link that is up`;
-  else reason = `${best.name} is up and preferred (weight ${best.weight} < ${was.weight})`;
-  return { active: best.name, reason };
+  // Only a strictly better link takes the route from the one carrying it.
+  if (was && was.health.state === 'up' && !better(best, was)) return { active: current, reason: `${current} is the best link that is up` };
+  if (!was) return { active: best.name, reason: `${best.name} is the best link that is up (weight ${best.weight})${best.held ? `, though ${best.held}` : ''}` };
+  if (was.health.state !== 'up')
+    return { active: best.name, reason: `${current} is down (${was.health.reason}); ${best.name} is the best link that is up${best.held ? `, though ${best.held}` : ''}` };
+  if (was.held && !best.held) return { active: best.name, reason: `${best.name} is up and ${current} is ${was.held}` };
+  return { active: best.name, reason: `${best.name} is up and preferred (weight ${best.weight} < ${was.weight})` };
 }

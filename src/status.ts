@@ -1,8 +1,9 @@
 // The daemon's state as a document: written atomically to STATE_DIR/status.json, summarised in one line
 // for systemd's STATUS=, and read back by `haip status`.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { LinkState } from './model';
+import { writeFileSafely } from './sys/files';
 
 export interface TargetStatus {
   address: string;
@@ -27,6 +28,8 @@ export interface LinkStatus {
   recent_rtt_ms: (number | null)[];
   /** Probe rounds completed since the daemon started. */
   rounds: number;
+  /** Why damping holds this UP link back ("held back 20 s: 4 failures in 10 min"), or null; absent in older files. */
+  held?: string | null;
 }
 
 export interface StatusDoc {
@@ -36,7 +39,13 @@ export interface StatusDoc {
   updated: string;
   /** Default-route switches since the daemon started. */
   switches: number;
+  /** What keeps haip from doing its job right now (a refused switch, a hung `ip`); absent in older files. */
+  problems?: string[];
   links: LinkStatus[];
+  /** Files the daemon could not write at the last attempt ("PATH: reason"), empty when all went well. */
+  write_errors?: string[];
+  /** `haip status` calls the document stale when `updated` is older than this. */
+  stale_after_ms?: number;
 }
 
 /** Where the status document goes; exists so tests can keep it in memory. */
@@ -46,28 +55,56 @@ export interface StatusSink {
   close?(): void;
 }
 
-/** Writes whole files only: a reader sees the old file or the new one, never half of one. */
-export function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+/** How old status.json may get before `haip status` calls it stale: a few probe intervals, at least 10 s. */
+export function staleAfterMs(intervalsMs: number[]): number {
+  return Math.max(10_000, 3 * Math.max(0, ...intervalsMs) + 2000);
+}
+
+/**
+ * Writes the daemon's files (status.json, the metrics, the health file) without following links, and
+ * remembers each file's last failure until a write of it succeeds, logging each new reason once.
+ */
+export class FileWriter {
+  private errors = new Map<string, string>();
+
+  constructor(
+    private readonly onError: (msg: string) => void,
+    private readonly writeFile: (path: string, text: string) => void = writeFileSafely,
+  ) {}
+
+  attempt(path: string, render: () => string): boolean {
+    try {
+      this.writeFile(path, render());
+      this.errors.delete(path);
+      return true;
+    } catch (err) {
+      const reason = (err as Error).message;
+      if (this.errors.get(path) !== reason) this.onError(`cannot write ${path}: ${reason}`);
+      this.errors.set(path, reason);
+      return false;
+    }
+  }
+
+  /** "PATH: reason" for each file whose last write failed, other than `except`. */
+  failures(except?: string): string[] {
+    return [...this.errors].filter(([p]) => p !== except).map(([p, e]) => `${p}: ${e}`);
+  }
 }
 
 /** status.json in the state dir, rewritten on every change (tmpfs: /run/haip by default). */
 export class FileStatus implements StatusSink {
   constructor(
-    private readonly stateDir: () => string,
-    private readonly onError: (msg: string) => void,
+    private readonly paths: () => { stateDir: string; links?: { probe: { intervalMs: number } }[] },
+    private readonly files: FileWriter,
   ) {}
 
+  /** Feed it after the other files' sinks, so status.json can say whether they were written. */
   write(doc: StatusDoc): void {
-    const path = join(this.stateDir(), 'status.json');
-    try {
-      writeAtomic(path, JSON.stringify(doc, null, 2) + '\n');
-    } catch (err) {
-      this.onError(`cannot write ${path}: ${(err as Error).message}`);
-    }
+    const { stateDir, links = [] } = this.paths();
+    const statusPath = join(stateDir, 'status.json');
+    this.files.attempt(statusPath, () =>
+      JSON.stringify({ ...doc, write_errors: this.files.failures(statusPath), stale_after_ms: staleAfterMs(links.map((l) => l.probe.intervalMs)) }, null, 2) + '\n',
+    );
   }
 }
 

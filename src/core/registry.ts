@@ -1,5 +1,6 @@
 // The links haip runs, by name in config order: per link its config, what the kernel shows of it, its
 // health and its probe history. A reload is a diff: unchanged links keep their state and their probes.
+import { DampingState, undamped } from '../health/damping';
 import { initialHealth } from '../health/hysteresis';
 import { LinkMonitor, RoundResult } from '../health/monitor';
 import { LinkConfig, LinkHealth } from '../model';
@@ -24,10 +25,14 @@ export interface LinkRuntime {
   /** When a round last completed with every probe settled: what the watchdog looks at. */
   lastTurnAt: number;
   lastError?: string;
+  /** Whether `view` came from the kernel yet: the first reading is not a change to tell. */
+  seen: boolean;
+  /** Route-flap damping: the penalty of recent failures. */
+  damping: DampingState;
+  /** A hold was told, so its end is told too. */
+  heldLogged?: boolean;
 }
 
-/** A link's view before the kernel was first read. */
-export const NOT_SEEN = 'not looked at yet';
 
 /** How long probe rounds are kept for loss and RTT in the status. */
 export const HISTORY_MS = 60_000;
@@ -80,12 +85,14 @@ export class LinkRegistry {
     const now = this.now();
     const rt: LinkRuntime = {
       config: l,
-      view: { link: l, unusable: NOT_SEEN },
+      view: { link: l, unusable: 'not read from the kernel yet' },
+      seen: false,
       health: initialHealth(now),
       monitor: this.newMonitor(l),
       rounds: [],
       roundsTotal: 0,
       lastTurnAt: now,
+      damping: undamped(now),
     };
     this.links.set(l.name, rt);
     return rt;

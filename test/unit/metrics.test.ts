@@ -5,7 +5,7 @@ import { parseConfigText } from '../../src/config/load';
 import { Daemon } from '../../src/daemon';
 import { HealthFile, healthValue } from '../../src/healthFile';
 import { MetricsFile, renderMetrics, stoppedMetrics } from '../../src/metrics';
-import { allSinks, StatusDoc } from '../../src/status';
+import { allSinks, FileWriter, StatusDoc } from '../../src/status';
 import { nullNotifier } from '../../src/sys/notifier';
 import { FakeClock, FakeKernel, FakeProber, memoryLog } from './fakes';
 import { CONFIG, ETH1, PPP0, statusDoc } from './fixtures';
@@ -34,7 +34,7 @@ function metrics(intervalMs = 15_000, file: string | null = '/m/haip.prom') {
   const clock = new FakeClock();
   const writes: { at: number; text: string }[] = [];
   const errors: string[] = [];
-  const m = new MetricsFile(() => ({ metricsFile: file ?? undefined, metricsIntervalMs: intervalMs }), clock, (e) => errors.push(e), (_p, text) => void writes.push({ at: clock.now(), text }));
+  const m = new MetricsFile(() => ({ metricsFile: file ?? undefined, metricsIntervalMs: intervalMs }), clock, new FileWriter((e) => errors.push(e), (_p, text) => void writes.push({ at: clock.now(), text })));
   return { clock, writes, errors, m };
 }
 
@@ -116,13 +116,20 @@ describe('metrics: when the file is written', () => {
     const clock = new FakeClock();
     const errors: string[] = [];
     let fail = true;
-    const m = new MetricsFile(() => ({ metricsFile: '/ro/haip.prom', metricsIntervalMs: 15_000 }), clock, (e) => errors.push(e), () => {
-      if (fail) throw new Error('EROFS: read-only file system');
-    });
+    const files = new FileWriter(
+      (e) => errors.push(e),
+      () => {
+        if (fail) throw new Error('EROFS: read-only file system');
+      },
+    );
+    const m = new MetricsFile(() => ({ metricsFile: '/ro/haip.prom', metricsIntervalMs: 15_000 }), clock, files);
     m.write(doc());
+    m.write(doc({ active: null }));
+    assert.deepEqual(files.failures(), ['/ro/haip.prom: EROFS: read-only file system'], 'status.json can tell');
     fail = false;
     m.write(doc({ active: 'lte' }));
-    assert.deepEqual(errors, ['cannot write /ro/haip.prom: EROFS: read-only file system']);
+    assert.deepEqual(errors, ['cannot write /ro/haip.prom: EROFS: read-only file system'], 'logged once per reason');
+    assert.deepEqual(files.failures(), []);
   });
 
   it('an hour of a running daemon on fakes: about 240 writes instead of one a second', async () => {
@@ -131,7 +138,7 @@ describe('metrics: when the file is written', () => {
     const writes: number[] = [];
     let statusWrites = 0;
     const config = { ...CONFIG, metricsFile: '/m/haip.prom' };
-    const mf = new MetricsFile(() => config, clock, () => {}, () => void writes.push(clock.now()));
+    const mf = new MetricsFile(() => config, clock, new FileWriter(() => {}, () => void writes.push(clock.now())));
     const daemon = new Daemon(config, {
       ip: kernel,
       prober: new FakeProber(),
@@ -159,7 +166,7 @@ describe('health file for keepalived', () => {
 
   it('written when the value changes, and 0 at stop', () => {
     const writes: string[] = [];
-    const h = new HealthFile(() => '/run/haip', () => {}, (p, text) => void writes.push(`${p}: ${text}`));
+    const h = new HealthFile(() => '/run/haip', new FileWriter(() => {}, (p, text) => void writes.push(`${p}: ${text}`)));
     h.write(doc({ active: null, links: [link('dsl', 'eth1', 'unknown')] }));
     h.write(doc({ active: null, links: [link('dsl', 'eth1', 'unknown')] }));
     h.write(doc());
