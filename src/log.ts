@@ -4,7 +4,7 @@
 // and colour.
 import winston from 'winston';
 import type { HookEvent } from './hooks';
-import { hookEnv } from './hooks';
+import { eventVariables } from './hooks';
 import { LogLevel } from './model';
 import type { JournalSink } from './sys/journal';
 import { neutralise } from './sys/text';
@@ -33,7 +33,7 @@ export const MESSAGE_IDS: Record<HookEvent['event'], string> = {
 
 /** The journal fields of a switch or link change: the hooks' environment and the event's MESSAGE_ID. */
 export function eventFields(ev: HookEvent): LogFields {
-  return { MESSAGE_ID: MESSAGE_IDS[ev.event], ...hookEnv(ev) };
+  return { MESSAGE_ID: MESSAGE_IDS[ev.event], ...eventVariables(ev) };
 }
 
 const PRIORITY: Record<LogLevel, number> = { error: 3, warning: 4, notice: 5, info: 6, debug: 7 };

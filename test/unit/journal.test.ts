@@ -112,13 +112,17 @@ describe('journal: through the log to a real datagram socket', () => {
       const log = createLog('journal', 'info', stdout, journal);
       const fields = eventFields({ event: 'switch', link: 'isp2', interface: 'eth2', state: 'up', previous: 'isp1' });
       log.warning('switch: default route isp1 (eth1) -> isp2 (eth2): isp1 is down', fields);
+      // Text from outside stays on one line (neutralised), as on stdout.
       log.notice('reloaded\nwith a second line');
       log.debug('not at this level');
-      const [first, second] = (await rx.next(2)).map(decodeEntry);
+      // A value with a newline crosses the socket in the binary-safe form.
+      journal.send({ MESSAGE: 'two\nlines', PRIORITY: '6' });
+      const [first, second, third] = (await rx.next(3)).map(decodeEntry);
       assert.deepEqual(first, { MESSAGE: 'switch: default route isp1 (eth1) -> isp2 (eth2): isp1 is down', PRIORITY: '4', SYSLOG_IDENTIFIER: 'haip', ...fields });
-      assert.deepEqual(second, { MESSAGE: 'reloaded\nwith a second line', PRIORITY: '5', SYSLOG_IDENTIFIER: 'haip' });
+      assert.deepEqual(second, { MESSAGE: 'reloaded\\x0awith a second line', PRIORITY: '5', SYSLOG_IDENTIFIER: 'haip' });
+      assert.deepEqual(third, { MESSAGE: 'two\nlines', PRIORITY: '6' });
       await new Promise((r) => setTimeout(r, 200));
-      assert.equal((await rx.next(2)).length, 2, 'the debug line was not sent');
+      assert.equal((await rx.next(3)).length, 3, 'the debug line was not sent');
       assert.equal(printed, '');
       assert.deepEqual(problems, []);
     } finally {
