@@ -3,7 +3,7 @@
 // metrics_interval, so a file on flash is not rewritten every second. At stop the per-link series go and
 // haip_running says 0: values nobody keeps up to date any more are not left looking current.
 import { LinkState } from './model';
-import { FileWriter, LinkStatus, StatusDoc, StatusSink } from './status';
+import { activeOf, FileWriter, LinkStatus, StatusDoc, StatusSink } from './status';
 import { Clock, TimerHandle } from './sys/clock';
 
 const STATES: LinkState[] = ['unknown', 'up', 'down'];
@@ -26,21 +26,26 @@ const RUNNING_HELP = '1 while haip runs; 0 once it has stopped (the link series 
 /** The Prometheus text format for a running daemon. */
 export function renderMetrics(doc: StatusDoc): string {
   const out: string[] = [];
-  const per = (f: (l: LinkStatus) => number | null) => doc.links.map((l): Row => [{ link: l.name, interface: l.interface }, f(l)]);
+  // A dual-stack link has a row per family.
+  const labels = (l: LinkStatus) => ({ link: l.name, interface: l.interface, family: String(l.family ?? 4) });
+  const per = (f: (l: LinkStatus) => number | null) => doc.links.map((l): Row => [labels(l), f(l)]);
   family(out, 'haip_running', 'gauge', RUNNING_HELP, [[{}, 1]]);
   family(
     out,
     'haip_link_state',
     'gauge',
     'The link\'s state: 1 for the state it is in (unknown until its first probe round, up, down), 0 for the others.',
-    doc.links.flatMap((l) => STATES.map((s): Row => [{ link: l.name, interface: l.interface, state: s }, l.state === s ? 1 : 0])),
+    doc.links.flatMap((l) => STATES.map((s): Row => [{ ...labels(l), state: s }, l.state === s ? 1 : 0])),
   );
   family(out, 'haip_link_up', 'gauge', '1 when the link is up, 0 when down or not yet known (haip_link_state tells those apart).', per((l) => (l.state === 'up' ? 1 : 0)));
-  family(out, 'haip_link_active', 'gauge', '1 for the link that carries the default route.', per((l) => (l.name === doc.active ? 1 : 0)));
+  family(out, 'haip_link_active', 'gauge', '1 for the link that carries the default route of its family.', per((l) => (l.name === activeOf(doc, l.family ?? 4) ? 1 : 0)));
   family(out, 'haip_link_rtt_seconds', 'gauge', 'Mean RTT of the last probe round.', per((l) => (l.rtt_ms === null ? null : l.rtt_ms / 1000)));
   family(out, 'haip_link_loss_ratio', 'gauge', 'Share of probes unanswered over the last minute.', per((l) => l.loss));
   family(out, 'haip_probe_rounds_total', 'counter', 'Probe rounds completed since haip started.', per((l) => l.rounds));
-  family(out, 'haip_switches_total', 'counter', 'Default-route switches since haip started.', [[{}, doc.switches]]);
+  family(out, 'haip_switches_total', 'counter', 'Default-route switches since haip started.', [
+    [{ family: '4' }, doc.switches],
+    [{ family: '6' }, doc.switches6 ?? null],
+  ]);
   return out.join('\n') + '\n';
 }
 
@@ -53,7 +58,7 @@ export function stoppedMetrics(): string {
 
 /** What must reach the file at once when it changes. */
 function stateKey(doc: StatusDoc): string {
-  return JSON.stringify([doc.active, doc.switches, doc.links.map((l) => [l.name, l.interface, l.state])]);
+  return JSON.stringify([doc.active, doc.switches, doc.active6, doc.switches6, doc.links.map((l) => [l.name, l.family, l.interface, l.state])]);
 }
 
 export interface MetricsSettings {

@@ -2,7 +2,7 @@
 // for systemd's STATUS=, and read back by `haip status`.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LinkState } from './model';
+import { Family, LinkState } from './model';
 import { writeFileSafely } from './sys/files';
 
 export interface TargetStatus {
@@ -13,6 +13,8 @@ export interface TargetStatus {
 
 export interface LinkStatus {
   name: string;
+  /** The family this row judges: a dual-stack link has a row per family; absent in older files (4). */
+  family?: Family;
   interface: string;
   state: LinkState;
   since: string;
@@ -33,8 +35,13 @@ export interface LinkStatus {
 }
 
 export interface StatusDoc {
+  /** The link the kernel routes IPv4 by. */
   active: string | null;
   since: string;
+  /** IPv6's: the link the kernel routes it by, since when, switches; present when a link probes IPv6. */
+  active6?: string | null;
+  since6?: string;
+  switches6?: number;
   pid: number;
   updated: string;
   /** Default-route switches since the daemon started. */
@@ -116,6 +123,11 @@ export function allSinks(...sinks: StatusSink[]): StatusSink & { close(): void }
   };
 }
 
+/** The link the kernel routes a family by, as the document says. */
+export function activeOf(doc: StatusDoc, family: Family): string | null {
+  return family === 6 ? (doc.active6 ?? null) : doc.active;
+}
+
 export function readStatus(dir: string): StatusDoc {
   return JSON.parse(readFileSync(join(dir, 'status.json'), 'utf8')) as StatusDoc;
 }
@@ -124,8 +136,11 @@ const ms = (x: number | null) => (x === null ? '-' : `${x < 10 ? x.toFixed(2) : 
 
 /** One line for systemd's STATUS=: who carries the default route, then each link. */
 export function statusLine(doc: StatusDoc): string {
-  const active = doc.links.find((l) => l.name === doc.active);
-  const head = active ? `active: ${active.name} (${active.interface}${active.gateway ? ` via ${active.gateway}` : ''})` : 'active: none';
-  const links = doc.links.map((l) => `${l.name} ${l.state}${l.rtt_ms !== null ? ` ${ms(l.rtt_ms)}` : ''}`);
-  return `${head}; ${links.join(', ')}`;
+  const head = (family: Family, label: string) => {
+    const active = doc.links.find((l) => (l.family ?? 4) === family && l.name === activeOf(doc, family));
+    return active ? `${label}: ${active.name} (${active.interface}${active.gateway ? ` via ${active.gateway}` : ''})` : `${label}: none`;
+  };
+  const six = doc.active6 !== undefined;
+  const links = doc.links.map((l) => `${l.name}${six ? (l.family === 6 ? '/6' : '/4') : ''} ${l.state}${l.rtt_ms !== null ? ` ${ms(l.rtt_ms)}` : ''}`);
+  return `${head(4, 'active')}${six ? `; ${head(6, 'IPv6 active')}` : ''}; ${links.join(', ')}`;
 }

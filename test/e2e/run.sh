@@ -59,7 +59,7 @@ else
 fi
 echo "== package: ${DEB#"$repo"/}"
 # Only what runs: no dev tools, test helpers or unused dependencies.
-shipped_extra=$(dpkg -c "$DEB" | awk '{ print $6 }' | grep -E '/(test|tools|bench)/|configReference|config/docs\.js|node_modules/(systemd-notify|typescript|@types)/' || true)
+shipped_extra=$(dpkg -c "$DEB" | awk '{ print $6 }' | grep -E '/(test|tools|bench)/|configReference|config/docs\.js|node_modules/(systemd-notify|typescript)/' || true)
 if [ -z "$shipped_extra" ]; then pass "the package ships no dev tools, test helpers or unused modules"; else fail "the package ships: $(head -5 <<<"$shipped_extra" | tr '\n' ' ')"; fi
 
 # ---- the cached Debian 12 rootfs ----------------------------------------------------------------

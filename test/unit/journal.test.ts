@@ -66,6 +66,7 @@ describe('journal: event fields', () => {
       HAIP_INTERFACE: 'eth2',
       HAIP_STATE: 'up',
       HAIP_PREVIOUS: 'isp1',
+      HAIP_FAMILY: '4',
       HAIP_GATEWAY: '198.18.2.1',
     });
     const ids = Object.values(MESSAGE_IDS);
@@ -88,7 +89,7 @@ describe('journal: event fields', () => {
     assert.ok(told.length >= 4, told.join('\n'));
     for (const line of told) assert.ok(log.fields.has(line), `no fields for ${line}`);
     const down = [...log.fields].find(([l]) => /link dsl \(eth1\): up -> down/.test(l))?.[1];
-    assert.deepEqual(down, { MESSAGE_ID: MESSAGE_IDS['link-down'], HAIP_EVENT: 'link-down', HAIP_LINK: 'dsl', HAIP_INTERFACE: 'eth1', HAIP_STATE: 'down', HAIP_PREVIOUS: 'up', HAIP_GATEWAY: '198.18.1.1' });
+    assert.deepEqual(down, { MESSAGE_ID: MESSAGE_IDS['link-down'], HAIP_EVENT: 'link-down', HAIP_LINK: 'dsl', HAIP_INTERFACE: 'eth1', HAIP_STATE: 'down', HAIP_PREVIOUS: 'up', HAIP_FAMILY: '4', HAIP_GATEWAY: '198.18.1.1' });
     const away = [...log.fields].find(([l]) => /switch: default route dsl .* -> lte/.test(l))?.[1];
     assert.equal(away?.HAIP_EVENT, 'switch');
     assert.equal(away?.HAIP_LINK, 'lte');

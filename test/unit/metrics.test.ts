@@ -43,17 +43,17 @@ describe('metrics: the Prometheus text', () => {
     const text = renderMetrics(doc({ links: [link('dsl', 'eth1', 'up'), link('lte', 'ppp0', 'unknown'), link('cable', 'eth2', 'down')] }));
     for (const want of [
       'haip_running 1',
-      'haip_link_state{link="dsl",interface="eth1",state="up"} 1',
-      'haip_link_state{link="dsl",interface="eth1",state="down"} 0',
-      'haip_link_state{link="lte",interface="ppp0",state="unknown"} 1',
-      'haip_link_state{link="lte",interface="ppp0",state="down"} 0',
-      'haip_link_state{link="cable",interface="eth2",state="down"} 1',
-      'haip_link_state{link="cable",interface="eth2",state="unknown"} 0',
-      'haip_link_up{link="lte",interface="ppp0"} 0',
-      'haip_link_up{link="cable",interface="eth2"} 0',
-      'haip_link_active{link="dsl",interface="eth1"} 1',
-      'haip_link_rtt_seconds{link="dsl",interface="eth1"} 0.0125',
-      'haip_switches_total 1',
+      'haip_link_state{link="dsl",interface="eth1",family="4",state="up"} 1',
+      'haip_link_state{link="dsl",interface="eth1",family="4",state="down"} 0',
+      'haip_link_state{link="lte",interface="ppp0",family="4",state="unknown"} 1',
+      'haip_link_state{link="lte",interface="ppp0",family="4",state="down"} 0',
+      'haip_link_state{link="cable",interface="eth2",family="4",state="down"} 1',
+      'haip_link_state{link="cable",interface="eth2",family="4",state="unknown"} 0',
+      'haip_link_up{link="lte",interface="ppp0",family="4"} 0',
+      'haip_link_up{link="cable",interface="eth2",family="4"} 0',
+      'haip_link_active{link="dsl",interface="eth1",family="4"} 1',
+      'haip_link_rtt_seconds{link="dsl",interface="eth1",family="4"} 0.0125',
+      'haip_switches_total{family="4"} 1',
       '# TYPE haip_probe_rounds_total counter',
     ])
       assert.ok(text.split('\n').includes(want), `missing ${want} in\n${text}`);
@@ -82,7 +82,7 @@ describe('metrics: when the file is written', () => {
     await t.clock.advance(1000);
     assert.equal(t.writes.length, 2);
     assert.equal(t.writes[1].at - t.writes[0].at, 15_000);
-    assert.match(t.writes[1].text, /^haip_probe_rounds_total\{link="dsl",interface="eth1"\} 21$/m, 'the newest document waited');
+    assert.match(t.writes[1].text, /^haip_probe_rounds_total\{link="dsl",interface="eth1",family="4"\} 21$/m, 'the newest document waited');
     await t.clock.advance(60_000);
     assert.equal(t.writes.length, 2, 'nothing new, nothing written');
     // lte's first round: a change of state goes out at once, inside the interval.
@@ -102,7 +102,7 @@ describe('metrics: when the file is written', () => {
     t.m.write(doc({ updated: 'later' }));
     t.m.close();
     await t.clock.advance(60_000);
-    assert.deepEqual(t.writes.map((w) => w.text.trim().split('\n').pop()), ['haip_switches_total 1', 'haip_running 0']);
+    assert.deepEqual(t.writes.map((w) => w.text.trim().split('\n').pop()), ['haip_switches_total{family="4"} 1', 'haip_running 0']);
   });
 
   it('without metrics_file nothing is written, also not at stop', async () => {
@@ -162,6 +162,9 @@ describe('health file for keepalived', () => {
     assert.equal(healthValue(doc()), 1);
     assert.equal(healthValue(doc({ active: null, links: [link('dsl', 'eth1', 'unknown'), link('lte', 'ppp0', 'unknown')] })), 0, 'starting');
     assert.equal(healthValue(doc({ links: [link('dsl', 'eth1', 'down'), link('lte', 'ppp0', 'down')] })), 0, 'every link down, the route kept');
+    const six = { ...link('dsl', 'eth1', 'down'), family: 6 as const };
+    assert.equal(healthValue(doc({ active6: 'dsl', links: [link('dsl', 'eth1', 'up'), six] })), 0, 'dual stack: IPv6 down is not healthy');
+    assert.equal(healthValue(doc({ active6: 'dsl', links: [link('dsl', 'eth1', 'up'), { ...six, state: 'up' }] })), 1);
   });
 
   it('written when the value changes, and 0 at stop', () => {
