@@ -34,7 +34,8 @@ function loadConfig(args: CliArgs): Config {
   return args.stateDir ? { ...config, stateDir: args.stateDir } : config;
 }
 
-async function run(args: CliArgs, log: Log): Promise<number> {
+/** `flushLog` resolves once the log's last lines are out (the journal helper has sent them). */
+async function run(args: CliArgs, log: Log, flushLog: () => Promise<void>): Promise<number> {
   // Before anything touches the kernel: a second daemon must leave the first one's routes alone.
   await holdInstanceLock(process.pid);
   const config = loadConfig(args);
@@ -80,6 +81,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
     // The health file and the metrics say that haip has stopped.
     status.close();
     notifier.close();
+    await flushLog();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -132,7 +134,7 @@ async function main(argv: string[]): Promise<number> {
   const commands: Record<Subcommand, () => Promise<number> | number> = {
     help: () => (process.stdout.write((args.topic ? commandHelp(args.topic) : USAGE) + '\n'), 0),
     version: () => (process.stdout.write(`haip ${require('../../package.json').version}\n`), 0),
-    run: () => run(args, log),
+    run: () => run(args, log, async () => journal?.close(300)),
     check: () => {
       process.stdout.write(checkReport(loadConfig(args)) + '\n');
       return 0;

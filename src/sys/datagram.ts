@@ -52,10 +52,19 @@ export class DatagramSender {
     return true;
   }
 
-  close(): void {
+  /** Ends the helper once it has sent what it was given; resolves when it has exited, or after `waitMs`. */
+  close(waitMs = 0): Promise<void> {
     this.closed = true;
-    this.helper?.stdin?.end();
+    const helper = this.helper;
     this.helper = null;
+    if (!helper) return Promise.resolve();
+    const exited = new Promise<void>((resolve) => {
+      if (helper.exitCode !== null || helper.signalCode !== null) return resolve();
+      helper.once('exit', () => resolve());
+      setTimeout(resolve, waitMs).unref();
+    });
+    helper.stdin?.end();
+    return exited;
   }
 
   private start(): ChildProcess | null {

@@ -30,7 +30,8 @@ export function encodeEntry(fields: Record<string, string>): Buffer {
 export interface JournalSink {
   /** False when the entry could not be handed over: the caller writes it elsewhere. */
   send(fields: Record<string, string>): boolean;
-  close(): void;
+  /** Resolves once what was sent is out (or after `waitMs`): the last lines before exit must not be lost. */
+  close(waitMs?: number): Promise<void> | void;
 }
 
 /** Entries to journald through the datagram helper. */
@@ -45,7 +46,7 @@ export class JournalSender implements JournalSink {
     return this.sender.usable && this.sender.send(encodeEntry(fields));
   }
 
-  close(): void {
-    this.sender.close();
+  close(waitMs = 0): Promise<void> {
+    return this.sender.close(waitMs);
   }
 }

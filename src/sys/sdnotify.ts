@@ -29,7 +29,7 @@ export class SdNotifier implements Notifier {
   }
 
   close(): void {
-    this.sender.close();
+    void this.sender.close();
   }
 }
 

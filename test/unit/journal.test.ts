@@ -133,6 +133,23 @@ describe('journal: through the log to a real datagram socket', () => {
     }
   });
 
+  it('close() resolves once the helper has sent everything: the lines just before exit are not lost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'haip-journal-'));
+    const address = join(dir, 'socket');
+    const rx = await receiver(address);
+    const journal = new JournalSender(address, () => {});
+    try {
+      for (let i = 0; i < 50; i++) journal.send({ MESSAGE: `line ${i}`, PRIORITY: '6' });
+      await journal.close(5000);
+      assert.equal(journal.send({ MESSAGE: 'after close' }), false);
+      const got = (await rx.next(50)).map((b) => decodeEntry(b).MESSAGE);
+      assert.equal(got[49], 'line 49');
+    } finally {
+      rx.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('when the journal cannot take an entry, it is a `<N>` line on stdout', () => {
     const refusing: JournalSink = { send: () => false, close() {} };
     const stdout = new PassThrough();
