@@ -88,7 +88,8 @@ export class Lab {
     return lab;
   }
 
-  private addNs(ns: string) {
+  /** A namespace of the lab's own (removed with it), with forwarding on and rp_filter off. */
+  addNs(ns: string) {
     execFileSync('ip', ['netns', 'add', ns]);
     this.namespaces.push(ns);
     this.ip(ns, 'link', 'set', 'lo', 'up');
@@ -225,14 +226,14 @@ export class Lab {
     return new Haip(child);
   }
 
-  /** The router's eth<i> (198.18.<i>.2/24) to isp<i>'s wan (198.18.<i>.1/24). */
-  addUplink(i: number, withAddress = true) {
+  /** The router's eth<i> (198.18.<i>.2/24) to isp<i>'s wan (198.18.<i>.1/24); `dev` names it otherwise. */
+  addUplink(i: number, withAddress = true, router = this.r, dev = `eth${i}`) {
     const isp = this.isp(i);
-    this.ip(isp, 'link', 'add', 'wan', 'type', 'veth', 'peer', 'name', `eth${i}`, 'netns', this.r);
+    this.ip(isp, 'link', 'add', 'wan', 'type', 'veth', 'peer', 'name', dev, 'netns', router);
     this.ip(isp, 'addr', 'add', `198.18.${i}.1/24`, 'dev', 'wan');
     this.ip(isp, 'link', 'set', 'wan', 'up');
-    this.ip(this.r, 'link', 'set', `eth${i}`, 'up');
-    if (withAddress) this.ip(this.r, 'addr', 'add', `198.18.${i}.2/24`, 'dev', `eth${i}`);
+    this.ip(router, 'link', 'set', dev, 'up');
+    if (withAddress) this.ip(router, 'addr', 'add', `198.18.${i}.2/24`, 'dev', dev);
   }
 
   gateway(i: number): string {

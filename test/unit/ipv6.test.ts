@@ -17,7 +17,8 @@ import { StickyState, syncSticky } from '../../src/net/sticky';
 import { stickyTable } from '../../src/net/nft';
 import { isIPv6Event } from '../../src/sys/linkEvents';
 import { RunResult } from '../../src/sys/runner';
-import { StatusDoc, renderMetrics, statusLine } from '../../src/status';
+import { renderMetrics } from '../../src/metrics';
+import { StatusDoc, statusLine } from '../../src/status';
 import { FakeClock, FakeKernel, FakeLinkEvents, FakeProber, memoryLog, RecordingNotifier } from './fakes';
 
 const DUAL = parseConfigText(
