@@ -13,6 +13,7 @@ import { HookEvent, HookRunner } from './hooks';
 import { eventFields, Log } from './log';
 import { Config, Family, familyLink, LinkConfig, LinkHealth, NetState, Route } from './model';
 import { defaultRouteFor, desiredFamilies, learnedGateway6, viewLink, viewLink6 } from './net/desired';
+import { LearnedGateway, learnGateways } from './net/gateways';
 import { Observation } from './net/router';
 import { selectRoute } from './select';
 import { Clock, TimerHandle } from './sys/clock';
@@ -68,6 +69,7 @@ interface Lane {
 const fam = (f: Family) => (f === 6 ? 'IPv6 ' : '');
 
 export class Daemon {
+  private learned = new Map<string, LearnedGateway>();
   private readonly lanes: Lane[];
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
@@ -351,11 +353,12 @@ export class Daemon {
 
   private updateViews(lane: Lane, obs: Observation) {
     const now = this.deps.clock.now();
+    if (lane.family === 4) this.learnGateways(obs);
     for (const rt of lane.links.all()) {
       const before = rt.view;
       const seen = rt.seen;
       const iface = obs.interfaces.get(rt.config.interface);
-      const view = lane.family === 6 ? viewLink6(rt.config, iface, learnedGateway6(rt.config, obs.net.routes, this.config)) : viewLink(rt.config, iface);
+      const view = lane.family === 6 ? viewLink6(rt.config, iface, learnedGateway6(rt.config, obs.net.routes, this.config)) : viewLink(rt.config, iface, this.learned.get(rt.config.name));
       if (lane.family === 6 && view.gateway !== before.gateway && view.learnedFrom && view.gateway)
         this.deps.log.notice(`${rt.config.name}: IPv6 gateway ${before.gateway ? `${before.gateway} -> ` : ''}${view.gateway}, learned from the kernel's default route via ${view.learnedFrom}`);
       rt.view = view;
@@ -369,7 +372,8 @@ export class Daemon {
         if (seen) this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again for ${lane.family === 6 ? 'IPv6' : 'IPv4'} (source ${view.source})`);
         // A new interface or address has no history: let its first probe round decide, as at start.
         // Carrier coming back on the same address keeps the link down until `up` good rounds.
-        if (!before.source || before.source !== view.source) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };
+        // A newly learned gateway is a new path too.
+        if (!before.source || before.source !== view.source || before.gateway !== view.gateway) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };
       } else if (before.source !== view.source) {
         this.deps.log.notice(`${rt.config.name}: ${fam(lane.family)}source address ${before.source} -> ${view.source}`);
       }
@@ -478,7 +482,18 @@ export class Daemon {
   }
 
   private gatewayOf(rt: LinkRuntime): string | undefined {
-    return rt.family === 6 ? rt.view.gateway : rt.config.gateway;
+    return rt.view.gateway ?? (rt.family === 6 ? rt.config.gateway6 : rt.config.gateway);
+  }
+
+  /** IPv4 gateways of links without one in the config, from the routes their DHCP clients install. */
+  private learnGateways(obs: Observation) {
+    const { protocol, mainTable } = this.config;
+    const learned = learnGateways(this.config.links, obs.interfaces, obs.deviceRoutes, this.learned, protocol, mainTable);
+    for (const [name, g] of learned) {
+      const before = this.learned.get(name)?.gateway;
+      if (before !== g.gateway) this.deps.log.notice(`${name}: gateway ${before ? `${before} -> ` : ''}${g.gateway}, learned from ${g.from}`);
+    }
+    this.learned = learned;
   }
 
   private hookEvent(event: HookEvent['event'], rt: LinkRuntime, state: string, previous: string): HookEvent {

@@ -92,7 +92,7 @@ export const configSchema = {
           interface: ifname,
           weight: { type: 'number', minimum: 0, description: 'Lower is preferred. Default: the position in the list.' },
           table: { ...tableRef, description: 'Table for this link\'s source routing. Omit for no table and no rule (the original haip\'s mode).' },
-          gateway: { ...ipv4, description: 'Next hop. Omit for a point-to-point link (ppp0): `default dev IF`.' },
+          gateway: { ...ipv4, description: 'Next hop. Omit it to learn it from the default route a DHCP client (or pppd, networkd, NetworkManager) installs for the interface, in any table; a point-to-point link (ppp0, tun) needs none: `default dev IF`.' },
           source: { ...ipv4, description: 'Source address for probes and the source rule. Default: the interface\'s primary address.' },
           gateway6: {
             ...ipv6,

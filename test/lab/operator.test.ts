@@ -1,18 +1,16 @@
 // What an admin at the console uses, against a real daemon in a lab: haip status (table and JSON),
 // haip plan (changes nothing), hooks on switches (with a time limit), and the metrics file.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { HAIP_JS, Lab, sleep } from './lab';
+import { Lab, sleep } from './lab';
 
 /** An unusual number, so the test can tell its own hook's sleep from anything else on the machine. */
 const HANG_SECONDS = 4242;
 const FAST = '{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
 
-function haipCli(lab: Lab, ...args: string[]) {
-  return spawnSync('ip', ['netns', 'exec', lab.r, process.execPath, HAIP_JS, ...args], { encoding: 'utf8' });
-}
+const haipCli = (lab: Lab, ...args: string[]) => lab.cli(...args);
 
 test('haip status names the active link and each link\'s state and RTT, before and after a failover', async (t) => {
   const lab = Lab.create();

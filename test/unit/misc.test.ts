@@ -175,17 +175,21 @@ describe('haip plan and haip flush on the fake kernel', () => {
       `# haip plan for haip.yaml: nothing is changed by this command
 #
 # links (assuming every usable link answers its probes):
-#   dsl (eth1, weight 1, table 101): usable, source 198.18.1.2, connected 198.18.1.0/24; would carry the default route (lowest weight among usable links)
-#   lte (ppp0, weight 2, table 102): usable, source 198.18.9.2, connected 198.18.9.1; standby (weight 2 > 1)
+#   dsl (eth1, weight 1, table 101): usable, source 198.18.1.2, connected 198.18.1.0/24, gateway 198.18.1.1; would carry the default route (lowest weight among usable links)
+#   lte (ppp0, weight 2, table 102): usable, source 198.18.9.2, connected 198.18.9.1, point-to-point; standby (weight 2 > 1)
 #
-# 10 command(s), adds before deletes:
+# 14 command(s), adds before deletes:
 ip -4 route replace 198.18.1.0/24 dev eth1 src 198.18.1.2 scope link proto 72 table 101
 ip -4 route replace default via 198.18.1.1 dev eth1 proto 72 table 101
+ip -4 route replace unreachable default proto 72 metric 4294967295 table 101
 ip -4 route replace 198.18.9.1 dev ppp0 src 198.18.9.2 scope link proto 72 table 102
 ip -4 route replace default dev ppp0 scope link proto 72 table 102
+ip -4 route replace unreachable default proto 72 metric 4294967295 table 102
 ip -4 route replace default via 198.18.1.1 dev eth1 proto 72 table 254
 ip -4 rule add priority 10000 lookup 254 suppress_prefixlength 0 protocol 72
+ip -4 rule add priority 10005 oif eth1 lookup 101 protocol 72
 ip -4 rule add priority 10010 from 198.18.1.2 lookup 101 protocol 72
+ip -4 rule add priority 10005 oif ppp0 lookup 102 protocol 72
 ip -4 rule add priority 10020 from 198.18.9.2 lookup 102 protocol 72
 ip -4 rule add priority 5001 fwmark 0x1 lookup 101 protocol 72
 ip -4 rule add priority 5002 fwmark 0x2/0xff lookup 102 protocol 72
