@@ -17,7 +17,7 @@ command -v nft >/dev/null || need+=(nftables)
 command -v conntrack >/dev/null || need+=(conntrack)
 
 # The daemons admins really run, for the lab tests; each runs only inside a haip-* namespace.
-LAB_PACKAGES=()
+LAB_PACKAGES=(dnsmasq-base)
 
 extra=()
 for arg in "$@"; do

@@ -14,6 +14,7 @@ import { IpMonitor } from './sys/linkEvents';
 import { createNotifier, watchdogIntervalMs } from './sys/notify';
 import { AutoProber, StreamProber } from './sys/pingStream';
 import { NodePingProber } from './sys/prober';
+import { KindProber, SocketProber } from './sys/socketProber';
 import { ProcessRunner } from './sys/runner';
 import { FileStatus } from './status';
 import { statusReport } from './statusView';
@@ -39,7 +40,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
     ip,
     nft: new ProcessRunner('nft'),
     conntrack: new ProcessRunner('conntrack'),
-    prober: new AutoProber(new StreamProber(), new NodePingProber(), (m) => log.warning(m)),
+    prober: new KindProber(new AutoProber(new StreamProber(), new NodePingProber(), (m) => log.warning(m)), new SocketProber()),
     clock,
     notifier,
     log,

@@ -7,6 +7,7 @@ import { isMap, isPair, isScalar, LineCounter, parseDocument, Document, visit } 
 import { Config, LinkConfig, LogLevel, MAIN_TABLE, ProbeSettings, RuleConfig } from '../model';
 import { configSchema, DURATION_PATTERN } from './schema';
 import { STICKY_RULE_OFFSET } from '../net/desired';
+import { parseTarget } from '../sys/probeTarget';
 
 export const EX_CONFIG = 78;
 const MAX_DURATION_MS = 86_400_000;
@@ -61,6 +62,7 @@ function validator() {
     ajv.addFormat('ipv4', { type: 'string', validate: (s: string) => isIPv4(s) });
     ajv.addFormat('ipv4prefix', { type: 'string', validate: isIPv4Prefix });
     ajv.addFormat('ifname', { type: 'string', validate: isInterfaceName });
+    ajv.addFormat('probetarget', { type: 'string', validate: (s: string) => !('error' in parseTarget(s)) });
     compiled = ajv.compile(configSchema);
   }
   return compiled;
@@ -207,7 +209,7 @@ function schemaProblems(errors: ErrorObject[], locate: Locator): ConfigProblem[]
       case 'anyOf':
       case 'format':
         where = locate(segs);
-        message = `must be ${expects(e)}`;
+        message = formatDetail(e) ?? `must be ${expects(e)}`;
         break;
       case 'enum':
         where = locate(segs);
@@ -236,6 +238,13 @@ function schemaProblems(errors: ErrorObject[], locate: Locator): ConfigProblem[]
     }
   }
   return out;
+}
+
+/** A format that can say what exactly is wrong with a value says it (probe targets do). */
+function formatDetail(e: ErrorObject): string | undefined {
+  if (e.keyword !== 'format' || e.params.format !== 'probetarget') return undefined;
+  const t = parseTarget(e.data as string);
+  return 'error' in t ? t.error : undefined;
 }
 
 function expects(e: ErrorObject): string {

@@ -1,5 +1,7 @@
 // The one JSON Schema for haip.yaml. Validation, error messages and docs/configuration.md all come from it.
 
+import { TARGET_FORMS } from '../sys/probeTarget';
+
 // `expects` says what a value must be, for error messages; `description` says what the field is for.
 export const DURATION_PATTERN = '^(?=[0-9.]*[1-9])[0-9]+(\\.[0-9]+)?(ms|s|m)$';
 
@@ -37,10 +39,16 @@ const probe = {
   properties: {
     targets: {
       type: 'array',
-      items: ipv4,
+      items: {
+        type: 'string',
+        format: 'probetarget',
+        expects: TARGET_FORMS,
+        description: 'A probe target: an IPv4 address (ICMP echo), tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME.',
+      },
       minItems: 1,
       uniqueItems: true,
-      description: 'IPv4 addresses pinged through the link from its source address.',
+      description:
+        'What each round probes through the link, from its source address and bound to its interface: a bare IPv4 address is an ICMP echo; tcp://ADDR:PORT a TCP connect (an accepted or a refused connection both count: the far end answered); http://ADDR[:PORT]/PATH an HTTP GET that must answer 2xx or 3xx (append " host=NAME" for a Host header other than the address); dns://ADDR[:PORT]/NAME a query for the A records of NAME that must come back with at least one record. Addresses only, no host names. Kinds mix freely.',
     },
     interval: { ...duration, description: 'Time between probe rounds. Default 1s.' },
     timeout: { ...duration, description: 'How long a round waits for each reply. Default 1s.' },

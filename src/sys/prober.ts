@@ -6,15 +6,19 @@ export interface ProbeResult {
   rttMs?: number;
   /** Set when the probe could not be made at all (ping missing, bad address): a failure, loudly. */
   error?: string;
+  /** What a probe that was made got instead of an answer (HTTP 503, DNS SERVFAIL, a timeout), for the log. */
+  detail?: string;
 }
 
 /** How a link asks to be probed: its round interval, and `probe.method` from the config. */
 export interface ProbeHints {
   intervalMs: number;
   method?: 'auto' | 'spawn' | 'stream';
+  /** The link's interface: probes bind to it, so they leave by their link whatever the routes say. */
+  device?: string;
 }
 
-/** Sends one echo request from `source`; exists so tests can substitute scripted answers. */
+/** Probes one target (an address or a tcp/http/dns URL) from `source`; exists so tests can substitute scripted answers. */
 export interface Prober {
   probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult>;
   close?(): void;
