@@ -1,0 +1,150 @@
+// The links haip runs, by name in config order: per link its config, what the kernel shows of it, its
+// health and its probe history. A reload is a diff: unchanged links keep their state and their probes.
+import { initialHealth } from '../health/hysteresis';
+import { LinkMonitor, RoundResult } from '../health/monitor';
+import { LinkConfig, LinkHealth } from '../model';
+import { LinkView } from '../net/desired';
+
+export interface Round {
+  at: number;
+  answered: number;
+  total: number;
+  rttMs?: number;
+  perTarget: { address: string; alive: boolean; rttMs?: number }[];
+}
+
+/** Per-link bookkeeping: what the config says, what the kernel shows, and how probing goes. */
+export interface LinkRuntime {
+  config: LinkConfig;
+  view: LinkView;
+  health: LinkHealth;
+  monitor: LinkMonitor;
+  rounds: Round[];
+  roundsTotal: number;
+  /** When a round last completed with every probe settled: what the watchdog looks at. */
+  lastTurnAt: number;
+  lastError?: string;
+}
+
+/** A link's view before the kernel was first read. */
+export const NOT_SEEN = 'not looked at yet';
+
+/** How long probe rounds are kept for loss and RTT in the status. */
+export const HISTORY_MS = 60_000;
+
+/** Keeps one round in the link's history (the last HISTORY_MS of it). */
+export function recordRound(rt: LinkRuntime, r: RoundResult, now: number): void {
+  if (!r.stuck) rt.lastTurnAt = now;
+  rt.roundsTotal++;
+  rt.rounds.push({
+    at: r.at,
+    answered: r.answered,
+    total: r.total,
+    rttMs: r.rttMs,
+    perTarget: r.perTarget.map((p) => ({ address: p.address, alive: p.result.alive, rttMs: p.result.rttMs })),
+  });
+  while (rt.rounds.length && rt.rounds[0].at < now - HISTORY_MS) rt.rounds.shift();
+}
+
+/** What a reload changed, by link name. */
+export interface ReloadDiff {
+  changed: string[];
+  removed: string[];
+}
+
+export class LinkRegistry {
+  private links = new Map<string, LinkRuntime>();
+
+  constructor(
+    private readonly newMonitor: (l: LinkConfig) => LinkMonitor,
+    private readonly now: () => number,
+  ) {}
+
+  get(name: string): LinkRuntime | undefined {
+    return this.links.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.links.has(name);
+  }
+
+  get size(): number {
+    return this.links.size;
+  }
+
+  all(): LinkRuntime[] {
+    return [...this.links.values()];
+  }
+
+  add(l: LinkConfig): LinkRuntime {
+    const now = this.now();
+    const rt: LinkRuntime = {
+      config: l,
+      view: { link: l, unusable: NOT_SEEN },
+      health: initialHealth(now),
+      monitor: this.newMonitor(l),
+      rounds: [],
+      roundsTotal: 0,
+      lastTurnAt: now,
+    };
+    this.links.set(l.name, rt);
+    return rt;
+  }
+
+  startProbing(): void {
+    for (const rt of this.links.values()) rt.monitor.start();
+  }
+
+  stopProbing(): void {
+    for (const rt of this.links.values()) rt.monitor.stop();
+  }
+
+  /**
+   * Takes the links of a new config. A link whose config is unchanged keeps everything; one on the same
+   * interface keeps its state (a reload must not move the default route away and back) and counts new
+   * probe settings from the next round; any other is new.
+   */
+  reload(next: LinkConfig[], probing: boolean): ReloadDiff {
+    const before = [...this.links.keys()];
+    const unchanged = new Set<string>();
+    for (const l of next) {
+      const rt = this.links.get(l.name);
+      if (rt && JSON.stringify(rt.config) === JSON.stringify(l)) {
+        unchanged.add(l.name);
+        continue;
+      }
+      if (rt && rt.config.interface === l.interface) {
+        const probingChanged = !sameProbing(rt.config, l);
+        rt.config = l;
+        rt.monitor.stop();
+        rt.monitor = this.newMonitor(l);
+        if (probingChanged) {
+          rt.health = { ...rt.health, streak: 0 };
+          rt.rounds = [];
+        }
+        if (probing) rt.monitor.start();
+        continue;
+      }
+      if (rt) rt.monitor.stop();
+      this.links.delete(l.name);
+      const added = this.add(l);
+      if (probing) added.monitor.start();
+    }
+    for (const name of [...this.links.keys()]) {
+      if (!next.some((l) => l.name === name)) {
+        this.links.get(name)!.monitor.stop();
+        this.links.delete(name);
+      }
+    }
+    // Keep config order.
+    this.links = new Map(next.map((l) => [l.name, this.links.get(l.name)!]));
+    return {
+      changed: next.filter((l) => !unchanged.has(l.name)).map((l) => l.name),
+      removed: before.filter((name) => !next.some((n) => n.name === name)),
+    };
+  }
+}
+
+function sameProbing(a: LinkConfig, b: LinkConfig): boolean {
+  return a.interface === b.interface && a.source === b.source && JSON.stringify(a.probe) === JSON.stringify(b.probe);
+}

@@ -1,0 +1,52 @@
+// The status document (status.json, STATUS=, metrics) as a pure function of the daemon's state.
+import { LinkStatus, StatusDoc } from '../status';
+import { LinkRuntime } from './registry';
+
+export interface StatusInput {
+  links: LinkRuntime[];
+  active: string | null;
+  activeSince: number;
+  switches: number;
+  now: number;
+  pid: number;
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+export function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+export function linkStatus(rt: LinkRuntime): LinkStatus {
+  const last = rt.rounds[rt.rounds.length - 1];
+  const sent = rt.rounds.reduce((a, r) => a + r.total, 0);
+  const got = rt.rounds.reduce((a, r) => a + r.answered, 0);
+  return {
+    name: rt.config.name,
+    interface: rt.config.interface,
+    state: rt.health.state,
+    since: iso(rt.health.since),
+    reason: rt.health.reason,
+    rtt_ms: last?.rttMs !== undefined ? round2(last.rttMs) : null,
+    loss: sent ? round2(1 - got / sent) : null,
+    weight: rt.config.weight,
+    table: rt.config.table ?? null,
+    source: rt.view.source ?? null,
+    gateway: rt.config.gateway ?? null,
+    targets: rt.config.probe.targets.map((address) => {
+      const answers = rt.rounds.map((r) => r.perTarget.find((p) => p.address === address)).filter((p) => p !== undefined);
+      const lastAnswer = answers[answers.length - 1];
+      return {
+        address,
+        rtt_ms: lastAnswer?.alive && lastAnswer.rttMs !== undefined ? round2(lastAnswer.rttMs) : null,
+        loss: answers.length ? round2(answers.filter((p) => !p!.alive).length / answers.length) : null,
+      };
+    }),
+    recent_rtt_ms: rt.rounds.slice(-30).map((r) => (r.rttMs !== undefined ? round2(r.rttMs) : null)),
+    rounds: rt.roundsTotal,
+  };
+}
+
+export function statusDocument(s: StatusInput): StatusDoc {
+  return { active: s.active, since: iso(s.activeSince), pid: s.pid, updated: iso(s.now), switches: s.switches, links: s.links.map(linkStatus) };
+}
