@@ -6,6 +6,7 @@ import { Reconciler } from './core/reconciler';
 import { statusDocument } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
 import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
+import { qualityLimits, stepQuality } from './health/quality';
 import { LinkMonitor, RoundResult } from './health/monitor';
 import { HookEvent, HookRunner } from './hooks';
 import { Log } from './log';
@@ -170,7 +171,10 @@ export class Daemon {
     this.deps.log.debug(`probe ${link.name}: ${detail}${r.rttMs !== undefined ? `, rtt ${r.rttMs.toFixed(2)} ms` : ''}`);
     if (r.error && r.error !== rt.lastError && !rt.view.unusable) this.deps.log.error(`probe ${link.name}: cannot probe: ${r.error}; counting it as a failure`);
     rt.lastError = r.error;
-    const next = rt.view.unusable ? forceDown(rt.health, rt.view.unusable, now) : stepHealth(rt.health, r.ok, link.probe, now, detail);
+    let next = rt.view.unusable ? forceDown(rt.health, rt.view.unusable, now) : stepHealth(rt.health, r.ok, link.probe, now, detail);
+    // Quality is judged while the link answers; an outage is the business of down/up, not of max_loss.
+    if (next.state === 'up' || next.state === 'degraded') next = stepQuality(next, rt.quality, qualityLimits(link), now);
+    else rt.quality.length = 0;
     if (next.state !== rt.health.state) {
       this.setHealth(rt, next);
       void this.sync('probe');
@@ -271,10 +275,12 @@ export class Daemon {
         if (t.to.state === 'down') {
           log.warning(msg);
           // Whichever link goes down last: links failing together must be told too.
-          if (this.active && !this.links.all().some((o) => o.health.state === 'up'))
+          if (this.active && !this.links.all().some((o) => o.health.state === 'up' || o.health.state === 'degraded'))
             log.error(`every link is down; keeping the default route on ${this.active} and probing on`);
-        } else log.notice(msg);
-        hooks?.run(this.hookEvent(t.to.state === 'up' ? 'link-up' : 'link-down', rt, t.to.state, t.from.state));
+        } else if (t.to.state === 'degraded') log.warning(msg);
+        else log.notice(msg);
+        const event = t.to.state === 'up' ? 'link-up' : t.to.state === 'degraded' ? 'link-degraded' : 'link-down';
+        hooks?.run(this.hookEvent(event, rt, t.to.state, t.from.state));
       } else {
         const to = this.links.get(t.to)!;
         const from = t.from ? this.links.get(t.from) : undefined;

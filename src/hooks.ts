@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Log } from './log';
 
 export interface HookEvent {
-  event: 'link-up' | 'link-down' | 'switch';
+  event: 'link-up' | 'link-degraded' | 'link-down' | 'switch';
   link: string;
   interface: string;
   state: string;

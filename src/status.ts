@@ -27,6 +27,18 @@ export interface LinkStatus {
   recent_rtt_ms: (number | null)[];
   /** Probe rounds completed since the daemon started. */
   rounds: number;
+  /** The quality window against the limits; null when the link has no quality limits. */
+  quality: QualityStatus | null;
+}
+
+export interface QualityStatus {
+  /** Echoes looked at in the window (fewer than 20: not judged yet). */
+  samples: number;
+  loss_pct: number | null;
+  median_rtt_ms: number | null;
+  max_loss_pct: number | null;
+  max_rtt_ms: number | null;
+  window_s: number;
 }
 
 export interface StatusDoc {
@@ -86,7 +98,8 @@ export function renderMetrics(doc: StatusDoc): string {
     }
   };
   const per = (f: (l: LinkStatus) => number | null) => doc.links.map((l): [Record<string, string>, number | null] => [{ link: l.name, interface: l.interface }, f(l)]);
-  family('haip_link_up', 'gauge', '1 when the link is up, 0 when down or not yet known.', per((l) => (l.state === 'up' ? 1 : 0)));
+  family('haip_link_up', 'gauge', '1 when the link answers its probes (up or degraded), 0 when down or not yet known.', per((l) => (l.state === 'up' || l.state === 'degraded' ? 1 : 0)));
+  family('haip_link_degraded', 'gauge', '1 when the link answers but is beyond max_loss or max_rtt.', per((l) => (l.state === 'degraded' ? 1 : 0)));
   family('haip_link_active', 'gauge', '1 for the link that carries the default route.', per((l) => (l.name === doc.active ? 1 : 0)));
   family('haip_link_rtt_seconds', 'gauge', 'Mean RTT of the last probe round.', per((l) => (l.rtt_ms === null ? null : l.rtt_ms / 1000)));
   family('haip_link_loss_ratio', 'gauge', 'Share of probes unanswered over the last minute.', per((l) => l.loss));

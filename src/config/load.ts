@@ -32,6 +32,7 @@ export function formatProblem(p: ConfigProblem): string {
 export const DEFAULTS = {
   interval: 1000,
   timeout: 1000,
+  qualityWindow: 60_000,
   quorum: 1,
   down: 3,
   up: 3,
@@ -206,6 +207,11 @@ function schemaProblems(errors: ErrorObject[], locate: Locator): ConfigProblem[]
         where = locate(segs);
         message = `missing required field "${e.params.missingProperty}"`;
         break;
+      case 'type':
+        // A field that says what it expects says so for a wrong type too.
+        where = locate(segs);
+        message = (e.parentSchema as any)?.expects ? `must be ${expects(e)}` : (e.message ?? e.keyword);
+        break;
       case 'anyOf':
       case 'format':
         where = locate(segs);
@@ -274,6 +280,9 @@ interface RawProbe {
   down?: number;
   up?: number;
   method?: 'auto' | 'spawn' | 'stream';
+  max_loss?: string;
+  max_rtt?: number | string;
+  quality_window?: number | string;
 }
 interface RawLink {
   name: string;
@@ -347,6 +356,8 @@ function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem[] {
     if (!pr || typeof pr !== 'object') return;
     duration((pr as RawProbe).interval, [...path, 'interval']);
     duration((pr as RawProbe).timeout, [...path, 'timeout']);
+    duration((pr as RawProbe).max_rtt, [...path, 'max_rtt']);
+    duration((pr as RawProbe).quality_window, [...path, 'quality_window']);
   };
   probeDurations(raw.probe, ['probe']);
   duration(raw.hook_timeout, ['hook_timeout']);
@@ -416,6 +427,9 @@ function probeSettings(own: RawProbe | undefined, base: RawProbe | undefined): P
     down: (pick('down') as number) ?? DEFAULTS.down,
     up: (pick('up') as number) ?? DEFAULTS.up,
     ...(pick('method') ? { method: pick('method') as ProbeSettings['method'] } : {}),
+    ...(pick('max_loss') !== undefined ? { maxLossPct: parseFloat(pick('max_loss') as string) } : {}),
+    ...(pick('max_rtt') !== undefined ? { maxRttMs: parseDuration(pick('max_rtt')!) } : {}),
+    qualityWindowMs: parseDuration(pick('quality_window') ?? DEFAULTS.qualityWindow / 1000),
   };
 }
 

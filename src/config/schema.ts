@@ -55,6 +55,19 @@ const probe = {
     quorum: { type: 'integer', minimum: 1, description: 'Targets that must answer for a round to be good. Default 1.' },
     down: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive bad rounds that take an UP link DOWN. Default 3.' },
     up: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive good rounds that bring a DOWN link back UP. Default 3.' },
+    max_loss: {
+      type: 'string',
+      pattern: '^(100|[0-9]{1,2}(\\.[0-9]+)?)%$',
+      expects: 'a percentage from 0% to 100% such as "20%"',
+      description:
+        'Quality limit: a link losing more than this share of its probes over quality_window is degraded (it carries traffic only when no link is up within its limits), and is back once its loss is at most half of it. Default: no limit.',
+    },
+    max_rtt: {
+      ...duration,
+      description:
+        'Quality limit: a link whose median RTT over quality_window is above this is degraded, and is back once it is at most 80% of it. Default: no limit.',
+    },
+    quality_window: { ...duration, description: 'How far back max_loss and max_rtt look (at least 20 probes are needed to judge). Default 60s.' },
     method: {
       enum: ['auto', 'stream', 'spawn'],
       description: 'stream: one long-lived ping per target, several echoes per round; spawn: one ping process per probe (node-ping). Default auto (stream, spawn where ping cannot stream).',

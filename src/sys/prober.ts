@@ -8,6 +8,8 @@ export interface ProbeResult {
   error?: string;
   /** What a probe that was made got instead of an answer (HTTP 503, DNS SERVFAIL, a timeout), for the log. */
   detail?: string;
+  /** Echoes this probe saw lost before its answer (a streamed round looks at several); absent: 0 if alive, else 1. */
+  lost?: number;
 }
 
 /** How a link asks to be probed: its round interval, and `probe.method` from the config. */

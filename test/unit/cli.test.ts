@@ -72,7 +72,7 @@ describe('legacy --route command line', () => {
         table: 7201,
         gateway: undefined,
         source: undefined,
-        probe: { targets: ['198.18.0.1'], intervalMs: 1000, timeoutMs: 1000, quorum: 1, down: 3, up: 3 },
+        probe: { targets: ['198.18.0.1'], intervalMs: 1000, timeoutMs: 1000, quorum: 1, down: 3, up: 3, qualityWindowMs: 60000 },
       },
     ]);
     assert.deepEqual(c.rules, []);

@@ -57,7 +57,7 @@ describe('config: a good file', () => {
       table: 101,
       gateway: '198.18.1.1',
       source: undefined,
-      probe: { targets: ['203.0.113.1', '203.0.113.2'], intervalMs: 500, timeoutMs: 1500, quorum: 1, down: 4, up: 2 },
+      probe: { targets: ['203.0.113.1', '203.0.113.2'], intervalMs: 500, timeoutMs: 1500, quorum: 1, down: 4, up: 2, qualityWindowMs: 60000 },
     });
     assert.deepEqual(c.links[1], {
       name: 'lte',
@@ -66,7 +66,7 @@ describe('config: a good file', () => {
       table: 102,
       gateway: undefined,
       source: '198.18.9.2',
-      probe: { targets: ['198.51.100.7'], intervalMs: 60_000, timeoutMs: 1500, quorum: 1, down: 4, up: 5 },
+      probe: { targets: ['198.51.100.7'], intervalMs: 60_000, timeoutMs: 1500, quorum: 1, down: 4, up: 5, qualityWindowMs: 60000 },
     });
   });
 
@@ -89,7 +89,7 @@ describe('config: a good file', () => {
 
   it('defaults probing to 1s/1s, quorum 1, down 3, up 3', () => {
     const d = parseConfigText(withLink(''), 'x.yaml');
-    assert.deepEqual(d.links[0].probe, { targets: ['203.0.113.1'], intervalMs: 1000, timeoutMs: 1000, quorum: 1, down: 3, up: 3 });
+    assert.deepEqual(d.links[0].probe, { targets: ['203.0.113.1'], intervalMs: 1000, timeoutMs: 1000, quorum: 1, down: 3, up: 3, qualityWindowMs: 60000 });
     assert.equal(d.links[0].table, undefined);
     assert.equal(d.links[0].weight, 1);
   });

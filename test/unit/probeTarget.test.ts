@@ -81,7 +81,7 @@ describe('probe targets in haip.yaml', () => {
     assert.deepEqual(problems, [
       'haip.yaml:1:33: probe.targets[1]: "tcp://203.0.113.1": a TCP target needs a port: tcp://203.0.113.1:PORT',
       'haip.yaml:1:54: probe.targets[2]: "dns://example.com/x": example.com is not an IP address (host names are not looked up: write the address)',
-      'haip.yaml:1:77: probe.targets[3]: must be string',
+      'haip.yaml:1:77: probe.targets[3]: must be an IPv4 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME',
     ]);
   });
 });
