@@ -42,7 +42,7 @@ demo: build
 	node dist/test/lab/demo.js
 
 docs: build
-	node -e "process.stdout.write(require('./dist/src/config/docs').configReference())" > docs/configuration.md
+	node -e "process.stdout.write(require('./dist/tools/configReference').configReference())" > docs/configuration.md
 
 # Failover/failback, flapping, CPU and memory in lab namespaces; about 13 minutes, writes bench/results.json.
 bench: build

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-bash scripts/deps.sh debhelper dpkg-dev lintian
+# build-essential: dpkg-checkbuilddeps demands it, and it is only a Recommends of dpkg-dev.
+bash scripts/deps.sh build-essential debhelper dpkg-dev lintian
 
 version=$(dpkg-parsechangelog -l debian/changelog -S Version)
 npm_version=$(node -p 'require("./package.json").version')

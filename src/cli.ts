@@ -1,10 +1,15 @@
-// Command-line parsing: haip's subcommands and the original haip's flags (-vv --wait=2 --route ...).
-// Pure, so every spelling the original accepted is tested without running anything.
+// Command-line parsing: haip's subcommands, each with its own options, and the original haip's flags
+// (-vv --wait=2 --route ...). node:util's parseArgs splits argv into tokens; which options a command
+// takes, and the messages, are ours. Pure, so every spelling the original accepted is tested without
+// running anything.
+import { parseArgs as tokenize, type ParseArgsConfig } from 'node:util';
 
 export type Subcommand = 'run' | 'check' | 'status' | 'plan' | 'flush' | 'help' | 'version';
 
 export interface CliArgs {
   command: Subcommand;
+  /** `haip help COMMAND` and `haip COMMAND --help`: the command whose help to print. */
+  topic?: Subcommand;
   configFile?: string;
   verbosity: number;
   json: boolean;
@@ -15,82 +20,177 @@ export interface CliArgs {
   stateDir?: string;
 }
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    /** The command whose usage to show with the message. */
+    readonly command?: Subcommand,
+  ) {
+    super(message);
+  }
+}
 
-const SUBCOMMANDS: Subcommand[] = ['run', 'check', 'status', 'plan', 'flush', 'help', 'version'];
-const WITH_VALUE = new Set(['-c', '--config', '--wait', '--fail', '--toggle', '--route', '--state-dir', '-w', '-f', '-t', '-r']);
+export const EX_USAGE = 64;
+/** `haip status` when the daemon is not running (LSB's "program is not running"). */
+export const EX_NOT_RUNNING = 3;
+/** Every exit status haip uses, with its meaning: the usage text and haip(8) list these. */
+export const EXIT_STATUS: [number, string][] = [
+  [0, 'success'],
+  [1, 'a failed operation'],
+  [EX_NOT_RUNNING, '(status) the daemon is not running'],
+  [EX_USAGE, 'a wrong command line'],
+  [78, 'an invalid config, nothing changed'],
+];
+
+export const SUBCOMMANDS: Subcommand[] = ['run', 'check', 'status', 'plan', 'flush', 'help', 'version'];
+
+type OptionName = 'config' | 'verbose' | 'state-dir' | 'json' | 'route' | 'wait' | 'fail' | 'toggle' | 'help' | 'version';
+
+interface OptionSpec {
+  short?: string;
+  value?: string;
+  help: string;
+}
+
+export const OPTIONS: Record<OptionName, OptionSpec> = {
+  config: { short: 'c', value: 'FILE', help: 'the config file (default /etc/haip/haip.yaml)' },
+  verbose: { short: 'v', help: 'log info; twice (-vv) debug' },
+  'state-dir': { value: 'DIR', help: 'where status.json lives, instead of state_dir' },
+  json: { help: 'print the status document as JSON' },
+  route: { short: 'r', value: 'WEIGHT/TARGET/DEV[:GW][/SRC]', help: 'one link of the original command line (repeat it)' },
+  wait: { short: 'w', value: 'S', help: 'with --route: seconds between probe rounds' },
+  fail: { short: 'f', value: 'N', help: 'with --route: bad rounds that take a link down (and good ones that bring it back)' },
+  toggle: { short: 't', value: 'CMD', help: 'with --route: a shell command run on every switch (IFNAME, GATEWAY set)' },
+  help: { short: 'h', help: 'this help' },
+  version: { help: 'print the version' },
+};
+
+/** The original command line: a link source of its own, for every command that reads a config. */
+const LEGACY: OptionName[] = ['route', 'wait', 'fail', 'toggle'];
+
+interface CommandSpec {
+  synopsis: string;
+  summary: string;
+  options: OptionName[];
+}
+
+export const COMMANDS: Record<Subcommand, CommandSpec> = {
+  run: { synopsis: '[run] [-c FILE] [-v|-vv] [--state-dir DIR]', summary: 'run the daemon (the default command)', options: ['config', 'verbose', 'state-dir', ...LEGACY] },
+  check: { synopsis: 'check [-c FILE]', summary: 'validate the config and change nothing; exit 78 when invalid', options: ['config', ...LEGACY] },
+  status: { synopsis: 'status [-c FILE] [--state-dir DIR] [--json]', summary: 'show what the running daemon sees; exit 3 when it is not running', options: ['config', 'state-dir', 'json'] },
+  plan: { synopsis: 'plan [-c FILE]', summary: 'print the ip and nft commands the config would run on this host, and why', options: ['config', ...LEGACY] },
+  flush: { synopsis: 'flush [-c FILE] [-v]', summary: 'remove every route, rule and nft table haip owns; the default route stays, as proto static', options: ['config', 'verbose', ...LEGACY] },
+  help: { synopsis: 'help [COMMAND]', summary: 'this help, or one command\'s', options: [] },
+  version: { synopsis: 'version', summary: 'print the version', options: [] },
+};
+
+function spelling(name: OptionName): string {
+  const o = OPTIONS[name];
+  return `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`;
+}
 
 export function parseArgs(argv: string[]): CliArgs {
+  const { tokens } = tokenize({
+    args: argv,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+    options: Object.fromEntries(
+      Object.entries(OPTIONS).map(([name, o]) => [name, { type: o.value ? 'string' : 'boolean', ...(o.short ? { short: o.short } : {}), multiple: true }]),
+    ) as ParseArgsConfig['options'],
+  });
+
   const args: CliArgs = { command: 'run', verbosity: 0, json: false, routes: [] };
   let commandSeen = false;
-  for (let i = 0; i < argv.length; i++) {
-    let a = argv[i];
-    let value: string | undefined;
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    if (eq > 0) {
-      value = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    if (WITH_VALUE.has(a) && value === undefined) {
-      if (i + 1 >= argv.length) throw new UsageError(`${a} needs a value`);
-      value = argv[++i];
-    }
-    if (/^-v+$/.test(a)) {
-      args.verbosity += a.length - 1;
+  let help = false;
+  const given: { name: OptionName; raw: string }[] = [];
+  for (const t of tokens ?? []) {
+    if (t.kind === 'positional') {
+      if (!commandSeen && SUBCOMMANDS.includes(t.value as Subcommand)) {
+        args.command = t.value as Subcommand;
+        commandSeen = true;
+      } else if (commandSeen && args.command === 'help' && !args.topic && SUBCOMMANDS.includes(t.value as Subcommand)) {
+        args.topic = t.value as Subcommand;
+      } else {
+        throw new UsageError(`unknown command "${t.value}" (commands: ${SUBCOMMANDS.join(', ')})`, commandSeen ? args.command : undefined);
+      }
       continue;
     }
-    switch (a) {
-      case '--verbose':
+    if (t.kind !== 'option') continue;
+    const name = t.name as OptionName;
+    const spec = OPTIONS[name];
+    if (!spec) throw new UsageError(`unknown option ${t.rawName}`);
+    if (spec.value && t.value === undefined) throw new UsageError(`${t.rawName} needs a value`);
+    if (!spec.value && t.inlineValue) throw new UsageError(`${t.rawName} takes no value`);
+    given.push({ name, raw: t.rawName });
+    const value = t.value as string;
+    switch (name) {
+      case 'verbose':
         args.verbosity++;
         break;
-      case '-c':
-      case '--config':
+      case 'config':
         args.configFile = value;
         break;
-      case '-w':
-      case '--wait':
+      case 'wait':
         args.wait = value;
         break;
-      case '-f':
-      case '--fail':
+      case 'fail':
         args.fail = value;
         break;
-      case '-t':
-      case '--toggle':
+      case 'toggle':
         args.toggle = value;
         break;
-      case '-r':
-      case '--route':
-        args.routes.push(value!);
+      case 'route':
+        args.routes.push(value);
         break;
-      case '--state-dir':
+      case 'state-dir':
         args.stateDir = value;
         break;
-      case '--json':
+      case 'json':
         args.json = true;
         break;
-      case '-h':
-      case '--help':
-        args.command = 'help';
-        commandSeen = true;
+      case 'help':
+        help = true;
         break;
-      case '--version':
+      case 'version':
+        if (commandSeen && args.command !== 'version') throw new UsageError(`--version is a command of its own, not an option of ${args.command}`, args.command);
         args.command = 'version';
         commandSeen = true;
         break;
-      default:
-        if (!a.startsWith('-') && !commandSeen && SUBCOMMANDS.includes(a as Subcommand)) {
-          args.command = a as Subcommand;
-          commandSeen = true;
-        } else if (a.startsWith('-')) {
-          throw new UsageError(`unknown option ${a}`);
-        } else {
-          throw new UsageError(`unknown command "${a}" (commands: ${SUBCOMMANDS.join(', ')})`);
-        }
     }
   }
-  if (args.routes.length && args.configFile) throw new UsageError('--route and -c do not mix: give links either on the command line or in the file');
+  if (help) {
+    // `haip check --help`: the command's help, whatever else is on the line.
+    return commandSeen && args.command !== 'help' ? { ...emptyArgs(), command: 'help', topic: args.command } : { ...emptyArgs(), command: 'help', ...(args.topic ? { topic: args.topic } : {}) };
+  }
+  const allowed = COMMANDS[args.command].options;
+  for (const g of given) {
+    if (g.name === 'version' && args.command === 'version') continue;
+    if (!allowed.includes(g.name)) {
+      const takes = allowed.length ? `it takes ${allowed.map((n) => (OPTIONS[n].short ? `-${OPTIONS[n].short}/--${n}` : `--${n}`)).join(', ')}` : 'it takes none';
+      throw new UsageError(`${args.command} takes no ${g.raw} option (${takes})`, args.command);
+    }
+  }
+  if (args.routes.length && args.configFile) throw new UsageError('--route and -c do not mix: give links either on the command line or in the file', args.command);
   return args;
+}
+
+function emptyArgs(): CliArgs {
+  return { command: 'help', verbosity: 0, json: false, routes: [] };
+}
+
+/** One command's help: synopsis, what it does, its options. */
+export function commandHelp(command: Subcommand): string {
+  const c = COMMANDS[command];
+  const lines = [`usage: haip ${c.synopsis}`, `       ${c.summary}`];
+  if (command === 'run' || command === 'check' || command === 'plan' || command === 'flush') {
+    lines.push(`       haip ${command === 'run' ? '' : `${command} `}[--wait=S] [--fail=N] [--toggle=CMD] --route WEIGHT/TARGET/DEV[:GW][/SRC] ...`);
+    lines.push(`       the links from the original haip's command line instead of a file`);
+  }
+  const opts = [...c.options, 'help' as const];
+  const width = Math.max(...opts.map((n) => spelling(n).length));
+  lines.push('options:', ...opts.map((n) => `  ${spelling(n).padEnd(width)}  ${OPTIONS[n].help}`));
+  return lines.join('\n');
 }
 
 export const USAGE = `usage: haip [run] [-c FILE] [-v|-vv]          run the daemon (default config /etc/haip/haip.yaml)
@@ -98,8 +198,10 @@ export const USAGE = `usage: haip [run] [-c FILE] [-v|-vv]          run the daem
        haip status [-c FILE] [--json]        show what the running daemon sees
        haip plan [-c FILE]                   print the ip commands the config would run here, and why
        haip flush [-c FILE]                  remove every route and rule haip owns
+       haip help [COMMAND], haip COMMAND --help, haip version
        haip [-v|-vv] [--wait=S] [--fail=N] [--toggle=CMD] --route WEIGHT/TARGET/DEV[:GW][/SRC] ...
                                              the original haip's command line
 Options: --state-dir DIR overrides state_dir (where status.json lives).
 
-Exit status 78 means the config is invalid; nothing was changed.`;
+Exit status:
+${EXIT_STATUS.map(([code, meaning]) => `  ${String(code).padStart(2)}  ${meaning}`).join('\n')}`;

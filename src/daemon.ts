@@ -126,6 +126,7 @@ export class Daemon {
   /** Takes a new, already validated config: unchanged links keep their state and their probes. */
   async reload(next: Config): Promise<void> {
     const { log } = this.deps;
+    const before = this.config;
     this.config = next;
     this.deps.onConfig?.(next);
     const { changed, removed } = this.links.reload(next.links, !this.stopped);
@@ -137,7 +138,7 @@ export class Daemon {
         (!changed.length && !removed.length ? '; links unchanged' : ''),
     );
     if (this.active && !this.links.has(this.active)) this.active = null;
-    this.reconciler.forgetApplied();
+    this.reconciler.forgetApplied(before);
     await this.sync('reload');
     this.checkReady();
   }

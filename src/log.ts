@@ -54,10 +54,3 @@ export function createLog(style: LogStyle, level: LogLevel, stream: NodeJS.Writa
     setLevel: (l) => void (logger.level = l),
   };
 }
-
-/** A Log that keeps lines in memory, for tests. */
-export function memoryLog(): Log & { lines: string[] } {
-  const lines: string[] = [];
-  const at = (l: LogLevel) => (msg: string) => void lines.push(`${l}: ${msg}`);
-  return { lines, error: at('error'), warning: at('warning'), notice: at('notice'), info: at('info'), debug: at('debug'), setLevel() {} };
-}

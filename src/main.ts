@@ -1,6 +1,6 @@
 // Entry point: reads argv, builds the real dependencies, handles signals. The only file that touches
 // process.* (argv, env, exit, signals); everything below it takes what it needs as arguments.
-import { CliArgs, parseArgs, Subcommand, USAGE } from './cli';
+import { CliArgs, commandHelp, COMMANDS, EX_USAGE, parseArgs, Subcommand, UsageError, USAGE } from './cli';
 import { legacyConfig } from './config/legacy';
 import { ConfigError, EX_CONFIG, formatProblem, loadConfigFile } from './config/load';
 import { Daemon } from './daemon';
@@ -8,7 +8,7 @@ import { ProcessHooks } from './hooks';
 import { createLog, effectiveLevel, Log, logStyle } from './log';
 import { Config } from './model';
 import { writeNameFiles } from './net/names';
-import { flushOwned, planReport } from './ops';
+import { checkReport, flushOwned, planReport } from './ops';
 import { systemClock } from './sys/clock';
 import { IpMonitor } from './sys/linkEvents';
 import { createNotifier, watchdogIntervalMs } from './sys/notify';
@@ -20,7 +20,6 @@ import { FileStatus } from './status';
 import { statusReport } from './statusView';
 
 const DEFAULT_CONFIG = '/etc/haip/haip.yaml';
-const EX_USAGE = 64;
 
 function loadConfig(args: CliArgs): Config {
   if (args.routes.length)
@@ -101,17 +100,20 @@ async function main(argv: string[]): Promise<number> {
   try {
     args = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`haip: ${(err as Error).message}\n${USAGE}\n`);
+    const command = err instanceof UsageError ? err.command : undefined;
+    const usage = command ? `usage: haip ${COMMANDS[command].synopsis} (haip ${command} --help for more)` : USAGE;
+    process.stderr.write(`haip: ${(err as Error).message}\n${usage}\n`);
     return EX_USAGE;
   }
-  const log = createLog(logStyle(process.env, !!process.stdout.isTTY), effectiveLevel('info', args.verbosity));
+  // The daemon logs to stdout (the journal); one-shot commands keep stdout for their output.
+  const logTo = args.command === 'run' ? process.stdout : process.stderr;
+  const log = createLog(logStyle(process.env, !!logTo.isTTY), effectiveLevel('info', args.verbosity), logTo);
   const commands: Record<Subcommand, () => Promise<number> | number> = {
-    help: () => (process.stdout.write(USAGE + '\n'), 0),
+    help: () => (process.stdout.write((args.topic ? commandHelp(args.topic) : USAGE) + '\n'), 0),
     version: () => (process.stdout.write(`haip ${require('../../package.json').version}\n`), 0),
     run: () => run(args, log),
     check: () => {
-      const c = loadConfig(args);
-      process.stdout.write(`${c.source}: ok, ${c.links.length} link(s): ${c.links.map((l) => l.name).join(', ')}\n`);
+      process.stdout.write(checkReport(loadConfig(args)) + '\n');
       return 0;
     },
     status: () => statusReport(args, loadStateDir(args), process.stdout),

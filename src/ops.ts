@@ -5,15 +5,24 @@ import { Config, routeToString } from './model';
 import { desiredState, viewLinks } from './net/desired';
 import { commandToString } from './net/iproute';
 import { reconcile } from './net/plan';
-import { applyCommands, observe } from './net/router';
+import { applyCommands, observe, readScope } from './net/router';
 import { removeNameFiles } from './net/names';
 import { Runner } from './sys/runner';
 import { replaceScript, removeStickyTable, STICKY_TABLE, stickyTable } from './net/nft';
 
+/** `haip check`'s one line: the file is valid, and what it configures. */
+export function checkReport(config: Config): string {
+  const n = config.links.length;
+  if (!n) return `${config.source}: ok, no links: haip changes nothing on this host until links are added (see haip.yaml(5))`;
+  return `${config.source}: ok, ${n} link${n === 1 ? '' : 's'}: ${config.links.map((l) => l.name).join(', ')}`;
+}
+
 export async function planReport(config: Config, ip: Runner): Promise<string> {
-  const obs = await observe(ip);
+  const obs = await observe(ip, readScope(config));
   const views = viewLinks(config, obs.interfaces);
-  const out: string[] = [`# haip plan for ${config.source}: nothing is changed by this command`, '#', '# links (assuming every usable link answers its probes):'];
+  const out: string[] = [`# haip plan for ${config.source}: nothing is changed by this command`, '#'];
+  if (!config.links.length) out.push('# no links configured: haip installs nothing for them (see haip.yaml(5))');
+  else out.push('# links (assuming every usable link answers its probes):');
   const usable = views.filter((v) => !v.unusable);
   const best = usable.reduce<(typeof usable)[number] | undefined>((b, v) => (!b || v.link.weight < b.link.weight ? v : b), undefined);
   for (const v of views) {
@@ -35,7 +44,7 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
 
 /** Removes haip's rules, table routes and nftables table; the main default route is handed over as `proto static`. */
 export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Runner): Promise<number> {
-  const obs = await observe(ip);
+  const obs = await observe(ip, readScope(config));
   const commands = reconcile({ routes: [], rules: [] }, obs.net, config.protocol);
   const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
   const handover = keep ? [{ op: 'route-replace' as const, route: { ...keep, protocol: 4 } }] : [];

@@ -1,5 +1,5 @@
 // `haip status`: reads the running daemon's status.json and prints a table, or the JSON itself.
-import { CliArgs } from './cli';
+import { CliArgs, EX_NOT_RUNNING } from './cli';
 import { readStatus, StatusDoc } from './status';
 
 const SPARKS = '▁▂▃▄▅▆▇█';
@@ -46,7 +46,7 @@ export function statusReport(args: CliArgs, stateDir: string, out: NodeJS.Writab
     doc = readStatus(stateDir);
   } catch {
     process.stderr.write(`haip: no status in ${stateDir}: is the daemon running? (systemctl status haip)\n`);
-    return 3;
+    return EX_NOT_RUNNING;
   }
   let running = true;
   try {
@@ -56,9 +56,9 @@ export function statusReport(args: CliArgs, stateDir: string, out: NodeJS.Writab
   }
   if (args.json) {
     out.write(JSON.stringify({ ...doc, running }, null, 2) + '\n');
-    return running ? 0 : 3;
+    return running ? 0 : EX_NOT_RUNNING;
   }
   out.write(renderStatus(doc, Date.now()));
   if (!running) out.write(`(haip is not running: pid ${doc.pid} is gone; this is its last status from ${doc.updated})\n`);
-  return running ? 0 : 3;
+  return running ? 0 : EX_NOT_RUNNING;
 }

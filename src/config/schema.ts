@@ -13,16 +13,16 @@ const duration = {
     // The lookahead refuses "0s" and "0ms" as the number 0 is refused: a zero interval would spin.
     { type: 'string', pattern: DURATION_PATTERN },
   ],
-};
+} as const;
 
-const ipv4 = { type: 'string', format: 'ipv4', expects: 'an IPv4 address such as 198.51.100.1', description: 'An IPv4 address.' };
-const ipv4OrPrefix = { type: 'string', format: 'ipv4prefix', expects: 'an IPv4 address or prefix such as 198.51.100.0/24', description: 'An IPv4 address or prefix (a.b.c.d/n).' };
+const ipv4 = { type: 'string', format: 'ipv4', expects: 'an IPv4 address such as 198.51.100.1', description: 'An IPv4 address.' } as const;
+const ipv4OrPrefix = { type: 'string', format: 'ipv4prefix', expects: 'an IPv4 address or prefix such as 198.51.100.0/24', description: 'An IPv4 address or prefix (a.b.c.d/n).' } as const;
 const ifname = {
   type: 'string',
   format: 'ifname',
   expects: 'a Linux interface name: 1 to 15 characters, no "/", ":" or white space',
   description: 'A Linux interface name: 1 to 15 characters, no "/", ":" or white space, not "." or "..".',
-};
+} as const;
 const tableRef = {
   expects: 'a table name from `tables` or a table number',
   description: 'A table name from `tables`, or a table number (1-252, 256 and up).',
@@ -30,7 +30,7 @@ const tableRef = {
     { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_.-]*$' },
     { type: 'integer', minimum: 1, maximum: 4294967295 },
   ],
-};
+} as const;
 
 const probe = {
   type: 'object',
@@ -73,7 +73,7 @@ const probe = {
       description: 'stream: one long-lived ping per target, several echoes per round; spawn: one ping process per probe (node-ping). Default auto (stream, spawn where ping cannot stream).',
     },
   },
-};
+} as const;
 
 export const configSchema = {
   $id: 'https://haip.invalid/haip.schema.json',

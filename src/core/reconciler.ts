@@ -5,7 +5,7 @@ import { Log } from '../log';
 import { Config, LinkState, NetState, routeToString, ruleToString } from '../model';
 import { Command, commandToString } from '../net/iproute';
 import { reconcile } from '../net/plan';
-import { applyCommands, observe, Observation } from '../net/router';
+import { applyCommands, observe, Observation, ReadScope, readScope } from '../net/router';
 import { StickyState, syncSticky } from '../net/sticky';
 import { Clock, TimerHandle } from '../sys/clock';
 import { Runner } from '../sys/runner';
@@ -42,6 +42,8 @@ export class Reconciler {
   private lastDriftAt = -Infinity;
   private retryDelay = RETRY_MS;
   private sticky: StickyState = { pendingFlush: new Set() };
+  /** Link tables of earlier configs, read until haip's routes in them are gone. */
+  private formerTables = new Set<number>();
 
   constructor(
     private readonly deps: ReconcilerDeps,
@@ -65,8 +67,9 @@ export class Reconciler {
   }
 
   /** After a reload: whatever differs next is the new config's doing, not drift. */
-  forgetApplied(): void {
+  forgetApplied(before: Config): void {
     this.lastApplied = undefined;
+    for (const t of readScope(before).tables) this.formerTables.add(t);
   }
 
   /** The connections of a link that went down are flushed after the next pass. */
@@ -117,12 +120,13 @@ export class Reconciler {
     const { log, ip } = this.deps;
     let obs: Observation;
     try {
-      obs = await observe(ip);
+      obs = await observe(ip, this.scope());
     } catch (err) {
       log.error(`reading the kernel's state (${why}): ${(err as Error).message}`);
       this.retryLater();
       return;
     }
+    this.keepFormerTables(obs);
     const desired = this.target.desired(obs, why);
     const commands = reconcile(desired, obs.net, this.target.config().protocol);
     if (!commands.length) {
@@ -152,6 +156,19 @@ export class Reconciler {
       this.lastApplied = render(desired);
       this.retryDelay = RETRY_MS;
     }
+  }
+
+  /** The config's tables and those of earlier configs that still held haip's routes at the last read. */
+  private scope(): ReadScope {
+    const scope = readScope(this.target.config());
+    const tables = new Set([...scope.tables, ...this.formerTables]);
+    this.formerTables = new Set([...tables].filter((t) => !scope.tables.includes(t)));
+    return { ...scope, tables: [...tables] };
+  }
+
+  private keepFormerTables(obs: Observation) {
+    const protocol = this.target.config().protocol;
+    for (const t of [...this.formerTables]) if (!obs.net.routes.some((r) => r.table === t && r.protocol === protocol)) this.formerTables.delete(t);
   }
 
   private retryLater(ms = RETRY_MS) {

@@ -35,15 +35,67 @@ export function commandToString(c: Command): string {
 }
 
 export const READ_ADDRS = ['-j', 'addr', 'show'];
-export const READ_ROUTES = ['-4', '-j', '-N', 'route', 'show', 'table', 'all'];
 export const READ_RULES = ['-4', '-j', '-N', 'rule', 'show'];
 
-function parseJson(text: string, what: string): any[] {
+/**
+ * One table's routes, or only its default routes (every metric). Never `table all`: a host carrying a
+ * full BGP table in another table must cost haip nothing, and the kernel dumps only the table asked for.
+ */
+export function readRoutesArgv(table: number, onlyDefault = false): string[] {
+  return ['-4', '-j', '-N', 'route', 'show', 'table', String(table), ...(onlyDefault ? ['default'] : [])];
+}
+
+/** `ip route show table N` for a table that holds nothing: exit 2, which means "no routes". */
+export const NO_SUCH_TABLE = /FIB table does not exist/;
+
+// The records `ip -j -N` prints, as far as haip reads them. Numbers chosen by -N come as strings.
+interface IpAddrInfoJson {
+  family: string;
+  local?: string;
+  /** The peer of a point-to-point address. */
+  address?: string;
+  prefixlen: number;
+}
+interface IpLinkAddrJson {
+  ifname: string;
+  flags?: string[];
+  addr_info?: IpAddrInfoJson[];
+}
+interface IpRouteJson {
+  type?: string;
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  /** Absent in the main table and when one table was asked for. */
+  table?: string;
+  /** Absent for `proto boot`, which iproute2 does not print. */
+  protocol?: string;
+  scope?: string;
+  prefsrc?: string;
+  metric?: number;
+}
+interface IpRuleJson {
+  priority?: number;
+  src?: string;
+  srclen?: number;
+  dst?: string;
+  dstlen?: number;
+  fwmark?: string;
+  fwmask?: string;
+  iif?: string;
+  table: string;
+  suppress_prefixlen?: number;
+  protocol?: string;
+}
+
+const RTPROT_BOOT = 3;
+
+function parseJson<T>(text: string, what: string): T[] {
   const t = text.trim();
   if (!t) return [];
   try {
-    const v = JSON.parse(t);
-    return Array.isArray(v) ? v : [];
+    const v: unknown = JSON.parse(t);
+    return Array.isArray(v) ? (v as T[]) : [];
   } catch (err) {
     throw new Error(`cannot parse ip ${what} output`, { cause: err });
   }
@@ -51,11 +103,11 @@ function parseJson(text: string, what: string): any[] {
 
 export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
   const out = new Map<string, InterfaceFacts>();
-  for (const j of parseJson(text, 'addr')) {
-    const flags: string[] = j.flags ?? [];
+  for (const j of parseJson<IpLinkAddrJson>(text, 'addr')) {
+    const flags = j.flags ?? [];
     const addresses = (j.addr_info ?? [])
-      .filter((a: any) => a.family === 'inet' && a.local)
-      .map((a: any) => ({ address: a.local as string, prefixlen: Number(a.prefixlen), peer: a.address as string | undefined }));
+      .filter((a): a is IpAddrInfoJson & { local: string } => a.family === 'inet' && !!a.local)
+      .map((a) => ({ address: a.local, prefixlen: Number(a.prefixlen), peer: a.address }));
     out.set(j.ifname, {
       name: j.ifname,
       up: flags.includes('UP') && flags.includes('LOWER_UP'),
@@ -67,27 +119,28 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
 
 const withLen = (addr: string, len: unknown) => (len === undefined || Number(len) === 32 ? addr : `${addr}/${len}`);
 
-export function parseRoutes(text: string): Route[] {
-  return parseJson(text, 'route')
-    .filter((j) => j.type === undefined || j.type === 'unicast')
-    .map((j) => {
-      const r: Route = {
-        table: j.table === undefined ? MAIN_TABLE : Number(j.table),
-        dst: j.dst,
-        dev: j.dev,
-        protocol: Number(j.protocol ?? 0),
-      };
-      if (j.gateway) r.gateway = j.gateway;
-      if (j.prefsrc) r.prefsrc = j.prefsrc;
-      if (j.scope !== undefined && Number(j.scope) === 253) r.scope = 'link';
-      if (j.metric) r.metric = Number(j.metric);
-      return r;
-    })
-    .filter((r) => Number.isFinite(r.table) && Number.isFinite(r.protocol) && r.dev);
+/** @param table the table asked for, for records that do not name theirs (main, or one table shown). */
+export function parseRoutes(text: string, table = MAIN_TABLE): Route[] {
+  const out: Route[] = [];
+  for (const j of parseJson<IpRouteJson>(text, 'route')) {
+    if ((j.type !== undefined && j.type !== 'unicast') || !j.dev) continue;
+    const r: Route = {
+      table: j.table === undefined ? table : Number(j.table),
+      dst: j.dst,
+      dev: j.dev,
+      protocol: j.protocol === undefined ? RTPROT_BOOT : Number(j.protocol),
+    };
+    if (j.gateway) r.gateway = j.gateway;
+    if (j.prefsrc) r.prefsrc = j.prefsrc;
+    if (j.scope !== undefined && Number(j.scope) === 253) r.scope = 'link';
+    if (j.metric) r.metric = Number(j.metric);
+    if (Number.isFinite(r.table) && Number.isFinite(r.protocol)) out.push(r);
+  }
+  return out;
 }
 
 export function parseRules(text: string): Rule[] {
-  return parseJson(text, 'rule').map((j) => {
+  return parseJson<IpRuleJson>(text, 'rule').map((j) => {
     const r: Rule = { priority: Number(j.priority ?? 0), table: Number(j.table) };
     if (j.src && j.src !== 'all') r.from = withLen(j.src, j.srclen);
     if (j.dst && j.dst !== 'all') r.to = withLen(j.dst, j.dstlen);
@@ -98,8 +151,4 @@ export function parseRules(text: string): Rule[] {
     if (j.protocol !== undefined) r.protocol = Number(j.protocol);
     return r;
   });
-}
-
-export function parseNetState(routes: string, rules: string): NetState {
-  return { routes: parseRoutes(routes), rules: parseRules(rules) };
 }

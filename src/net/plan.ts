@@ -18,6 +18,19 @@ export const normalRule = (r: Rule): Rule => {
 const routeKey = (r: Route) => `${r.table}|${host(r.dst)}|${r.metric ?? 0}`;
 const ruleKey = (r: Rule) => ruleToString({ ...normalRule(r), protocol: undefined });
 
+const same = (a: Route, b: Route) => routeToString(normalRoute(a)) === routeToString(normalRoute(b));
+
+/**
+ * haip owns the default route at its metric in each table it puts one in: any other default there at
+ * the same or a lower metric (`ip route prepend`, udhcpc's `route add`, haip's own old route after a
+ * replace took over a prepended one) would carry traffic instead of haip's, or beside it. Defaults at a
+ * higher metric are left alone.
+ */
+export function wouldWinOver(r: Route, desired: Route[]): boolean {
+  if (r.dst !== 'default') return false;
+  return desired.some((d) => d.dst === 'default' && d.table === r.table && (r.metric ?? 0) <= (d.metric ?? 0) && !same(r, d));
+}
+
 export function reconcile(desired: NetState, actual: NetState, protocol: number): Command[] {
   const adds: Command[] = [];
   const dels: Command[] = [];
@@ -28,14 +41,19 @@ export function reconcile(desired: NetState, actual: NetState, protocol: number)
     actualByKey.set(k, [...(actualByKey.get(k) ?? []), r]);
   }
   const desiredKeys = new Set<string>();
+  const overwritten = new Set<Route>();
   for (const r of desired.routes) {
     const k = routeKey(r);
     desiredKeys.add(k);
-    const same = (actualByKey.get(k) ?? []).some((a) => routeToString(normalRoute(a)) === routeToString(normalRoute(r)));
-    if (!same) adds.push({ op: 'route-replace', route: r });
+    const sameKey = actualByKey.get(k) ?? [];
+    if (sameKey.some((a) => same(a, r))) continue;
+    adds.push({ op: 'route-replace', route: r });
+    // The kernel's replace overwrites the first route with the same key: that one needs no delete.
+    if (sameKey.length) overwritten.add(sameKey[0]);
   }
   for (const r of actual.routes) {
-    if (r.protocol === protocol && !desiredKeys.has(routeKey(r))) dels.push({ op: 'route-del', route: r });
+    if (overwritten.has(r)) continue;
+    if ((r.protocol === protocol && !desiredKeys.has(routeKey(r))) || wouldWinOver(r, desired.routes)) dels.push({ op: 'route-del', route: r });
   }
 
   const owned = actual.rules.filter((r) => r.protocol === protocol);

@@ -1,31 +1,82 @@
 // Reads the kernel's state and applies planned commands through a Runner. Every command is tried;
 // failures are collected with their argv and stderr, never thrown past the caller.
-import { InterfaceFacts, NetState } from '../model';
+import { InterfaceFacts, NetState, Route } from '../model';
 import { CommandError, Runner, runChecked } from '../sys/runner';
-import { acceptedCodes, Command, commandArgv, parseInterfaces, parseNetState, READ_ADDRS, READ_ROUTES, READ_RULES } from './iproute';
+import { acceptedCodes, Command, commandArgv, NO_SUCH_TABLE, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, READ_RULES, readRoutesArgv } from './iproute';
 
 export interface Observation {
   interfaces: Map<string, InterfaceFacts>;
   net: NetState;
 }
 
-export async function observe(ip: Runner): Promise<Observation> {
-  const [addrs, routes, rules] = await Promise.all([runChecked(ip, READ_ADDRS), runChecked(ip, READ_ROUTES), runChecked(ip, READ_RULES)]);
-  return { interfaces: parseInterfaces(addrs.stdout), net: parseNetState(routes.stdout, rules.stdout) };
+/** What haip reads: its own tables, the default routes of the table it keeps the default route in. */
+export interface ReadScope {
+  mainTable: number;
+  protocol: number;
+  /** The link tables of the config. */
+  tables: number[];
+  /** Tables the config's extra rules point at: not haip's, never read (one may hold a full BGP table). */
+  foreign: number[];
+}
+
+const RESERVED_TABLES = new Set([0, 253, 254, 255]);
+
+/**
+ * Reads the links, the rules, the main table's default routes (every metric) and haip's tables: those
+ * of the config and any that one of haip's rules still points at (a link removed by a reload). Never
+ * `table all`, so a full BGP table elsewhere is never read.
+ */
+export async function observe(ip: Runner, scope: ReadScope): Promise<Observation> {
+  const [addrs, rulesOut, mainDefaults] = await Promise.all([runChecked(ip, READ_ADDRS), runChecked(ip, READ_RULES), readMainDefaults(ip, scope.mainTable)]);
+  const rules = parseRules(rulesOut.stdout);
+  const tables = new Set(scope.tables);
+  for (const r of rules) if (r.protocol === scope.protocol) tables.add(r.table);
+  for (const t of [...tables]) if (RESERVED_TABLES.has(t) || t === scope.mainTable || (scope.foreign.includes(t) && !scope.tables.includes(t))) tables.delete(t);
+  const perTable = await Promise.all([...tables].sort((a, b) => a - b).map((t) => readTable(ip, t)));
+  return { interfaces: parseInterfaces(addrs.stdout), net: { routes: [...mainDefaults, ...perTable.flat()], rules } };
+}
+
+/** A table's routes; a table that does not exist yet holds none. */
+export async function readTable(ip: Runner, table: number, onlyDefault = false): Promise<Route[]> {
+  const argv = readRoutesArgv(table, onlyDefault);
+  const r = await ip.run(argv);
+  if (r.code === 2 && NO_SUCH_TABLE.test(r.stderr)) return [];
+  if (r.code !== 0) throw new CommandError(['ip', ...argv], r);
+  return parseRoutes(r.stdout, table);
+}
+
+/** The default routes of the table haip keeps the default route in, every metric, in the kernel's order. */
+export function readMainDefaults(ip: Runner, mainTable: number): Promise<Route[]> {
+  return readTable(ip, mainTable, true);
 }
 
 export interface ApplyResult {
   applied: Command[];
   errors: CommandError[];
+  /** The command each error belongs to, in the same order. */
+  failed: Command[];
 }
 
 export async function applyCommands(ip: Runner, commands: Command[]): Promise<ApplyResult> {
-  const out: ApplyResult = { applied: [], errors: [] };
+  const out: ApplyResult = { applied: [], errors: [], failed: [] };
   for (const c of commands) {
     const argv = commandArgv(c);
     const r = await ip.run(argv);
     if (acceptedCodes(c).includes(r.code)) out.applied.push(c);
-    else out.errors.push(new CommandError(['ip', ...argv], r));
+    else {
+      out.errors.push(new CommandError(['ip', ...argv], r));
+      out.failed.push(c);
+    }
   }
   return out;
+}
+
+/** The read scope of a config. */
+export function readScope(config: { mainTable: number; protocol: number; links: { table?: number }[]; rules: { table: number }[] }): ReadScope {
+  return {
+    mainTable: config.mainTable,
+    protocol: config.protocol,
+    tables: config.links.flatMap((l) => (l.table === undefined ? [] : [l.table])),
+    foreign: config.rules.map((r) => r.table),
+  };
 }

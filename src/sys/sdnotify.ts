@@ -6,7 +6,8 @@
 // long-lived perl child (perl-base is Essential in Debian, its Socket module has
 // sockaddr_un) stays in the service's cgroup and turns each line it reads on stdin
 // into one datagram. The unit says NotifyAccess=all so systemd accepts them.
-// docs/decisions-packaging.md has the reasons and the alternatives.
+// docs/decisions.md ("sd_notify goes through one long-lived perl helper") has the reasons and
+// the alternatives.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Log } from '../log';
 import { type Notifier, nullNotifier } from './notifier';

@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 . test/e2e/lab.sh
+. scripts/rootfs.sh
 
 CACHE=${HAIP_E2E_CACHE:-/var/cache/haip-e2e}
 OUT=$repo/build/e2e
@@ -48,54 +49,19 @@ fi
 bash scripts/deps.sh systemd-container debootstrap nftables
 mkdir -p "$OUT" "$CACHE"
 
-# ---- quick checks without systemd: the notifier on a real datagram socket, the shipped docs ----
-make build >"$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; fail "make build"; }
-for t in dist/test/e2e/*.test.js; do
-  if node --test "$t" >"$OUT/${t##*/}.log" 2>&1; then
-    pass "node --test $t"
-  else
-    grep -E '^not ok|^# (pass|fail)' "$OUT/${t##*/}.log" | sed 's/^/      | /'  || true
-    fail "node --test $t (log: build/e2e/${t##*/}.log)"
-  fi
-done
-
 # ---- the package ------------------------------------------------------------------------------
 if [ -n "${HAIP_E2E_DEB:-}" ]; then
   DEB=$(realpath "$HAIP_E2E_DEB")
 else
   echo "== building the package (scripts/deb.sh)"
-  bash scripts/deb.sh >"$OUT/deb.log" 2>&1 || { tail -30 "$OUT/deb.log"; echo "FAIL: make deb"; echo "0 passed, 1 failed"; exit 1; }
+  bash scripts/deb.sh >"$OUT/deb.log" 2>&1 || { tail -30 "$OUT/deb.log" | sed 's/^/      | /'; fail "make deb (log: build/e2e/deb.log)"; echo "$passed passed, $failed failed"; exit 1; }
   DEB=$(ls -t "$repo"/build/haip_*_all.deb | head -1)
 fi
 echo "== package: ${DEB#"$repo"/}"
 
 # ---- the cached Debian 12 rootfs ----------------------------------------------------------------
-# The Debian mirror this machine's apt already uses (deb822 or one-line sources).
-debian_mirror() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -e "$f" ] || continue
-    awk 'BEGIN { RS = ""; FS = "\n" }
-      /(^|\n)Suites:[^\n]*[ \t]bookworm([ \t]|\n|$)/ { if (match($0, /(^|\n)URIs:[ \t]*[^ \t\n]+/)) { s = substr($0, RSTART, RLENGTH); sub(/.*URIs:[ \t]*/, "", s); print s; exit } }' "$f"
-  done
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-    sed -E 's/\[[^]]*\]//' | awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }'
-}
-
 base=$CACHE/bookworm
-if [ "$(cat "$base.stamp" 2>/dev/null)" != "$BASE_PACKAGES" ]; then
-  mirror=$(debian_mirror | head -1 || true)
-  echo "== debootstrap bookworm (minbase + $BASE_PACKAGES) into $base, once"
-  rm -rf "$base.new" "$base" "$base.stamp"
-  t=$(now)
-  debootstrap --variant=minbase --include="$BASE_PACKAGES" bookworm "$base.new" ${mirror:+"$mirror"} \
-    >"$OUT/debootstrap.log" 2>&1 || { tail -20 "$OUT/debootstrap.log"; echo "FAIL: debootstrap"; echo "0 passed, 1 failed"; exit 1; }
-  # The container boots to a prompt on its console; nobody logs in there.
-  chroot "$base.new" systemctl mask console-getty.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer >/dev/null 2>&1
-  mv "$base.new" "$base"
-  echo "$BASE_PACKAGES" >"$base.stamp"
-  note "debootstrap took $(elapsed "$t")s"
-fi
+cached_rootfs "$base" "$BASE_PACKAGES" "$OUT/debootstrap.log" || { fail "debootstrap"; echo "$passed passed, $failed failed"; exit 1; }
 
 # ---- the run: a throwaway copy of the rootfs, the lab, the container ----------------------------
 ROOT=$CACHE/run.$$
@@ -130,6 +96,8 @@ trap 'exit 130' INT TERM
 echo "== copying the rootfs and installing the package with apt-get"
 rm -rf "$ROOT"
 cp -a --reflink=auto "$base" "$ROOT"
+# The container boots to a prompt on its console; nobody logs in there.
+chroot "$ROOT" systemctl mask console-getty.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer >/dev/null 2>&1
 cp "$DEB" "$ROOT/var/tmp/"  # nspawn mounts a fresh tmpfs on /tmp
 install_log=$OUT/apt-install.log
 in_root() { systemd-nspawn -q --register=no --keep-unit --pipe -D "$ROOT" "$@"; }

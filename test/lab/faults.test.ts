@@ -242,7 +242,7 @@ function mutate(text: string, rand: () => number): string {
   const r = rand();
   if (r < 0.45) {
     // Structural: replace, delete, or add a value somewhere in the parsed tree.
-    const doc = parse(text);
+    const doc = parse(text, { logLevel: 'error' });
     const paths: (string | number)[][] = [];
     const walk = (v: unknown, path: (string | number)[]) => {
       paths.push(path);

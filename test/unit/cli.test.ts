@@ -28,6 +28,17 @@ describe('cli: parseArgs', () => {
     [['-h'], { command: 'help' }],
     [['--help'], { command: 'help' }],
     [['--version'], { command: 'version' }],
+    [['version'], { command: 'version' }],
+    [['-r', '-1/198.18.0.1/eth0'], { routes: ['-1/198.18.0.1/eth0'] }],
+    [['check', '--route', '1/198.18.0.1/eth0', '--wait=2'], { command: 'check', routes: ['1/198.18.0.1/eth0'], wait: '2' }],
+    [['flush', '-v'], { command: 'flush', verbosity: 1 }],
+    [['status', '-c', 'F', '--json', '--state-dir=/tmp/s'], { command: 'status', configFile: 'F', json: true, stateDir: '/tmp/s' }],
+    // Help for one command, however asked; the rest of the line is not checked.
+    [['check', '--help'], { command: 'help', topic: 'check' }],
+    [['status', '--json', '-h'], { command: 'help', topic: 'status' }],
+    [['help', 'plan'], { command: 'help', topic: 'plan' }],
+    [['help'], { command: 'help' }],
+    [['--help', 'flush'], { command: 'help', topic: 'flush' }],
   ];
   for (const [argv, want] of cases) {
     it(JSON.stringify(argv), () => assert.deepEqual(parseArgs(argv), { ...base, ...want }));
@@ -42,6 +53,15 @@ describe('cli: parseArgs', () => {
     [['start'], /^unknown command "start" \(commands: run, check, status, plan, flush, help, version\)$/],
     [['check', 'status'], /^unknown command "status"/],
     [['-c', 'F', '--route', '1/198.18.0.1/eth0'], /--route and -c do not mix/],
+    // Options belong to the commands that use them.
+    [['check', '--json'], /^check takes no --json option \(it takes -c\/--config, -r\/--route, -w\/--wait, -f\/--fail, -t\/--toggle\)$/],
+    [['status', '--wait=3'], /^status takes no --wait option/],
+    [['version', '--route', 'x'], /^version takes no --route option \(it takes none\)$/],
+    [['--version', '-v'], /^version takes no -v option/],
+    [['check', '--version'], /^--version is a command of its own/],
+    [['plan', '-vv'], /^plan takes no -v option/],
+    [['status', '--json=yes'], /^--json takes no value$/],
+    [['help', 'nonsense'], /^unknown command "nonsense"/],
   ];
   for (const [argv, re] of errors) {
     it(`${JSON.stringify(argv)} is a usage error`, () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { configReference } from '../../src/config/docs';
+import { configReference } from '../../tools/configReference';
 import { configSchema } from '../../src/config/schema';
 
 const REPO = join(__dirname, '../../..');

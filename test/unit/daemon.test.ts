@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Daemon } from '../../src/daemon';
 import { HookEvent } from '../../src/hooks';
-import { memoryLog } from '../../src/log';
 import { Config } from '../../src/model';
 import { StatusDoc } from '../../src/status';
-import { FakeClock, FakeKernel, FakeLinkEvents, FakeProber, RecordingNotifier } from './fakes';
+import { FakeClock, FakeKernel, FakeLinkEvents, FakeProber, memoryLog, RecordingNotifier } from './fakes';
 import { CONFIG, ETH1, PPP0, STATES } from './fixtures';
 
 const DSL_SRC = ETH1.address; // 198.18.1.2

@@ -15,6 +15,8 @@
 //   or taking it administratively down drops every route on it. Carrier loss keeps routes (flag linkdown).
 // - Not modelled: the local table (255) routes, IPv6, route types other than unicast, tos, multipath.
 // - Any other argv answers code 255 and is recorded in `unknown`, so tests can assert none happened.
+import { Log } from '../../src/log';
+import { LogLevel } from '../../src/model';
 import { Clock, TimerHandle } from '../../src/sys/clock';
 import { LinkEvents } from '../../src/sys/linkEvents';
 import { Notifier } from '../../src/sys/notifier';
@@ -184,9 +186,14 @@ export class FakeKernel implements Runner {
     return this;
   }
 
-  /** Puts a route in as another program would (dhclient, an admin), bypassing argv parsing. */
-  addRawRoute(r: Partial<FakeRoute> & { dst: string; dev: string }): this {
-    this.routes.push({ table: 254, scope: r.gateway ? 0 : 253, protocol: 3, metric: 0, ...r, dst: routeDst(r.dst) });
+  /**
+   * Puts a route in as another program would (dhclient, an admin), bypassing argv parsing: appended
+   * (`ip route append`, busybox `route add`), or in front of its equals (`ip route prepend`).
+   */
+  addRawRoute(r: Partial<FakeRoute> & { dst: string; dev: string }, opts: { prepend?: boolean } = {}): this {
+    const route = { table: 254, scope: r.gateway ? 0 : 253, protocol: 3, metric: 0, ...r, dst: routeDst(r.dst) };
+    if (opts.prepend) this.routes.unshift(route);
+    else this.routes.push(route);
     return this;
   }
 
@@ -241,6 +248,14 @@ export class FakeKernel implements Runner {
     const key = argv.join(' ');
     if (key === '-j addr show') return ok(JSON.stringify(this.addrJson()));
     if (key === '-4 -j -N route show table all') return ok(JSON.stringify(this.routeJson()));
+    const show = /^-4 -j -N route show table (\w+)( default)?$/.exec(key);
+    if (show) {
+      const table = show[1] === 'main' ? 254 : num(show[1]);
+      const routes = this.routeJson(table, !!show[2]);
+      // The kernel knows a table only while it holds a route; main always exists.
+      if (table !== 254 && !this.routes.some((r) => r.table === table)) return fail(2, 'Error: ipv4: FIB table does not exist.\nDump terminated');
+      return ok(JSON.stringify(routes));
+    }
     if (key === '-4 -j -N rule show') return ok(JSON.stringify(this.ruleJson()));
     try {
       if (argv[0] === '-4' && argv[1] === 'route' && (argv[2] === 'replace' || argv[2] === 'del')) return this.route(argv[2], argv.slice(3));
@@ -461,13 +476,22 @@ export class FakeKernel implements Runner {
     });
   }
 
-  routeJson(): unknown[] {
-    return this.sortedRoutes().map((r) => {
+  /** `ip -j -N route show table all`, or of one table (whose records then name no table), or its defaults. */
+  routeJson(table?: number, onlyDefault = false): unknown[] {
+    // Routes of one table in the kernel's order (a prepended route first), sorted only across tables.
+    const routes =
+      table === undefined
+        ? this.sortedRoutes()
+        : onlyDefault
+          ? this.routes.filter((r) => r.table === table && r.dst === 'default').sort((a, b) => a.metric - b.metric)
+          : this.sortedRoutes().filter((r) => r.table === table);
+    return routes.map((r) => {
       const j: Record<string, unknown> = { dst: r.dst };
       if (r.gateway) j.gateway = r.gateway;
       j.dev = r.dev;
-      if (r.table !== 254) j.table = String(r.table);
-      j.protocol = String(r.protocol);
+      if (r.table !== 254 && table === undefined) j.table = String(r.table);
+      // iproute2 does not print `proto boot`.
+      if (r.protocol !== 3) j.protocol = String(r.protocol);
       if (r.scope) j.scope = String(r.scope);
       if (r.prefsrc) j.prefsrc = r.prefsrc;
       if (r.metric) j.metric = r.metric;
@@ -745,4 +769,11 @@ export class FakeLinkEvents implements LinkEvents {
   fire(what: string): void {
     this.handler?.(what);
   }
+}
+
+/** A Log that keeps lines in memory, for tests. */
+export function memoryLog(): Log & { lines: string[] } {
+  const lines: string[] = [];
+  const at = (l: LogLevel) => (msg: string) => void lines.push(`${l}: ${msg}`);
+  return { lines, error: at('error'), warning: at('warning'), notice: at('notice'), info: at('info'), debug: at('debug'), setLevel() {} };
 }

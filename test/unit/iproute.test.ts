@@ -3,8 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { routeToString, ruleToString, Route, Rule } from '../../src/model';
-import { Command, commandArgv, commandToString, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, READ_ROUTES, READ_RULES, acceptedCodes } from '../../src/net/iproute';
+import { Command, commandArgv, commandToString, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, READ_RULES, acceptedCodes } from '../../src/net/iproute';
 import { FakeKernel } from './fakes';
+
+/** What the fake answers as the real `ip` would; haip itself never reads `table all`. */
+const READ_ROUTES = ['-4', '-j', '-N', 'route', 'show', 'table', 'all'];
 
 // Captured with iproute2 6.1 in a namespace: `ip -4 -j -N route show table all` (subset).
 const REAL_ROUTES = `[{"dst":"default","gateway":"198.18.1.1","dev":"eth1","table":"101","protocol":"72","flags":[]},{"dst":"198.18.1.0/24","dev":"eth1","table":"101","protocol":"72","scope":"253","prefsrc":"198.18.1.2","flags":[]},{"dst":"default","gateway":"198.18.1.1","dev":"eth1","protocol":"72","flags":[]},{"dst":"198.18.1.0/24","dev":"eth1","protocol":"2","scope":"253","prefsrc":"198.18.1.2","flags":[]},{"type":"local","dst":"127.0.0.0/8","dev":"lo","table":"255","protocol":"2","scope":"254","prefsrc":"127.0.0.1","flags":[]}]`;
@@ -37,6 +40,13 @@ describe('iproute: parsing real iproute2 6.1 JSON', () => {
   it('a route with a metric keeps it', () => {
     const [r] = parseRoutes('[{"dst":"default","gateway":"198.18.1.1","dev":"eth1","protocol":"16","metric":100,"flags":[]}]');
     assert.deepEqual(r, { table: 254, dst: 'default', dev: 'eth1', gateway: '198.18.1.1', protocol: 16, metric: 100 });
+  });
+
+  it('one table shown: records name no table; `proto boot` is not printed (iproute2 6.1 `show table 101` and `show table main default`)', () => {
+    assert.deepEqual(parseRoutes('[{"dst":"default","gateway":"198.18.1.1","dev":"va","protocol":"99","flags":[]}]', 101), [
+      { table: 101, dst: 'default', dev: 'va', gateway: '198.18.1.1', protocol: 99 },
+    ]);
+    assert.deepEqual(parseRoutes('[{"dst":"default","gateway":"198.18.1.1","dev":"va","flags":[]}]'), [{ table: 254, dst: 'default', dev: 'va', gateway: '198.18.1.1', protocol: 3 }]);
   });
 
   it('rules: "all", srclen/dstlen, fwmark/fwmask in hex, suppress_prefixlen, protocol', () => {

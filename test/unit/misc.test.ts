@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LinkMonitor, RoundResult, summarize } from '../../src/health/monitor';
 import { hookEnv } from '../../src/hooks';
-import { effectiveLevel, logStyle, memoryLog } from '../../src/log';
+import { effectiveLevel, logStyle } from '../../src/log';
 import { LogLevel } from '../../src/model';
 import { nameFiles } from '../../src/net/names';
 import { flushOwned, planReport } from '../../src/ops';
 import { StatusDoc, statusLine } from '../../src/status';
 import { renderStatus, sparkline } from '../../src/statusView';
 import { watchdogIntervalMs } from '../../src/sys/notify';
-import { FakeClock, FakeKernel } from './fakes';
+import { FakeClock, FakeKernel, memoryLog } from './fakes';
 import { CONFIG, ETH1, PPP0, setInterfaces, STATES } from './fixtures';
 
 describe('log levels and style', () => {

@@ -7,13 +7,13 @@ import { Config, NetState, Route, routeToString, ruleToString } from '../../src/
 import { desiredState, networkOf, viewLink, viewLinks } from '../../src/net/desired';
 import { Command, commandToString } from '../../src/net/iproute';
 import { reconcile } from '../../src/net/plan';
-import { applyCommands, observe } from '../../src/net/router';
+import { applyCommands, observe, readScope } from '../../src/net/router';
 import { FakeKernel } from './fakes';
 import { CONFIG, ETH1, KERNEL_RULES, LEGACY, PPP0, setInterfaces, STATES } from './fixtures';
 
 /** One reconcile pass as the daemon makes it: read, compute, apply. */
 async function reconcileOnce(k: FakeKernel, config: Config, active: string | null): Promise<Command[]> {
-  const obs = await observe(k);
+  const obs = await observe(k, readScope(config));
   const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
   const desired = desiredState(config, viewLinks(config, obs.interfaces), active, keep);
   const commands = reconcile(desired, obs.net, config.protocol);
@@ -117,12 +117,83 @@ describe('reconcile: ownership and order', () => {
     for (const m of k.mutations) if (m.includes(' del ')) assert.match(m, /(proto|protocol) 72\b/, m);
   });
 
+  it('reads only what haip owns: its tables and main\'s default routes, never `table all` or a foreign table', async () => {
+    const k = world();
+    // A "BGP table" in 200, and one of the config's extra rules pointing at another table (7) that is not haip's.
+    for (let i = 0; i < 50; i++) k.addRawRoute({ table: 200, dst: `198.51.${i}.0/24`, gateway: '198.18.1.1', dev: 'eth1', protocol: 186 });
+    k.addRawRoute({ table: 7, dst: '198.51.100.0/24', gateway: '198.18.1.1', dev: 'eth1', protocol: 4 });
+    await enter(k, 'both up, dsl active');
+    const reads = k.log.filter((a) => a.includes('-j')).map((a) => a.join(' '));
+    assert.deepEqual([...new Set(reads)].sort(), [
+      '-4 -j -N route show table 101',
+      '-4 -j -N route show table 102',
+      '-4 -j -N route show table 254 default',
+      '-4 -j -N rule show',
+      '-j addr show',
+    ]);
+  });
+
   it('a foreign default route with the same key is taken over; at another metric it stays', async () => {
     const k = world();
     k.addRawRoute({ dst: 'default', gateway: '198.18.1.1', dev: 'eth1', protocol: 4 });
     await enter(k, 'both up, lte active (point-to-point: default dev ppp0 scope link)');
     const main = k.render().split('\n').filter((l) => l.startsWith('default') && !l.includes('table'));
     assert.deepEqual(main, ['default dev ppp0 proto 72 scope link', 'default via 198.18.1.1 dev eth1 proto dhcp metric 100']);
+  });
+
+  describe('haip owns main\'s default at its metric', () => {
+    const mainDefaults = (k: FakeKernel) => k.routeJson(254, true).map((j) => JSON.stringify(j));
+    const DSL_MAIN = { dst: 'default', gateway: '198.18.1.1', dev: 'eth1', protocol: 72 };
+    const DHCP_100 = { dst: 'default', gateway: '198.18.1.1', dev: 'eth1', protocol: 16, metric: 100 };
+    async function dslActive(): Promise<FakeKernel> {
+      const k = new FakeKernel();
+      await enter(k, 'both up, dsl active');
+      k.addRawRoute(DHCP_100);
+      return k;
+    }
+
+    it('a prepended foreign default (`ip route prepend`) is removed; the higher-metric one stays', async () => {
+      const k = await dslActive();
+      k.addRawRoute({ dst: 'default', dev: 'ppp0', protocol: 4 }, { prepend: true });
+      const cmds = await enter(k, 'both up, dsl active');
+      assert.deepEqual(cmds.map(commandToString), ['ip -4 route del default dev ppp0 scope link proto 4 table 254']);
+      assert.deepEqual(mainDefaults(k), mainDefaults(await dslActive()));
+    });
+
+    it('a same-metric duplicate appended after haip\'s (busybox udhcpc `route add`) is removed', async () => {
+      const k = await dslActive();
+      k.addRawRoute({ dst: 'default', gateway: '198.18.1.1', dev: 'eth1', protocol: 3 });
+      const cmds = await enter(k, 'both up, dsl active');
+      assert.deepEqual(cmds.map(commandToString), ['ip -4 route del default via 198.18.1.1 dev eth1 proto 3 table 254']);
+      assert.deepEqual(mainDefaults(k), mainDefaults(await dslActive()));
+    });
+
+    it('after a prepend, a switch leaves exactly one haip route in main, the new one, first', async () => {
+      const k = await dslActive();
+      k.addRawRoute({ dst: 'default', gateway: '198.18.1.1', dev: 'eth1', protocol: 4 }, { prepend: true });
+      // The replace overwrites the prepended route (the first with its key); haip's old one must go too.
+      await enter(k, 'both up, lte active (point-to-point: default dev ppp0 scope link)');
+      const main = k.routeJson(254, true) as { dev: string; protocol?: string; metric?: number }[];
+      assert.deepEqual(main.map((r) => `${r.dev} ${r.protocol} ${r.metric ?? 0}`), ['ppp0 72 0', 'eth1 16 100']);
+      assert.deepEqual(await enter(k, 'both up, lte active (point-to-point: default dev ppp0 scope link)'), []);
+    });
+
+    it('a lower metric than haip\'s wins and is removed; a higher one is left alone (plain data)', () => {
+      const d = { table: 254, dst: 'default', dev: 'eth1', gateway: '198.18.1.1', protocol: 72, metric: 10 };
+      const actual = [
+        { ...d },
+        { table: 254, dst: 'default', dev: 'ppp0', scope: 'link' as const, protocol: 4, metric: 5 },
+        { table: 254, dst: 'default', dev: 'ppp0', scope: 'link' as const, protocol: 4, metric: 20 },
+      ];
+      assert.deepEqual(reconcile({ routes: [d], rules: [] }, { routes: actual, rules: [] }, 72).map(commandToString), [
+        'ip -4 route del default dev ppp0 scope link proto 4 metric 5 table 254',
+      ]);
+    });
+
+    it('without a default route of haip\'s to keep, foreign defaults are never touched', () => {
+      const foreign = { table: 254, dst: 'default', dev: 'ppp0', scope: 'link' as const, protocol: 4 };
+      assert.deepEqual(reconcile({ routes: [], rules: [] }, { routes: [foreign], rules: [] }, 72), []);
+    });
   });
 
   it('duplicate owned rules are reduced to one', async () => {

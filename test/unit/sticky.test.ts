@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, parseConfigText } from '../../src/config/load';
-import { memoryLog } from '../../src/log';
+import { memoryLog } from './fakes';
 import { Config, ruleToString } from '../../src/model';
 import { flushArgv, flushMarked } from '../../src/net/conntrack';
 import { desiredState, linkMark, LinkView, markMask } from '../../src/net/desired';

@@ -1,12 +1,13 @@
 // SdNotifier against a real AF_UNIX datagram socket (a perl receiver standing in for PID 1),
-// for a path socket and an abstract one. The whole path under systemd is in run.sh.
+// for a path socket and an abstract one. Needs no root, so it runs with the unit tests; the whole path
+// under systemd is in test/e2e/run.sh.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { memoryLog } from '../../src/log';
+import { memoryLog } from './fakes';
 import { nullNotifier } from '../../src/sys/notifier';
 import { createSdNotifier, formatMessage, SdNotifier } from '../../src/sys/sdnotify';
 

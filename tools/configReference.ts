@@ -1,6 +1,6 @@
 // docs/configuration.md, generated from the JSON Schema so the reference and the validator cannot drift
 // apart (`make docs` writes it; a unit test fails when the committed file is stale).
-import { configSchema } from './schema';
+import { configSchema } from '../src/config/schema';
 
 type Node = { [k: string]: any };
 
