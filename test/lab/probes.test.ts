@@ -2,7 +2,7 @@
 // and DNS probes to real servers (a node TCP/HTTP server and dnsmasq in the lab's internet), and every
 // kind leaves by its own link even when a route in main would take it elsewhere.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Haip, Lab, sleep } from './lab';
@@ -118,4 +118,101 @@ test('each kind leaves by its own link: a route in main that covers the targets 
   // And it still sees isp1 die, instead of probing through isp2.
   lab.dropAtIsp(1);
   await lab.waitForDefault('eth2', 6000);
+});
+
+/**
+ * Queueing delay at isp<i> without netem: what the customer sends is routed into a tun device whose
+ * reader (delayRelay.ts) writes each packet back `ms` later. Node cannot attach a tun device (no ioctl),
+ * so perl opens it and execs node with the descriptor.
+ */
+async function delayAtIsp(lab: Lab, i: number, ms: number): Promise<Haip> {
+  const attach = 'use Fcntl; open(my $t, "+<", "/dev/net/tun") or die "tun: $!"; my $ifr = pack("Z16 s", "tdelay", 0x1001); ioctl($t, 0x400454ca, $ifr) or die "TUNSETIFF: $!"; fcntl($t, F_SETFD, 0); exec(map { $_ eq "FD" ? fileno($t) : $_ } @ARGV) or die "exec: $!";';
+  const relay = lab.spawnIn(lab.isp(i), ['perl', '-e', attach, process.execPath, join(__dirname, 'delayRelay.js'), 'FD', String(ms)]);
+  await relay.waitFor(/^relaying/, 5000);
+  lab.ip(lab.isp(i), 'link', 'set', 'tdelay', 'up');
+  lab.ip(lab.isp(i), 'route', 'add', 'default', 'dev', 'tdelay', 'table', '100');
+  lab.ip(lab.isp(i), 'rule', 'add', 'iif', 'wan', 'lookup', '100', 'priority', '100');
+  return relay;
+}
+
+/** A hook that writes each event it sees to DIR/hooks.log. */
+function recordingHook(lab: Lab): string {
+  const dir = join(lab.dir, 'hooks.d');
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  writeFileSync(join(dir, 'record'), `#!/bin/sh\necho "$HAIP_EVENT $HAIP_LINK $HAIP_STATE $HAIP_PREVIOUS" >> ${lab.dir}/hooks.log\n`);
+  chmodSync(join(dir, 'record'), 0o755);
+  return join(lab.dir, 'hooks.log');
+}
+
+const hookLines = (file: string) => {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n');
+  } catch {
+    return [];
+  }
+};
+
+test('queueing delay beyond max_rtt: the link is degraded, the route moves, and comes back when the queue drains', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  const hooks = recordingHook(lab);
+  const relay = await delayAtIsp(lab, 1, 10);
+  const probe = `{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 1s, down: 3, up: 3, max_rtt: 150ms, quality_window: 5s }`;
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(probe)), '-v']);
+  await haip.waitFor(/notice: ready:/, 10_000);
+  assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
+  await sleep(3000);
+  assert.equal(linkState(lab, 'isp1'), 'up');
+
+  let t0 = Date.now();
+  relay.send('delay 400');
+  const moved = await lab.waitForDefault('eth2', 10_000, t0);
+  const line = await haip.waitFor(/link isp1 \(eth1\): up -> degraded: /);
+  assert.match(line, /warning: link isp1 \(eth1\): up -> degraded: median RTT \d+ ms > max_rtt 150 ms over the last 5 s$/);
+  await haip.waitFor(/warning: switch: default route isp1 .* -> isp2 .*: isp1 is degraded \(median RTT/);
+  const doc = status(lab).links.find((l) => l.name === 'isp1')!;
+  assert.equal(doc.state, 'degraded');
+  assert.ok(doc.quality && doc.quality.median_rtt_ms! > 150 && doc.quality.max_rtt_ms === 150, JSON.stringify(doc.quality));
+  // Degraded, not down: the backup dying leaves the slow link better than none.
+  lab.dropAtIsp(2);
+  await lab.waitForDefault('eth1', 6000);
+  await haip.waitFor(/switch: default route isp2 .* -> isp1 .*no link is within its quality limits; isp1 is degraded/);
+  lab.healIsp(2);
+  await lab.waitForDefault('eth2', 6000);
+
+  t0 = Date.now();
+  relay.send('delay 10');
+  const back = await lab.waitForDefault('eth1', 10_000, t0);
+  await haip.waitFor(/notice: link isp1 \(eth1\): degraded -> up: back within quality limits: loss .*, median RTT .* over the last 5 s/);
+  t.diagnostic(`queueing delay 400 ms (max_rtt 150ms, quality_window 5s, interval 500ms): degraded and moved in ${moved} ms; back ${back} ms after the queue drained`);
+  console.log(`# figures: max-rtt degraded_ms=${moved} back_ms=${back}`);
+  assert.ok(moved <= 4000, `degrading took ${moved} ms`);
+  assert.ok(back <= 6000, `recovery took ${back} ms`);
+  await sleep(300);
+  const events = hookLines(hooks);
+  assert.ok(events.includes('link-degraded isp1 degraded up'), events.join('\n'));
+  assert.ok(events.includes('link-up isp1 up degraded'), events.join('\n'));
+});
+
+test('random loss beyond max_loss: degraded, not down, and back once the loss stops', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  const probe = `{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3, max_loss: 20%, quality_window: 5s }`;
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(probe)), '-v']);
+  await haip.waitFor(/notice: ready:/, 10_000);
+  await sleep(3000);
+  assert.equal(linkState(lab, 'isp1'), 'up');
+  let t0 = Date.now();
+  lab.lossAtIsp(1, 30); // each way: about half the echoes lost
+  const moved = await lab.waitForDefault('eth2', 10_000, t0);
+  const line = await haip.waitFor(/link isp1 \(eth1\): up -> degraded: /);
+  assert.match(line, /degraded: loss \d+% > max_loss 20% over the last 5 s$/);
+  assert.ok(!haip.lines.some((l) => /isp1 \(eth1\): .* -> down/.test(l)), 'random loss must not take the link down');
+  t0 = Date.now();
+  lab.healIsp(1);
+  const back = await lab.waitForDefault('eth1', 10_000, t0);
+  t.diagnostic(`30% loss each way (max_loss 20%, quality_window 5s, interval 500ms): degraded and moved in ${moved} ms; back ${back} ms after the loss stopped`);
+  console.log(`# figures: max-loss degraded_ms=${moved} back_ms=${back}`);
+  assert.ok(moved <= 5000, `degrading took ${moved} ms`);
+  assert.ok(back <= 6000, `recovery took ${back} ms`);
 });
