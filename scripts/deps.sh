@@ -21,6 +21,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v nft >/dev/null || need+=(nftables)
 command -v conntrack >/dev/null || need+=(conntrack)
+# sysctl and ps for the lab and the demo (procps is in every Debian install but minbase).
+command -v sysctl >/dev/null || need+=(procps)
 # The unit tests lint the man pages.
 command -v mandoc >/dev/null || need+=(mandoc)
 

@@ -33,12 +33,18 @@ export class UsageError extends Error {
 export const EX_USAGE = 64;
 /** `haip status` when the daemon is not running (LSB's "program is not running"). */
 export const EX_NOT_RUNNING = 3;
+/** `haip status` when status.json may not be the current state: stale, or a file the daemon could not write (LSB's "unknown"). */
+export const EX_STALE = 4;
+/** `haip run` when another daemon already runs in this network namespace. */
+export const EX_TEMPFAIL = 75;
 /** Every exit status haip uses, with its meaning: the usage text and haip(8) list these. */
 export const EXIT_STATUS: [number, string][] = [
   [0, 'success'],
   [1, 'a failed operation'],
   [EX_NOT_RUNNING, '(status) the daemon is not running'],
+  [EX_STALE, '(status) status.json is stale or the daemon could not write a file'],
   [EX_USAGE, 'a wrong command line'],
+  [EX_TEMPFAIL, '(run) another haip daemon runs in this network namespace'],
   [78, 'an invalid config, nothing changed'],
 ];
 

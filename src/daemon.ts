@@ -1,17 +1,19 @@
 // The daemon: wires probe results and kernel events to health and the choice of link, and the kernel
 // is reconciled to match. The link registry, the reconciler, the status document and the watchdog live
 // in src/core/; every change of state is announced by one function (announce()).
-import { LinkRegistry, LinkRuntime, NOT_SEEN, recordRound } from './core/registry';
-import { Reconciler } from './core/reconciler';
+import { LinkRegistry, LinkRuntime, recordRound } from './core/registry';
+import { PassOutcome, PassReason, Reconciler } from './core/reconciler';
+import { winningDefault } from './net/plan';
 import { statusDocument } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
+import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil, recordFailure } from './health/damping';
 import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
 import { qualityLimits, stepQuality } from './health/quality';
 import { LinkMonitor, RoundResult } from './health/monitor';
 import { HookEvent, HookRunner } from './hooks';
 import { Log } from './log';
-import { Config, LinkConfig, LinkHealth, NetState } from './model';
-import { desiredState, viewLink } from './net/desired';
+import { Config, LinkConfig, LinkHealth, NetState, Route } from './model';
+import { defaultRouteFor, desiredState, viewLink } from './net/desired';
 import { Observation } from './net/router';
 import { selectRoute } from './select';
 import { Clock, TimerHandle } from './sys/clock';
@@ -28,6 +30,8 @@ export interface DaemonDeps {
   notifier: Notifier;
   log: Log;
   events?: LinkEvents;
+  /** nftables table events (`nft monitor tables`), watched while sticky is on. */
+  nftEvents?: LinkEvents;
   hooks?: HookRunner;
   status?: StatusSink;
   /** Half of WATCHDOG_USEC in ms, or null without a watchdog. */
@@ -47,11 +51,21 @@ export class Daemon {
   private readonly links: LinkRegistry;
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
+  /** The link the last announced switch moved the default route to: selection's "current". */
   private active: string | null = null;
   private activeSince: number;
+  /** The link the kernel routes by, as read back after the last pass: all that status ever names. */
+  private routedBy: string | null = null;
+  /** A switch chosen but not yet confirmed by the kernel. */
+  private pending?: { to: string; reason: string; refused?: string };
+  /** Switch hooks wait for the route and sticky's step (DESIGN: route, sticky, hooks). */
+  private queuedHooks: HookEvent[] = [];
   private ready = false;
   private stopped = false;
   private statusTimer?: TimerHandle;
+  private releaseTimer?: TimerHandle;
+  private releaseAt?: number;
+  private nftWatched = false;
   private statusDirty = false;
   private switches = 0;
 
@@ -64,14 +78,17 @@ export class Daemon {
     this.reconciler = new Reconciler(deps, {
       config: () => this.config,
       desired: (obs) => this.desired(obs),
-      active: () => this.active,
+      active: () => this.routedBy,
       healthOf: (n) => this.links.get(n)?.health.state,
+      settle: (outcome) => this.settle(outcome),
+      afterPass: () => this.runQueuedHooks(),
     });
-    this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.links.all());
+    this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.links.all(), (now) => this.reconciler.hung(now));
   }
 
+  /** The link the kernel routes by. */
   get activeLink(): string | null {
-    return this.active;
+    return this.routedBy;
   }
 
   healthOf(name: string): LinkHealth | undefined {
@@ -91,6 +108,7 @@ export class Daemon {
     await this.sync('start');
     this.links.startProbing();
     this.deps.events?.start((what) => this.reconciler.kernelEvent(what));
+    this.watchNft();
     this.reconciler.start();
     this.watchdog.start();
     this.checkReady();
@@ -102,11 +120,13 @@ export class Daemon {
     const { log, notifier } = this.deps;
     notifier.notify({ STOPPING: '1' });
     this.statusTimer?.cancel();
+    this.releaseTimer?.cancel();
     this.reconciler.stop();
     this.watchdog.stop();
     this.links.stopProbing();
     const parts: [string, () => void][] = [
       ['link events', () => this.deps.events?.stop()],
+      ['nft events', () => this.nftWatched && this.deps.nftEvents?.stop()],
       ['hooks', () => this.deps.hooks?.stop?.()],
       ['prober', () => this.deps.prober.close?.()],
     ];
@@ -120,7 +140,7 @@ export class Daemon {
     // Let a reconcile in flight finish, so the kernel is not left half-way through a change.
     await Promise.race([this.reconciler.inFlight, new Promise((r) => this.deps.clock.setTimeout(() => r(undefined), 500))]);
     this.writeStatus();
-    log.notice(`stopping; the default route stays ${this.active ? `on ${this.active}` : 'as it is'}`);
+    log.notice(`stopping; the default route stays ${this.routedBy ? `on ${this.routedBy}` : 'as it is'}`);
   }
 
   /** Takes a new, already validated config: unchanged links keep their state and their probes. */
@@ -138,14 +158,25 @@ export class Daemon {
         (!changed.length && !removed.length ? '; links unchanged' : ''),
     );
     if (this.active && !this.links.has(this.active)) this.active = null;
+    if (this.pending && !this.links.has(this.pending.to)) this.pending = undefined;
     this.reconciler.forgetApplied(before);
+    this.watchNft();
     await this.sync('reload');
     this.checkReady();
   }
 
   /** One reconcile pass (or one more after the pass in flight). */
-  sync(why: string): Promise<void> {
+  sync(why: PassReason): Promise<void> {
     return this.reconciler.sync(why);
+  }
+
+  /** `nft flush ruleset` must bring sticky's table back within a second, not at the next periodic pass. */
+  private watchNft() {
+    const want = this.config.sticky && !!this.deps.nftEvents && !this.stopped;
+    if (want === this.nftWatched) return;
+    this.nftWatched = want;
+    if (want) this.deps.nftEvents!.start((what) => this.reconciler.nftEvent(what));
+    else this.deps.nftEvents?.stop();
   }
 
   private newMonitor(l: LinkConfig): LinkMonitor {
@@ -189,6 +220,7 @@ export class Daemon {
   private setHealth(rt: LinkRuntime, next: LinkHealth) {
     const from = rt.health;
     rt.health = next;
+    if ((from.state === 'up' || from.state === 'degraded') && next.state === 'down') rt.damping = recordFailure(rt.damping, this.deps.clock.now(), this.damping());
     if (next.state === 'down' && from.state !== 'down') this.reconciler.flushLater(rt.config.name);
     if (from.state !== next.state) this.announce([{ kind: 'link', link: rt.config.name, from, to: next }]);
   }
@@ -212,22 +244,69 @@ export class Daemon {
     if (this.ready) this.choose();
     const { mainTable, protocol } = this.config;
     const keep = obs.net.routes.find((r) => r.table === mainTable && r.dst === 'default' && r.protocol === protocol);
-    return desiredState(this.config, this.links.all().map((rt) => rt.view), this.active, keep);
+    return desiredState(this.config, this.links.all().map((rt) => rt.view), this.pending?.to ?? this.active, keep);
+  }
+
+  /**
+   * After a pass, with main's default routes read back: a chosen switch is announced only once the
+   * kernel routes by the new link; a refused one is told as refused, and the old link stays reported.
+   */
+  private settle(outcome: PassOutcome) {
+    const winner = winningDefault(outcome.mainDefaults);
+    const before = this.routedBy;
+    this.routedBy = winner && winner.protocol === this.config.protocol ? this.linkOfRoute(winner) : null;
+    const p = this.pending;
+    if (p && this.routedBy === p.to) {
+      this.pending = undefined;
+      const from = this.active;
+      this.active = p.to;
+      this.activeSince = this.deps.clock.now();
+      this.switches++;
+      this.allDownWarned = false;
+      this.announce([{ kind: 'switch', from, to: p.to, reason: p.reason }]);
+      return;
+    }
+    if (p) {
+      const refusal = outcome.failed.find((f) => f.command.op === 'route-replace' && f.command.route.table === this.config.mainTable && f.command.route.dst === 'default');
+      const why = refusal ? refusal.error.result.stderr.trim() || refusal.error.message : 'the kernel does not route by it';
+      if (why !== p.refused) {
+        p.refused = why;
+        this.deps.log.error(`switch to ${p.to} refused: ${why}; the default route stays ${this.routedBy ? `on ${this.routedBy}` : 'as it is'}; will retry`);
+        this.publishStatus();
+      }
+      return;
+    }
+    if (before !== this.routedBy) this.publishStatus();
+  }
+
+  /**
+   * The link whose default route this is: same interface, and the gateway haip would write for it. Links
+   * that would write the very same route (two addresses on one interface, the original haip's demo) are
+   * all routed by it: the one being switched to, else the one carrying, else the first.
+   */
+  private linkOfRoute(r: Route): string | null {
+    const onDev = this.links.all().filter((rt) => rt.config.interface === r.dev);
+    const exact = onDev.filter((rt) => defaultRouteFor(this.config, rt.view, r.table).gateway === r.gateway);
+    const names = (exact.length ? exact : onDev).map((rt) => rt.config.name);
+    for (const preferred of [this.pending?.to, this.active]) if (preferred && names.includes(preferred)) return preferred;
+    return names[0] ?? null;
   }
 
   private updateViews(obs: Observation) {
     const now = this.deps.clock.now();
     for (const rt of this.links.all()) {
       const before = rt.view;
+      const seen = rt.seen;
       const view = viewLink(rt.config, obs.interfaces.get(rt.config.interface));
       rt.view = view;
+      rt.seen = true;
       if (view.unusable) {
-        if (view.unusable !== before.unusable && before.unusable !== NOT_SEEN) this.deps.log.warning(`${rt.config.name}: ${view.unusable}`);
+        if (view.unusable !== before.unusable && seen) this.deps.log.warning(`${rt.config.name}: ${view.unusable}`);
         const next = forceDown(rt.health, view.unusable, now);
         if (next.state !== rt.health.state) this.setHealth(rt, next);
         else rt.health = next;
       } else if (before.unusable) {
-        if (before.unusable !== NOT_SEEN) this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again (source ${view.source})`);
+        if (seen) this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again (source ${view.source})`);
         // A new interface or address has no history: let its first probe round decide, as at start.
         // Carrier coming back on the same address keeps the link down until `up` good rounds.
         if (!before.source || before.source !== view.source) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };
@@ -237,19 +316,52 @@ export class Daemon {
     }
   }
 
+  /** Picks the link for the default route; the switch is announced once the kernel confirms it (settle). */
   private choose() {
-    const candidates = this.links.all().map((rt) => ({ name: rt.config.name, weight: rt.config.weight, health: rt.health }));
+    const candidates = this.links.all().map((rt) => ({ name: rt.config.name, weight: rt.config.weight, health: rt.health, held: this.heldBack(rt) ?? undefined }));
+    this.scheduleRelease();
     const choice = selectRoute(candidates, this.active);
     if (choice.active === null || choice.active === this.active) {
+      this.pending = undefined;
       if (choice.active === null && this.active === null && !candidates.some((c) => c.health.state !== 'down')) this.warnAllDown();
       return;
     }
-    const from = this.active;
-    this.active = choice.active;
-    this.activeSince = this.deps.clock.now();
-    this.switches++;
-    this.allDownWarned = false;
-    this.announce([{ kind: 'switch', from, to: choice.active, reason: choice.reason }]);
+    if (this.pending?.to !== choice.active) this.pending = { to: choice.active, reason: choice.reason };
+  }
+
+  private damping(): DampingSettings {
+    return this.config.damping ?? DAMPING_DEFAULTS;
+  }
+
+  /** "held back 20 s: 4 failures in 10 min" for an UP link damping holds back, else null. */
+  private heldBack(rt: LinkRuntime): string | null {
+    if (rt.health.state !== 'up') return null;
+    const now = this.deps.clock.now();
+    const until = heldUntil(rt.damping, now, this.damping());
+    return until === null ? null : describeHold(rt.damping, until, now, this.damping());
+  }
+
+  /** A pass when the first held-back link may be trusted again. */
+  private scheduleRelease() {
+    const now = this.deps.clock.now();
+    const times = this.links.all().flatMap((rt) => {
+      const until = rt.health.state === 'up' ? heldUntil(rt.damping, now, this.damping()) : null;
+      return until === null ? [] : [until];
+    });
+    const next = times.length ? Math.min(...times) : undefined;
+    if (next === this.releaseAt) return;
+    this.releaseTimer?.cancel();
+    this.releaseAt = next;
+    if (next === undefined || this.stopped) return;
+    this.releaseTimer = this.deps.clock.setTimeout(() => {
+      this.releaseAt = undefined;
+      this.releaseTimer = undefined;
+      for (const rt of this.links.all()) if (rt.health.state === 'up' && !this.heldBack(rt) && rt.heldLogged) {
+        rt.heldLogged = false;
+        this.deps.log.notice(`${rt.config.name} is trusted again: its damping penalty decayed`);
+      }
+      void this.sync('damping');
+    }, Math.max(0, next - now));
   }
 
   /** The shipped config has no links: say what to edit, and change nothing. */
@@ -276,10 +388,15 @@ export class Daemon {
         if (t.to.state === 'down') {
           log.warning(msg);
           // Whichever link goes down last: links failing together must be told too.
-          if (this.active && !this.links.all().some((o) => o.health.state === 'up' || o.health.state === 'degraded'))
-            log.error(`every link is down; keeping the default route on ${this.active} and probing on`);
+          if (this.routedBy && !this.links.all().some((o) => o.health.state === 'up' || o.health.state === 'degraded'))
+            log.error(`every link is down; keeping the default route on ${this.routedBy} and probing on`);
         } else if (t.to.state === 'degraded') log.warning(msg);
         else log.notice(msg);
+        const held = t.to.state === 'up' ? this.heldBack(rt) : null;
+        if (held) {
+          rt.heldLogged = true;
+          log.notice(`${t.link} answers again but is ${held}`);
+        }
         const event = t.to.state === 'up' ? 'link-up' : t.to.state === 'degraded' ? 'link-degraded' : 'link-down';
         hooks?.run(this.hookEvent(event, rt, t.to.state, t.from.state));
       } else {
@@ -290,10 +407,14 @@ export class Daemon {
         // A move away from a failed link is a warning; anything else (start, fail-back) is a notice.
         if (from && from.health.state !== 'up') log.warning(msg);
         else log.notice(msg);
-        hooks?.run(this.hookEvent('switch', to, to.health.state, t.from ?? ''));
+        this.queuedHooks.push(this.hookEvent('switch', to, to.health.state, t.from ?? ''));
       }
     }
     this.publishStatus();
+  }
+
+  private runQueuedHooks() {
+    for (const ev of this.queuedHooks.splice(0)) this.deps.hooks?.run(ev);
   }
 
   private hookEvent(event: HookEvent['event'], rt: LinkRuntime, state: string, previous: string): HookEvent {
@@ -323,9 +444,12 @@ export class Daemon {
   }
 
   statusDoc(): StatusDoc {
+    const p = this.pending;
     return statusDocument({
       links: this.links.all(),
-      active: this.active,
+      active: this.routedBy,
+      problems: [p?.refused ? `switch to ${p.to} refused: ${p.refused}; retrying` : null, this.reconciler.problem(this.deps.clock.now())].filter((x): x is string => x !== null),
+      held: (rt) => this.heldBack(rt),
       activeSince: this.activeSince,
       switches: this.switches,
       now: this.deps.clock.now(),

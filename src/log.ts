@@ -2,6 +2,7 @@
 // its `<N>` priority and carries no timestamp or colour; on a terminal, timestamps and colour.
 import winston from 'winston';
 import { LogLevel } from './model';
+import { neutralise } from './sys/text';
 
 export interface Log {
   error(msg: string): void;
@@ -44,7 +45,9 @@ export function createLog(style: LogStyle, level: LogLevel, stream: NodeJS.Writa
   });
   // winston formats every message before its transport drops the ones below the level: skip them here,
   // or the per-round debug lines cost more CPU than the probing itself.
-  const at = (l: LogLevel) => (msg: string) => void (logger.isLevelEnabled(l) && logger.log(l, msg));
+  // Messages carry text from outside (hook file names, interface names, stderr): one line each, no escapes,
+  // so a newline cannot forge a journal line with its own <N> priority.
+  const at = (l: LogLevel) => (msg: string) => void (logger.isLevelEnabled(l) && logger.log(l, neutralise(msg)));
   return {
     error: at('error'),
     warning: at('warning'),

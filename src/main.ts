@@ -1,8 +1,10 @@
 // Entry point: reads argv, builds the real dependencies, handles signals. The only file that touches
 // process.* (argv, env, exit, signals); everything below it takes what it needs as arguments.
-import { CliArgs, commandHelp, COMMANDS, EX_USAGE, parseArgs, Subcommand, UsageError, USAGE } from './cli';
+// First import: it holds SIGHUP while the others load (see earlySignals.ts).
+import { takeOverSighup } from './sys/earlySignals';
+import { CliArgs, commandHelp, COMMANDS, EX_TEMPFAIL, EX_USAGE, parseArgs, Subcommand, UsageError, USAGE } from './cli';
 import { legacyConfig } from './config/legacy';
-import { ConfigError, EX_CONFIG, formatProblem, loadConfigFile } from './config/load';
+import { ConfigError, EX_CONFIG, loadConfigFile } from './config/load';
 import { Daemon } from './daemon';
 import { ProcessHooks } from './hooks';
 import { createLog, effectiveLevel, Log, logStyle } from './log';
@@ -10,13 +12,14 @@ import { Config } from './model';
 import { writeNameFiles } from './net/names';
 import { checkReport, flushOwned, planReport } from './ops';
 import { systemClock } from './sys/clock';
-import { IpMonitor } from './sys/linkEvents';
+import { IpMonitor, NftMonitor } from './sys/linkEvents';
 import { createNotifier, watchdogIntervalMs } from './sys/notify';
 import { AutoProber, StreamProber } from './sys/pingStream';
 import { NodePingProber } from './sys/prober';
 import { KindProber, SocketProber } from './sys/socketProber';
 import { ProcessRunner } from './sys/runner';
 import { FileStatus } from './status';
+import { AlreadyRunning, holdInstanceLock } from './sys/instanceLock';
 import { statusReport } from './statusView';
 
 const DEFAULT_CONFIG = '/etc/haip/haip.yaml';
@@ -29,6 +32,8 @@ function loadConfig(args: CliArgs): Config {
 }
 
 async function run(args: CliArgs, log: Log): Promise<number> {
+  // Before anything touches the kernel: a second daemon must leave the first one's routes alone.
+  await holdInstanceLock(process.pid);
   const config = loadConfig(args);
   log.setLevel(effectiveLevel(config.logLevel, args.verbosity));
   const clock = systemClock;
@@ -44,6 +49,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
     notifier,
     log,
     events: new IpMonitor(clock, (m) => log.warning(m)),
+    nftEvents: new NftMonitor(clock, (m) => log.warning(m)),
     hooks: new ProcessHooks(() => current, log),
     status: new FileStatus(() => current, (m) => log.error(m)),
     watchdogMs: watchdogIntervalMs(process.env, process.pid),
@@ -72,7 +78,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
   process.on('SIGINT', () => void stop('SIGINT'));
 
   let reloading: Promise<void> = Promise.resolve();
-  process.on('SIGHUP', () => {
+  const onHup = () => {
     // Reloads run one after another; a storm of SIGHUPs collapses into the ones still queued.
     reloading = reloading.then(async () => {
       if (stopping) return;
@@ -83,15 +89,17 @@ async function run(args: CliArgs, log: Log): Promise<number> {
         await daemon.reload(next);
       } catch (err) {
         if (err instanceof ConfigError) {
-          log.error(`reload refused, keeping the running config: ${err.problems.length} problem(s)`);
-          for (const p of err.problems) log.error(formatProblem(p));
+          log.error(`reload refused, keeping the running config: ${err.total} problem(s)`);
+          for (const line of err.lines()) log.error(line);
         } else log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
       }
       notifier.notify({ READY: '1' });
     });
-  });
+  };
 
   await daemon.start();
+  // A SIGHUP that came while starting (earlySignals.ts held it) reloads now, not half-way through start().
+  takeOverSighup(onHup);
   return new Promise<number>(() => {}); // runs until a signal
 }
 
@@ -126,9 +134,13 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await commands[args.command]();
   } catch (err) {
+    if (err instanceof AlreadyRunning) {
+      process.stderr.write(`haip: ${err.message}\n`);
+      return EX_TEMPFAIL;
+    }
     if (err instanceof ConfigError) {
-      for (const p of err.problems) process.stderr.write(formatProblem(p) + '\n');
-      process.stderr.write(`haip: invalid config, nothing changed (${err.problems.length} problem${err.problems.length === 1 ? '' : 's'})\n`);
+      for (const line of err.lines()) process.stderr.write(line + '\n');
+      process.stderr.write(`haip: invalid config, nothing changed (${err.total} problem${err.total === 1 ? '' : 's'})\n`);
       return EX_CONFIG;
     }
     process.stderr.write(`haip: ${(err as Error).message}\n`);

@@ -1,6 +1,8 @@
 // Plain data shared by every part of haip: links, rules, routes, health and the choice of uplink.
 // Each type renders like the `ip` command it stands for, so logs and golden tests read as iproute2.
 
+import type { DampingSettings } from './health/damping';
+
 export const MAIN_TABLE = 254;
 
 export interface ProbeSettings {
@@ -59,12 +61,16 @@ export interface Config {
   /** The original haip's --toggle command, run on every switch with IFNAME and GATEWAY. */
   toggle?: string;
   hookTimeoutMs: number;
+  /** Route-flap damping; absent: the defaults (on). */
+  damping?: DampingSettings;
   /** Route/rule protocol number that marks what haip owns. */
   protocol: number;
   /** First priority of haip's own block of `ip rule` priorities. */
   rulePriorityBase: number;
   /** Table whose default route haip keeps on the best uplink. */
   mainTable: number;
+  /** Metric of that default route; absent: 0. Foreign defaults at this metric or lower are drift. */
+  mainMetric?: number;
   rtTablesFile?: string;
   rtProtosFile?: string;
 }

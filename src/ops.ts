@@ -4,7 +4,7 @@ import { Log } from './log';
 import { Config, routeToString } from './model';
 import { desiredState, viewLinks } from './net/desired';
 import { commandToString } from './net/iproute';
-import { reconcile } from './net/plan';
+import { reconcile, withoutForeignConflicts } from './net/plan';
 import { applyCommands, observe, readScope } from './net/router';
 import { removeNameFiles } from './net/names';
 import { Runner } from './sys/runner';
@@ -31,9 +31,10 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
     out.push(`#   ${v.link.name} (${v.link.interface}, weight ${v.link.weight}${v.link.table ? `, table ${v.link.table}` : ''}): ${state}; ${role}`);
   }
   const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
-  const desired = desiredState(config, views, best?.link.name ?? null, keep);
+  const { desired, conflicts } = withoutForeignConflicts(desiredState(config, views, best?.link.name ?? null, keep), obs.net, config.protocol, config.mainTable);
   const commands = reconcile(desired, obs.net, config.protocol);
   out.push('#');
+  for (const { ours, theirs } of conflicts) out.push(`# NOT installed: ${routeToString(ours)}: table ${theirs.table} already holds "${routeToString(theirs)}", which is not haip's`);
   if (!commands.length) out.push('# the kernel already matches the config: no commands');
   else out.push(`# ${commands.length} command(s), adds before deletes:`, ...commands.map(commandToString));
   if (!best && keep) out.push(`# no usable link: the current default route stays (${routeToString(keep)})`);
@@ -52,7 +53,7 @@ export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Run
   const result = await applyCommands(ip, [...handover, ...commands.filter((c) => !(c.op === 'route-del' && keep && c.route === keep))]);
   for (const c of result.applied) log.notice(`flush: ${commandToString(c)}`);
   for (const e of result.errors) log.error(`flush: ${e.message}`);
-  removeNameFiles(config);
+  for (const path of removeNameFiles(config)) log.warning(`flush: left ${path} alone: it is not haip's`);
   let nftErrors = 0;
   let nftRemoved = false;
   if (nft) {

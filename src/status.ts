@@ -1,8 +1,9 @@
 // The daemon's state as a document: written atomically to STATE_DIR/status.json, summarised in one line
 // for systemd's STATUS=, and read back by `haip status`.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { LinkState } from './model';
+import { writeFileSafely } from './sys/files';
 
 export interface TargetStatus {
   address: string;
@@ -27,8 +28,10 @@ export interface LinkStatus {
   recent_rtt_ms: (number | null)[];
   /** Probe rounds completed since the daemon started. */
   rounds: number;
-  /** The quality window against the limits; null when the link has no quality limits. */
-  quality: QualityStatus | null;
+  /** Why damping holds this UP link back ("held back 20 s: 4 failures in 10 min"), or null; absent in older files. */
+  held?: string | null;
+  /** The quality window against the limits; null when the link has no quality limits; absent in older files. */
+  quality?: QualityStatus | null;
 }
 
 export interface QualityStatus {
@@ -48,7 +51,13 @@ export interface StatusDoc {
   updated: string;
   /** Default-route switches since the daemon started. */
   switches: number;
+  /** What keeps haip from doing its job right now (a refused switch, a hung `ip`); absent in older files. */
+  problems?: string[];
   links: LinkStatus[];
+  /** Files the daemon could not write at the last attempt ("PATH: reason"), empty when all went well. */
+  write_errors?: string[];
+  /** `haip status` calls the document stale when `updated` is older than this. */
+  stale_after_ms?: number;
 }
 
 /** Where the status document goes; exists so tests can keep it in memory. */
@@ -56,30 +65,39 @@ export interface StatusSink {
   write(doc: StatusDoc): void;
 }
 
-/** Writes whole files only: a reader sees the old file or the new one, never half of one. */
-export function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+/** How old status.json may get before `haip status` calls it stale: a few probe intervals, at least 10 s. */
+export function staleAfterMs(intervalsMs: number[]): number {
+  return Math.max(10_000, 3 * Math.max(0, ...intervalsMs) + 2000);
 }
 
 export class FileStatus implements StatusSink {
+  /** The last failure per file, until a write of it succeeds; each logged once per new reason. */
+  private errors = new Map<string, string>();
+
   constructor(
-    private readonly paths: () => { stateDir: string; metricsFile?: string },
+    private readonly paths: () => { stateDir: string; metricsFile?: string; links?: { probe: { intervalMs: number } }[] },
     private readonly onError: (msg: string) => void,
   ) {}
 
   write(doc: StatusDoc): void {
-    const { stateDir, metricsFile } = this.paths();
-    const files: [string, () => string][] = [[join(stateDir, 'status.json'), () => JSON.stringify(doc, null, 2) + '\n']];
-    if (metricsFile) files.push([metricsFile, () => renderMetrics(doc)]);
-    for (const [path, render] of files) {
-      try {
-        writeAtomic(path, render());
-      } catch (err) {
-        this.onError(`cannot write ${path}: ${(err as Error).message}`);
-      }
+    const { stateDir, metricsFile, links = [] } = this.paths();
+    const statusPath = join(stateDir, 'status.json');
+    // Metrics first, so status.json can say whether they were written.
+    if (metricsFile) this.attempt(metricsFile, () => renderMetrics(doc));
+    this.attempt(statusPath, () => {
+      const others = [...this.errors].filter(([p]) => p !== statusPath).map(([p, e]) => `${p}: ${e}`);
+      return JSON.stringify({ ...doc, write_errors: others, stale_after_ms: staleAfterMs(links.map((l) => l.probe.intervalMs)) }, null, 2) + '\n';
+    });
+  }
+
+  private attempt(path: string, render: () => string) {
+    try {
+      writeFileSafely(path, render());
+      this.errors.delete(path);
+    } catch (err) {
+      const reason = (err as Error).message;
+      if (this.errors.get(path) !== reason) this.onError(`cannot write ${path}: ${reason}`);
+      this.errors.set(path, reason);
     }
   }
 }

@@ -1,6 +1,8 @@
 // `haip status`: reads the running daemon's status.json and prints a table, or the JSON itself.
-import { CliArgs, EX_NOT_RUNNING } from './cli';
+import { CliArgs, EX_NOT_RUNNING, EX_STALE } from './cli';
 import { readStatus, StatusDoc } from './status';
+import { neutralise } from './sys/text';
+
 
 const SPARKS = '▁▂▃▄▅▆▇█';
 
@@ -34,10 +36,24 @@ export function renderStatus(doc: StatusDoc, now: number): string {
       sparkline(l.recent_rtt_ms ?? []),
     ]);
   }
+  // status.json is only as trustworthy as whoever could write it: no escape code reaches the terminal.
+  for (const r of rows) for (let i = 0; i < r.length; i++) r[i] = neutralise(r[i]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => [...r[i]].length)));
   const lines = rows.map((r) => r.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join('  ').trimEnd());
-  const head = doc.active ? `default route: ${doc.active} (since ${ago(doc.since, now)})` : 'default route: not chosen yet (no link up)';
-  return `${head}\n${lines.join('\n')}\n`;
+  const head = doc.active ? `default route: ${neutralise(doc.active)} (since ${ago(doc.since, now)})` : 'default route: not chosen yet (no link up)';
+  const problems = (doc.problems ?? []).map((p) => `problem: ${neutralise(String(p))}\n`).join('');
+  const held = doc.links.filter((l) => l.held).map((l) => `${neutralise(l.name)} answers again but is ${neutralise(String(l.held))}\n`).join('');
+  return `${head}\n${problems}${lines.join('\n')}\n${held}`;
+}
+
+/** Why the document may no longer describe the daemon, or undefined while it is fresh. */
+export function staleness(doc: StatusDoc, now: number): string | undefined {
+  const errors = Array.isArray(doc.write_errors) ? doc.write_errors : [];
+  if (errors.length) return `the daemon could not write: ${errors.map((e) => neutralise(String(e))).join('; ')}`;
+  const age = now - Date.parse(doc.updated);
+  const limit = typeof doc.stale_after_ms === 'number' ? doc.stale_after_ms : 10_000;
+  if (!(age <= limit)) return `status.json was last written ${Number.isFinite(age) ? `${Math.round(age / 1000)} s ago` : 'at an unknown time'} (more than ${Math.round(limit / 1000)} s): this may not be the current state (state_dir full or read-only? a hung daemon?)`;
+  return undefined;
 }
 
 export function statusReport(args: CliArgs, stateDir: string, out: NodeJS.WritableStream): number {
@@ -54,11 +70,14 @@ export function statusReport(args: CliArgs, stateDir: string, out: NodeJS.Writab
   } catch (err) {
     running = (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  const stale = running ? staleness(doc, Date.now()) : undefined;
+  const code = !running ? EX_NOT_RUNNING : stale ? EX_STALE : 0;
   if (args.json) {
-    out.write(JSON.stringify({ ...doc, running }, null, 2) + '\n');
-    return running ? 0 : EX_NOT_RUNNING;
+    out.write(JSON.stringify({ ...doc, running, stale: stale ?? null }, null, 2) + '\n');
+    return code;
   }
   out.write(renderStatus(doc, Date.now()));
-  if (!running) out.write(`(haip is not running: pid ${doc.pid} is gone; this is its last status from ${doc.updated})\n`);
-  return running ? 0 : EX_NOT_RUNNING;
+  if (!running) out.write(`(haip is not running: pid ${doc.pid} is gone; this is its last status from ${neutralise(String(doc.updated))})\n`);
+  if (stale) out.write(`STALE: ${stale}\n`);
+  return code;
 }

@@ -45,8 +45,11 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
   const linkTables = new Map<number, number>();
   raw.links.forEach((l, i) => {
     if (!l || typeof l !== 'object') return;
-    if (names.has(l.name)) problem(['links', i, 'name'], `duplicate link name "${l.name}" (also links[${names.get(l.name)}])`);
-    else names.set(l.name, i);
+    // A missing name is the schema's to report ("missing required field"), not a duplicate "undefined".
+    if (typeof l.name === 'string') {
+      if (names.has(l.name)) problem(['links', i, 'name'], `duplicate link name "${l.name}" (also links[${names.get(l.name)}])`);
+      else names.set(l.name, i);
+    }
     if (typeof l.table === 'string' || typeof l.table === 'number') {
       const t = resolveTable(l.table, tables);
       if (t === undefined) problem(['links', i, 'table'], `unknown table "${l.table}": add it under tables`);
@@ -66,9 +69,83 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
     if (resolveTable(r.table, tables) === undefined) problem(['rules', i, 'table'], `unknown table "${r.table}": add it under tables`);
     if (r.mask !== undefined && r.fwmark === undefined) problem(['rules', i, 'mask'], 'mask needs fwmark');
   });
-  out.push(...stickyProblems(raw, locate));
-  if ((typeof raw.main_table === 'string' || typeof raw.main_table === 'number') && resolveTable(raw.main_table, tables) === undefined)
-    problem(['main_table'], `unknown table "${raw.main_table}"`);
+  for (const p of stickyProblems(raw, locate)) out.push(p);
+  for (const p of misroutingProblems(raw, locate, tables, linkTables)) out.push(p);
+  return out;
+}
+
+/** Control characters reach `ip` argv, nft text, the journal and terminals: refused in every string. */
+export function controlCharProblems(raw: unknown, locate: Locator): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const walk = (v: unknown, path: Segment[]) => {
+    if (typeof v === 'string') {
+      const m = CONTROL.exec(v);
+      if (m) out.push({ where: locate(path), path: pathToString(path), message: `contains the control character ${describeChar(m[0])}: not allowed in any field` });
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) {
+        const m = CONTROL.exec(k);
+        if (m) out.push({ where: locate(path, k), path: pathToString(path), message: `a key contains the control character ${describeChar(m[0])}` });
+        else walk(x, [...path, k]);
+      }
+  };
+  walk(raw, []);
+  return out;
+}
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+function describeChar(c: string): string {
+  return `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** Why an address cannot be a next hop or a probe target, or undefined when it can. */
+export function unusableHost(addr: string): string | undefined {
+  const o = addr.split('.').map(Number);
+  if (o.length !== 4 || o.some((x) => !Number.isInteger(x))) return undefined; // the schema reports it
+  if (o.every((x) => x === 0)) return 'is 0.0.0.0, the unspecified address';
+  if (o.every((x) => x === 255)) return 'is the broadcast address';
+  if (o[0] === 127) return 'is a loopback address (127.0.0.0/8)';
+  if (o[0] === 0) return 'is in 0.0.0.0/8 ("this network")';
+  if (o[0] >= 224 && o[0] <= 239) return 'is a multicast address (224.0.0.0/4)';
+  if (o[0] >= 240) return 'is in the reserved 240.0.0.0/4';
+  return undefined;
+}
+
+/** Configs the schema accepts but that would send traffic the wrong way (issue 10, item 9). */
+function misroutingProblems(raw: RawConfig, locate: Locator, tables: Record<string, number>, linkTables: Map<number, number>): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const problem = (path: Segment[], message: string) => out.push({ where: locate(path), path: pathToString(path), message });
+  const host = (v: unknown, path: Segment[], what: string) => {
+    const why = typeof v === 'string' ? unusableHost(v) : undefined;
+    if (why) problem(path, `${v} ${why}: it cannot be ${what}`);
+  };
+  const targets = (pr: unknown, path: Segment[]) => {
+    const ts = pr && typeof pr === 'object' ? (pr as RawProbe).targets : undefined;
+    if (Array.isArray(ts)) ts.forEach((t, j) => host(t, [...path, 'targets', j], 'a probe target'));
+  };
+  targets(raw.probe, ['probe']);
+  const onInterface = new Map<string, number>();
+  raw.links.forEach((l, i) => {
+    if (!l || typeof l !== 'object') return;
+    host(l.gateway, ['links', i, 'gateway'], 'a gateway');
+    host(l.source, ['links', i, 'source'], 'a source address');
+    targets(l.probe, ['links', i, 'probe']);
+    if (l.table === undefined || typeof l.interface !== 'string') return;
+    // Two tables on one interface: both source rules match the interface's one primary address, and the
+    // second link's probes and traffic follow the first link's table.
+    const other = onInterface.get(l.interface);
+    const o = other === undefined ? undefined : raw.links[other];
+    if (o && !(typeof l.source === 'string' && typeof o.source === 'string' && l.source !== o.source))
+      problem(['links', i, 'interface'], `links[${other}] also has a table on ${l.interface}: their source rules would be the same; give both links a different source address, or drop one table`);
+    else if (other === undefined) onInterface.set(l.interface, i);
+  });
+  if (typeof raw.main_table === 'string' || typeof raw.main_table === 'number') {
+    const t = resolveTable(raw.main_table, tables);
+    if (t === undefined) problem(['main_table'], `unknown table "${raw.main_table}"`);
+    else if (t === RESERVED_TABLES.local) problem(['main_table'], 'the local table holds the host\'s own addresses; a default route there would capture every packet');
+    else if (linkTables.has(t)) problem(['main_table'], `table ${raw.main_table} is links[${linkTables.get(t)}]'s table: the active default route would overwrite that link's own`);
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 // From a validated RawConfig to the Config the daemon runs: defaults, durations in ms, table names
 // resolved to numbers.
 import { Config, LinkConfig, MAIN_TABLE, ProbeSettings, RuleConfig } from '../model';
+import { DAMPING_DEFAULTS } from '../health/damping';
 import { RawConfig, RawProbe } from './raw';
 
 export const DEFAULTS = {
@@ -87,10 +88,17 @@ export function toConfig(raw: RawConfig, source: string): Config {
     hooksDir: raw.hooks_dir ?? DEFAULTS.hooksDir,
     metricsFile: raw.metrics_file,
     hookTimeoutMs: raw.hook_timeout === undefined ? DEFAULTS.hookTimeoutMs : parseDuration(raw.hook_timeout),
+    damping: {
+      penalty: raw.damping?.penalty ?? DAMPING_DEFAULTS.penalty,
+      halfLifeMs: raw.damping?.half_life === undefined ? DAMPING_DEFAULTS.halfLifeMs : parseDuration(raw.damping.half_life),
+      reuse: raw.damping?.reuse ?? DAMPING_DEFAULTS.reuse,
+      maxHoldMs: raw.damping?.max_hold === undefined ? DAMPING_DEFAULTS.maxHoldMs : parseDuration(raw.damping.max_hold),
+    },
     toggle: raw.toggle,
     protocol: raw.protocol ?? DEFAULTS.protocol,
     rulePriorityBase: raw.rule_priority ?? DEFAULTS.rulePriorityBase,
     mainTable: raw.main_table === undefined ? MAIN_TABLE : resolveTable(raw.main_table, tables)!,
+    ...(raw.main_metric ? { mainMetric: raw.main_metric } : {}),
     rtTablesFile: raw.rt_tables_file ?? DEFAULTS.rtTablesFile,
     rtProtosFile: raw.rt_protos_file ?? DEFAULTS.rtProtosFile,
   };

@@ -1,13 +1,14 @@
 // Reads haip.yaml into a Config: YAML with positions, one ajv pass over the schema, then the checks a
 // schema cannot express. Every problem is reported at once as FILE:LINE:COL: field.path: message.
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, Stats } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import Ajv from 'ajv';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import { Config } from '../model';
 import { configSchema } from './schema';
-import { semanticProblems } from './checks';
+import { controlCharProblems, semanticProblems } from './checks';
 import { toConfig } from './convert';
+import { HostFiles, hostProblems, realHostFiles } from './host';
 import { Locator, yamlLocator } from './positions';
 import { ConfigError, ConfigProblem, schemaProblems, sortProblems } from './problems';
 import { RawConfig } from './raw';
@@ -40,22 +41,61 @@ export function isIPv4Prefix(s: string): boolean {
 
 /** Linux's dev_valid_name(): what the kernel accepts as an interface name. */
 export function isInterfaceName(s: string): boolean {
-  return s.length >= 1 && s.length <= 15 && s !== '.' && s !== '..' && !/[/:\s]/.test(s);
+  // IFNAMSIZ counts bytes: "eth-é" is 6 characters but 7 bytes.
+  const bytes = Buffer.byteLength(s);
+  return bytes >= 1 && bytes <= 15 && s !== '.' && s !== '..' && !/[/:\s]/.test(s);
 }
 
+/** A config larger than this is not a config: refused before parsing (`/dev/zero`, a runaway generator). */
+export const MAX_CONFIG_BYTES = 1 << 20;
 
-export function loadConfigFile(file: string): Config {
-  let text: string;
+/**
+ * Reads the config without blocking and within MAX_CONFIG_BYTES: a fifo, a device or a directory is
+ * refused at once (a fifo would hang `check`, and a reload with it the whole daemon).
+ */
+export function readConfigText(file: string): string {
+  const refuse = (message: string) => new ConfigError([{ where: file, path: '', message }]);
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new ConfigError([{ where: file, path: '', message: `cannot read: ${e.code ?? e.message}` }]);
+    throw refuse(`cannot read: ${e.code ?? e.message}`);
   }
-  return parseConfigText(text, file);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw refuse(`not a regular file (${fileKind(st)}): the config must be a plain file`);
+    if (st.size > MAX_CONFIG_BYTES) throw refuse(`${st.size} bytes: a config is at most ${MAX_CONFIG_BYTES} bytes`);
+    // Read one byte past the limit: a file that grew since fstat is refused too.
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+    if (n > MAX_CONFIG_BYTES) throw refuse(`more than ${MAX_CONFIG_BYTES} bytes: a config is at most ${MAX_CONFIG_BYTES} bytes`);
+    return buf.toString('utf8', 0, n);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw refuse(`cannot read: ${e.code ?? e.message}`);
+  } finally {
+    closeSync(fd);
+  }
 }
 
-export function parseConfigText(text: string, file: string): Config {
+function fileKind(st: Stats): string {
+  if (st.isFIFO()) return 'a fifo';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
+/** The config file as `check`, `run`, a reload and `flush` read it: also checked against this host. */
+export function loadConfigFile(file: string, host: HostFiles = realHostFiles): Config {
+  return parseConfigText(readConfigText(file), file, host);
+}
+
+/** `host`: also check the protocol and name files against this host's files (see host.ts). */
+export function parseConfigText(text: string, file: string, host?: HostFiles): Config {
   const lines = new LineCounter();
   // logLevel 'error': yaml's warnings land in doc.warnings, which are config errors here; none goes to the console.
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: true, logLevel: 'error' });
@@ -84,16 +124,22 @@ export function parseConfigText(text: string, file: string): Config {
     });
     throw new ConfigError([{ where, path: '', message: `YAML: ${(err as Error).message}` }]);
   }
-  return buildConfig(raw, file, yamlLocator(file, doc, lines));
+  return buildConfig(raw, file, yamlLocator(file, doc, lines), host);
 }
 
 /** Validates a plain object (from YAML or from the legacy command line) and builds the Config. */
-export function buildConfig(raw: unknown, source: string, locate: Locator = () => source): Config {
+export function buildConfig(raw: unknown, source: string, locate: Locator = () => source, host?: HostFiles): Config {
   const validate = validator();
   const problems: ConfigProblem[] = [];
-  if (!validate(raw)) problems.push(...schemaProblems(validate.errors ?? [], locate));
+  // Loops, not push(...xs): a file with 125,000 problems overflowed the stack as spread arguments.
+  const control = controlCharProblems(raw, locate);
+  // A field with a control character is told that, not also that it is no valid address or name.
+  const controlled = new Set(control.map((p) => p.path));
+  if (!validate(raw)) for (const p of schemaProblems(validate.errors ?? [], locate)) if (!controlled.has(p.path)) problems.push(p);
+  for (const p of control) problems.push(p);
   // The cross-field checks run on a bad file too, so one pass shows every problem.
-  problems.push(...semanticProblems(raw as RawConfig, locate));
+  for (const p of semanticProblems(raw as RawConfig, locate)) problems.push(p);
+  if (host) for (const p of hostProblems(raw as RawConfig, locate, host)) problems.push(p);
   if (problems.length) throw new ConfigError(sortProblems(problems));
   return toConfig(raw as RawConfig, source);
 }

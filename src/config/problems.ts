@@ -1,8 +1,12 @@
 // How a config problem is worded: FILE:LINE:COL: field.path: message, one plain sentence per field,
 // from ajv's errors or from the cross-field checks.
 import { ErrorObject } from 'ajv';
+import { neutralise } from '../sys/text';
 import { Locator, Segment } from './positions';
 import { parseTarget } from '../sys/probeTarget';
+
+/** Problems shown per config: a file with 100,000 wrong lines needs the first ones, not all of them. */
+export const MAX_PROBLEMS = 100;
 
 export interface ConfigProblem {
   where: string; // "FILE:LINE:COL" or "command line"
@@ -11,14 +15,33 @@ export interface ConfigProblem {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: ConfigProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
+  /** The first MAX_PROBLEMS problems; `total` counts them all. */
+  readonly problems: ConfigProblem[];
+  readonly total: number;
+
+  constructor(problems: ConfigProblem[]) {
+    const shown = problems.slice(0, MAX_PROBLEMS);
+    super(formatProblems(shown, problems.length).join('\n'));
     this.name = 'ConfigError';
+    this.problems = shown;
+    this.total = problems.length;
+  }
+
+  /** Every line to show: each problem, then "... and N more" when some were left out. */
+  lines(): string[] {
+    return formatProblems(this.problems, this.total);
   }
 }
 
+function formatProblems(shown: ConfigProblem[], total: number): string[] {
+  const lines = shown.map(formatProblem);
+  if (total > shown.length) lines.push(`... and ${total - shown.length} more`);
+  return lines;
+}
+
+/** Values and file names in a problem come from the file: neutralised before a terminal or the journal. */
 export function formatProblem(p: ConfigProblem): string {
-  return `${p.where}: ${p.path || '(top level)'}: ${p.message}`;
+  return neutralise(`${p.where}: ${p.path || '(top level)'}: ${p.message}`);
 }
 
 export function pathToString(path: Segment[]): string {

@@ -20,8 +20,8 @@ const ipv4OrPrefix = { type: 'string', format: 'ipv4prefix', expects: 'an IPv4 a
 const ifname = {
   type: 'string',
   format: 'ifname',
-  expects: 'a Linux interface name: 1 to 15 characters, no "/", ":" or white space',
-  description: 'A Linux interface name: 1 to 15 characters, no "/", ":" or white space, not "." or "..".',
+  expects: 'a Linux interface name: 1 to 15 bytes, no "/", ":" or white space',
+  description: 'A Linux interface name: 1 to 15 bytes (the kernel counts bytes: "é" is two), no "/", ":" or white space, not "." or "..".',
 } as const;
 const tableRef = {
   expects: 'a table name from `tables` or a table number',
@@ -148,18 +148,58 @@ export const configSchema = {
       expects: 'a non-zero 32-bit mask such as 0xff (255)',
       description: 'The bits of the firewall mark haip uses when sticky; other bits stay free for other users. Default 0xff.',
     },
-    state_dir: { type: 'string', pattern: '^/', description: 'Where status.json is written. Default /run/haip.' },
-    hooks_dir: { type: 'string', pattern: '^/', description: 'Executables run on every switch and link change. Default /etc/haip/hooks.d.' },
+    state_dir: {
+      type: 'string',
+      pattern: '^/',
+      description: 'Where status.json is written (mode 0644; the directory 0755 if haip creates it). A directory another account owns or can write is refused, unless the sticky bit protects haip\'s files. Default /run/haip.',
+    },
+    hooks_dir: {
+      type: 'string',
+      pattern: '^/',
+      description: 'Executables run on every switch and link change. Only files owned by root and not writable by group or others, in a directory with the same property, are run. Default /etc/haip/hooks.d.',
+    },
     metrics_file: {
       type: 'string',
       pattern: '^/',
-      description: 'Prometheus text file for node_exporter\'s textfile collector (e.g. /var/lib/prometheus/node-exporter/haip.prom). Default: none.',
+      description: 'Prometheus text file for node_exporter\'s textfile collector (e.g. /var/lib/prometheus/node-exporter/haip.prom), mode 0644. Its directory must be root\'s and not writable by other accounts (a prometheus-owned directory is refused). Default: none.',
     },
     hook_timeout: { ...duration, description: 'A hook still running after this is killed. Default 10s.' },
-    protocol: { type: 'integer', minimum: 5, maximum: 255, description: 'Route/rule protocol number marking what haip owns. Default 72.' },
+    damping: {
+      type: 'object',
+      additionalProperties: false,
+      description:
+        'Route-flap damping, as BGP does it: each failure of a link (up to down) adds `penalty`, which halves every `half_life`; a link that answers again carries traffic only once its penalty has decayed to `reuse`, and is never held back longer than `max_hold`. A held link is still used when no other link is up.',
+      properties: {
+        penalty: { type: 'integer', minimum: 0, maximum: 1000000, description: 'Added per failure; 0 turns damping off. Default 1000.' },
+        half_life: { ...duration, description: 'Time in which the penalty halves. Default 1m.' },
+        reuse: { type: 'integer', minimum: 1, maximum: 1000000, description: 'A link whose penalty is above this is held back. Default 2000 (two failures close together are forgiven, a third is not).' },
+        max_hold: { ...duration, description: 'The longest a link is held back, and the window failures are counted in for the log. Default 10m.' },
+      },
+    },
+    protocol: {
+      type: 'integer',
+      minimum: 5,
+      maximum: 255,
+      description: 'Route/rule protocol number marking what haip owns: haip replaces and deletes every route and rule with it. Numbers named in rt_protos or rt_protos.d (other than haip) and the well-known ones of DHCP clients, router advertisements and routing daemons (bird 12, dhcp 16, keepalived 18, babel 42, bgp 186, ospf 188, ...) are refused. Default 72.',
+    },
     rule_priority: { type: 'integer', minimum: 1, maximum: 32000, description: 'First priority of haip\'s block of source rules. Default 10000.' },
     main_table: { ...tableRef, description: 'Table whose default route follows the best link. Default main.' },
-    rt_tables_file: { type: 'string', pattern: '^/', description: 'Where table names are written. Default /etc/iproute2/rt_tables.d/haip.conf.' },
-    rt_protos_file: { type: 'string', pattern: '^/', description: 'Where the protocol name is written. Default /etc/iproute2/rt_protos.d/haip.conf.' },
+    main_metric: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 4294967295,
+      description:
+        'Metric of haip\'s default route in main_table. haip owns the default route at this metric: another default at the same or a lower metric is removed within a second; defaults at a higher metric are left alone. Default 0.',
+    },
+    rt_tables_file: {
+      type: 'string',
+      pattern: '^/',
+      description: 'Where table names are written: a .conf file in an rt_tables.d directory. An existing file without haip\'s marker line is refused, never rewritten or removed. Default /etc/iproute2/rt_tables.d/haip.conf.',
+    },
+    rt_protos_file: {
+      type: 'string',
+      pattern: '^/',
+      description: 'Where the protocol name is written: a .conf file in an rt_protos.d directory, whose neighbours (and ../rt_protos) say which protocol numbers are taken. An existing file without haip\'s marker line is refused. Default /etc/iproute2/rt_protos.d/haip.conf.',
+    },
   },
 } as const;

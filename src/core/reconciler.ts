@@ -2,19 +2,30 @@
 // state, applies the difference and then sticky's nft table. Kernel events are debounced, a periodic
 // pass catches what no event told, failures are retried with backoff and drift is put back rate-limited.
 import { Log } from '../log';
-import { Config, LinkState, NetState, routeToString, ruleToString } from '../model';
+import { Config, LinkState, NetState, Route, routeToString, ruleToString } from '../model';
 import { Command, commandToString } from '../net/iproute';
-import { reconcile } from '../net/plan';
-import { applyCommands, observe, Observation, ReadScope, readScope } from '../net/router';
+import { reconcile, withoutForeignConflicts } from '../net/plan';
+import { applyCommands, observe, Observation, ReadScope, readScope, readMainDefaults } from '../net/router';
 import { StickyState, syncSticky } from '../net/sticky';
+import { PassReason } from './reasons';
+
+export { PassReason };
 import { Clock, TimerHandle } from '../sys/clock';
-import { Runner } from '../sys/runner';
+import { CommandError, Runner } from '../sys/runner';
 
 export const EVENT_DEBOUNCE_MS = 30;
 export const RESYNC_MS = 30_000;
 export const RETRY_MS = 1000;
 export const RETRY_MAX_MS = 30_000;
 export const DRIFT_MIN_GAP_MS = 500;
+/** A pass running this long, or `ip` timing out this long, is a hang: the watchdog stops being fed. */
+export const HUNG_LIMIT_MS = 20_000;
+/** Longer than any pass that is not waiting for a hung `ip` (ProcessRunner gives up after 5 s). */
+export const SLOW_PASS_MS = 6000;
+/** The exit code ProcessRunner gives a command it killed at its time limit. */
+export const TIMED_OUT = 124;
+/** Drift corrections closer than this to the previous one belong to one burst, logged once. */
+export const DRIFT_BURST_MS = 60_000;
 
 export interface ReconcilerDeps {
   ip: Runner;
@@ -28,9 +39,19 @@ export interface ReconcilerDeps {
 export interface ReconcileTarget {
   config(): Config;
   /** Takes what the kernel holds now and returns what it should hold. */
-  desired(obs: Observation, why: string): NetState;
+  desired(obs: Observation, why: PassReason): NetState;
   active(): string | null;
   healthOf(link: string): LinkState | undefined;
+  /** After a pass: main's default routes as the kernel holds them now, and the commands it refused. */
+  settle(outcome: PassOutcome): void;
+  /** After sticky's step: what comes last in a change (hooks). */
+  afterPass(): void;
+}
+
+export interface PassOutcome {
+  /** Main's default routes read back after the pass, in the kernel's order. */
+  mainDefaults: Route[];
+  failed: { command: Command; error: CommandError }[];
 }
 
 export class Reconciler {
@@ -40,15 +61,45 @@ export class Reconciler {
   private timers: { event?: TimerHandle; resync?: TimerHandle; retry?: TimerHandle } = {};
   private lastApplied?: string;
   private lastDriftAt = -Infinity;
+  private driftRepeats = 0;
   private retryDelay = RETRY_MS;
+  private nftDue = false;
   private sticky: StickyState = { pendingFlush: new Set() };
+  /** `ip` as the passes use it: every answer is looked at for a time-out. */
+  private readonly ip: Runner;
+  private passStartedAt?: number;
+  /** Since when `ip` has been timing out, and the last command that did; cleared by a pass without one. */
+  private timeouts?: { since: number; argv: string[]; inPass: boolean };
   /** Link tables of earlier configs, read until haip's routes in them are gone. */
   private formerTables = new Set<number>();
 
   constructor(
     private readonly deps: ReconcilerDeps,
     private readonly target: ReconcileTarget,
-  ) {}
+  ) {
+    this.ip = {
+      run: async (argv, input) => {
+        const r = await deps.ip.run(argv, input);
+        if (r.code === TIMED_OUT) this.timeouts = { since: this.timeouts?.since ?? deps.clock.now(), argv, inPass: true };
+        return r;
+      },
+    };
+  }
+
+  /** Why the kernel cannot be reconciled right now (`ip` hanging), for status; null when it can. */
+  problem(now: number): string | null {
+    if (this.passStartedAt !== undefined && now - this.passStartedAt > SLOW_PASS_MS)
+      return `a reconcile pass has been waiting for ip for ${Math.round((now - this.passStartedAt) / 1000)} s`;
+    if (this.timeouts) return `ip timed out (ip ${this.timeouts.argv.join(' ')}), failing for ${Math.round((now - this.timeouts.since) / 1000)} s`;
+    return null;
+  }
+
+  /** A hang past HUNG_LIMIT_MS, for the watchdog; null while passes complete. */
+  hung(now: number): string | null {
+    const running = this.passStartedAt === undefined ? 0 : now - this.passStartedAt;
+    const failing = this.timeouts ? now - this.timeouts.since : 0;
+    return Math.max(running, failing) > HUNG_LIMIT_MS ? this.problem(now) : null;
+  }
 
   /** Starts the periodic pass. */
   start(): void {
@@ -79,24 +130,38 @@ export class Reconciler {
 
   /** A kernel event: one pass shortly, however many events come. */
   kernelEvent(what: string): void {
+    this.event('kernel event', what);
+  }
+
+  /** An nftables table came or went: one pass shortly, which checks that haip's table is there. */
+  nftEvent(what: string): void {
+    this.event('nft event', what);
+  }
+
+  private event(why: 'kernel event' | 'nft event', what: string) {
     if (this.stopped) return;
-    this.deps.log.debug(`kernel: ${what}`);
+    this.deps.log.debug(`${why}: ${what}`);
+    // An nft event upgrades a pending kernel-event pass, so the table check is not lost.
+    if (why === 'nft event') this.nftDue = true;
     if (this.timers.event) return;
     this.timers.event = this.deps.clock.setTimeout(() => {
       this.timers.event = undefined;
-      void this.sync('kernel event');
+      const nft = this.nftDue;
+      this.nftDue = false;
+      void this.sync(nft ? 'nft event' : 'kernel event');
     }, EVENT_DEBOUNCE_MS);
   }
 
   private scheduleResync() {
     this.timers.resync = this.deps.clock.setTimeout(() => {
-      void this.sync('periodic check');
+      // A retry already scheduled is the next pass: a failure keeps backing off.
+      if (!this.timers.retry) void this.sync('periodic check');
       this.scheduleResync();
     }, RESYNC_MS);
   }
 
   /** Runs passes one at a time; a request during a pass gets one more pass after it. */
-  sync(why: string): Promise<void> {
+  sync(why: PassReason): Promise<void> {
     if (this.syncing) {
       this.syncAgain = true;
       return this.syncing;
@@ -105,19 +170,27 @@ export class Reconciler {
       try {
         do {
           this.syncAgain = false;
+          this.passStartedAt = this.deps.clock.now();
+          if (this.timeouts) this.timeouts.inPass = false;
           await this.syncOnce(why);
+          this.passStartedAt = undefined;
+          // A whole pass without a time-out ends a hang.
+          if (this.timeouts && !this.timeouts.inPass) this.timeouts = undefined;
           // After the routes: a flushed connection's next packet must already find the new default route.
           if (await syncSticky(this.sticky, why, this.target.config(), this.deps, this.target.active(), (n) => this.target.healthOf(n))) this.retryLater();
+          this.target.afterPass();
         } while (this.syncAgain && !this.stopped);
       } finally {
         this.syncing = undefined;
+        this.passStartedAt = undefined;
       }
     })();
     return this.syncing;
   }
 
-  private async syncOnce(why: string): Promise<void> {
-    const { log, ip } = this.deps;
+  private async syncOnce(why: PassReason): Promise<void> {
+    const { log } = this.deps;
+    const ip = this.ip;
     let obs: Observation;
     try {
       obs = await observe(ip, this.scope());
@@ -127,11 +200,14 @@ export class Reconciler {
       return;
     }
     this.keepFormerTables(obs);
-    const desired = this.target.desired(obs, why);
-    const commands = reconcile(desired, obs.net, this.target.config().protocol);
+    const { protocol, mainTable } = this.target.config();
+    const { desired, conflicts } = withoutForeignConflicts(this.target.desired(obs, why), obs.net, protocol, mainTable);
+    this.reportForeign(conflicts);
+    const commands = reconcile(desired, obs.net, protocol);
     if (!commands.length) {
       this.lastApplied = render(desired);
       this.retryDelay = RETRY_MS;
+      this.target.settle({ mainDefaults: obs.net.routes.filter((r) => r.table === mainTable && r.dst === 'default'), failed: [] });
       return;
     }
     const drift = this.lastApplied !== undefined && this.lastApplied === render(desired);
@@ -141,8 +217,8 @@ export class Reconciler {
         this.retryLater(DRIFT_MIN_GAP_MS - (now - this.lastDriftAt));
         return;
       }
+      this.logDrift(commands, obs.net, now);
       this.lastDriftAt = now;
-      for (const c of commands) log.warning(`changed outside haip, putting back: ${describeDrift(c, obs.net)}`);
     }
     const result = await applyCommands(ip, commands);
     for (const c of result.applied) log.info(`applied: ${commandToString(c)}`);
@@ -156,6 +232,43 @@ export class Reconciler {
       this.lastApplied = render(desired);
       this.retryDelay = RETRY_MS;
     }
+    // The kernel's word, not the commands': what main's default routes are now.
+    let mainDefaults: Route[];
+    try {
+      mainDefaults = await readMainDefaults(ip, mainTable);
+    } catch (err) {
+      log.error(`reading the default routes back (${why}): ${(err as Error).message}`);
+      this.lastApplied = undefined;
+      this.retryLater();
+      return;
+    }
+    this.target.settle({ mainDefaults, failed: result.failed.map((command, i) => ({ command, error: result.errors[i] })) });
+  }
+
+  /** A warning for the first correction of a burst; the rest of the burst only counts. */
+  private logDrift(commands: Command[], actual: NetState, now: number) {
+    const { log } = this.deps;
+    const what = commands.map((c) => describeDrift(c, actual)).join('; ');
+    if (now - this.lastDriftAt < DRIFT_BURST_MS) {
+      this.driftRepeats++;
+      log.debug(`changed outside haip again (${this.driftRepeats} more in this burst), putting back: ${what}`);
+      return;
+    }
+    const earlier = this.driftRepeats ? ` (the previous burst was put back ${this.driftRepeats + 1} times)` : '';
+    this.driftRepeats = 0;
+    for (const c of commands) log.warning(`changed outside haip, putting back: ${describeDrift(c, actual)}${earlier}`);
+  }
+
+  /** Each foreign route in haip's way is an error, logged once while it stays. */
+  private foreignReported = new Set<string>();
+  private reportForeign(conflicts: { ours: Route; theirs: Route }[]) {
+    const now = new Set<string>();
+    for (const { ours, theirs } of conflicts) {
+      const text = `table ${theirs.table} holds a route haip did not install (protocol ${theirs.protocol ?? 'none'}): "${routeToString(theirs)}"; haip leaves it there and does not install "${routeToString(ours)}": remove it, or give the link a table of its own`;
+      now.add(text);
+      if (!this.foreignReported.has(text)) this.deps.log.error(text);
+    }
+    this.foreignReported = now;
   }
 
   /** The config's tables and those of earlier configs that still held haip's routes at the last read. */
@@ -190,5 +303,6 @@ function describeDrift(c: Command, actual: NetState): string {
     return now ? `${routeToString(now)} -> ${routeToString(c.route)}` : `missing ${routeToString(c.route)}`;
   }
   if (c.op === 'rule-add') return `missing rule ${ruleToString(c.rule)}`;
+  if (c.op === 'route-del' && c.route.protocol !== undefined && c.route.dst === 'default') return `a default route that would win over haip's: deleted ${routeToString(c.route)}`;
   return commandToString(c);
 }

@@ -1,5 +1,6 @@
 // The links haip runs, by name in config order: per link its config, what the kernel shows of it, its
 // health and its probe history. A reload is a diff: unchanged links keep their state and their probes.
+import { DampingState, undamped } from '../health/damping';
 import { initialHealth } from '../health/hysteresis';
 import { LinkMonitor, RoundResult } from '../health/monitor';
 import { QualitySample, trimWindow } from '../health/quality';
@@ -27,10 +28,14 @@ export interface LinkRuntime {
   lastError?: string;
   /** The probes of the last quality_window while the link answers, for max_loss and max_rtt. */
   quality: QualitySample[];
+  /** Whether `view` came from the kernel yet: the first reading is not a change to tell. */
+  seen: boolean;
+  /** Route-flap damping: the penalty of recent failures. */
+  damping: DampingState;
+  /** A hold was told, so its end is told too. */
+  heldLogged?: boolean;
 }
 
-/** A link's view before the kernel was first read. */
-export const NOT_SEEN = 'not looked at yet';
 
 /** How long probe rounds are kept for loss and RTT in the status. */
 export const HISTORY_MS = 60_000;
@@ -88,13 +93,15 @@ export class LinkRegistry {
     const now = this.now();
     const rt: LinkRuntime = {
       config: l,
-      view: { link: l, unusable: NOT_SEEN },
+      view: { link: l, unusable: 'not read from the kernel yet' },
+      seen: false,
       health: initialHealth(now),
       monitor: this.newMonitor(l),
       rounds: [],
       roundsTotal: 0,
       lastTurnAt: now,
       quality: [],
+      damping: undamped(now),
     };
     this.links.set(l.name, rt);
     return rt;

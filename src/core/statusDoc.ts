@@ -5,8 +5,13 @@ import { LinkRuntime } from './registry';
 
 export interface StatusInput {
   links: LinkRuntime[];
+  /** The link the kernel routes by. */
   active: string | null;
   activeSince: number;
+  /** What keeps haip from doing its job right now (a refused switch, a hung `ip`). */
+  problems: string[];
+  /** Why damping holds an UP link back, or null. */
+  held: (rt: LinkRuntime) => string | null;
   switches: number;
   now: number;
   pid: number;
@@ -18,7 +23,7 @@ export function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-export function linkStatus(rt: LinkRuntime): LinkStatus {
+export function linkStatus(rt: LinkRuntime, held: string | null = null): LinkStatus {
   const last = rt.rounds[rt.rounds.length - 1];
   const sent = rt.rounds.reduce((a, r) => a + r.total, 0);
   const got = rt.rounds.reduce((a, r) => a + r.answered, 0);
@@ -45,6 +50,7 @@ export function linkStatus(rt: LinkRuntime): LinkStatus {
     }),
     recent_rtt_ms: rt.rounds.slice(-30).map((r) => (r.rttMs !== undefined ? round2(r.rttMs) : null)),
     rounds: rt.roundsTotal,
+    held,
     quality: qualityStatus(rt),
   };
 }
@@ -64,5 +70,5 @@ function qualityStatus(rt: LinkRuntime): QualityStatus | null {
 }
 
 export function statusDocument(s: StatusInput): StatusDoc {
-  return { active: s.active, since: iso(s.activeSince), pid: s.pid, updated: iso(s.now), switches: s.switches, links: s.links.map(linkStatus) };
+  return { active: s.active, since: iso(s.activeSince), pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links: s.links.map((rt) => linkStatus(rt, s.held(rt))) };
 }

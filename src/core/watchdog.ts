@@ -1,5 +1,5 @@
-// systemd's watchdog: WATCHDOG=1 only while every link's probe loop keeps turning, so a hung daemon is
-// restarted rather than left on a dead uplink.
+// systemd's watchdog: WATCHDOG=1 only while every link's probe loop keeps turning and the kernel can be
+// reconciled, so a hung daemon (or a hung `ip`) is restarted rather than left on a dead uplink.
 import { Log } from '../log';
 import { Clock, TimerHandle } from '../sys/clock';
 import { Notifier } from '../sys/notifier';
@@ -26,6 +26,8 @@ export class Watchdog {
     /** Half of WATCHDOG_USEC in ms, or null/undefined without a watchdog. */
     private readonly everyMs: number | null | undefined,
     private readonly links: () => LinkRuntime[],
+    /** Another reason to stop feeding (a hung reconcile), or null. */
+    private readonly hung: (now: number) => string | null = () => null,
   ) {}
 
   start(): void {
@@ -41,8 +43,11 @@ export class Watchdog {
   private feed() {
     if (!this.everyMs || this.stopped) return;
     // Every link's loop must be turning: one stuck link is a hang too.
-    const worst = stalledForMs(this.links(), this.deps.clock.now());
+    const now = this.deps.clock.now();
+    const worst = stalledForMs(this.links(), now);
+    const hung = this.hung(now);
     if (worst) this.deps.log.error(`no probe round completed for ${worst} ms; not feeding the watchdog`);
+    else if (hung) this.deps.log.error(`${hung}; not feeding the watchdog`);
     else this.deps.notifier.notify({ WATCHDOG: '1' });
     this.timer = this.deps.clock.setTimeout(() => this.feed(), this.everyMs);
   }

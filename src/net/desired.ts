@@ -106,7 +106,7 @@ export function desiredState(config: Config, views: LinkView[], active: string |
     rules.push(rule);
   }
   const chosen = active === null ? undefined : views.find((v) => v.link.name === active && !v.unusable);
-  if (chosen) routes.push(defaultRouteFor(config, chosen, config.mainTable));
+  if (chosen) routes.push({ ...defaultRouteFor(config, chosen, config.mainTable), ...(config.mainMetric ? { metric: config.mainMetric } : {}) });
   else if (keep) routes.push(keep);
   return { routes, rules };
 }

@@ -1,11 +1,13 @@
 // Names for haip's tables and protocol in iproute2's drop-in files, so `ip route show table T1` and
 // `proto haip` read well. Purely cosmetic: haip itself always speaks numbers.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+// Only files carrying NAMES_MARKER are rewritten or removed: `rt_tables_file: /etc/iproute2/rt_tables`
+// must never replace the admin's own file (the config check refuses it; this is the second net).
+import { isHaipNamesFile, NAMES_MARKER, realHostFiles } from '../config/host';
 import { Config } from '../model';
+import { removeFileIf, writeFileSafely } from '../sys/files';
 
 export function nameFiles(config: Config): { path: string; text: string }[] {
-  const header = '# Written by haip from its config; edits here are replaced.\n';
+  const header = `${NAMES_MARKER}\n`;
   const out: { path: string; text: string }[] = [];
   if (config.rtTablesFile) {
     const lines = Object.entries(config.tables).map(([name, n]) => `${n}\t${name}\n`);
@@ -20,14 +22,13 @@ export function writeNameFiles(config: Config): string[] {
   const problems: string[] = [];
   for (const { path, text } of nameFiles(config)) {
     try {
-      let current: string | undefined;
-      try {
-        current = readFileSync(path, 'utf8');
-      } catch {}
+      const current = realHostFiles.read(path);
       if (current === text) continue;
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(`${path}.tmp`, text);
-      renameSync(`${path}.tmp`, path);
+      if (current === 'other' || (current !== undefined && !isHaipNamesFile(current))) {
+        problems.push(`not writing ${path}: it exists and is not haip's (no "${NAMES_MARKER}" line)`);
+        continue;
+      }
+      writeFileSafely(path, text);
     } catch (err) {
       problems.push(`cannot write ${path}: ${(err as Error).message}`);
     }
@@ -35,6 +36,13 @@ export function writeNameFiles(config: Config): string[] {
   return problems;
 }
 
-export function removeNameFiles(config: Config): void {
-  for (const { path } of nameFiles(config)) rmSync(path, { force: true });
+/** Removes haip's name files; returns the paths left alone because they are not haip's. */
+export function removeNameFiles(config: Config): string[] {
+  const kept: string[] = [];
+  for (const { path } of nameFiles(config)) {
+    const now = realHostFiles.read(path);
+    if (now === undefined) continue;
+    if (!removeFileIf(path, isHaipNamesFile, () => (typeof now === 'string' ? now : ''))) kept.push(path);
+  }
+  return kept;
 }

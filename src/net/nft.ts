@@ -6,6 +6,8 @@ import { Runner } from '../sys/runner';
 import { linkMark, markMask } from './desired';
 
 export const STICKY_TABLE = 'inet haip';
+/** The comment that makes `inet haip` haip's: a table of that name without it is someone else's. */
+export const TABLE_MARKER = 'haip: managed by haip(8), replaced on start and reload';
 
 const hex = (n: number) => '0x' + (n >>> 0).toString(16);
 
@@ -30,7 +32,7 @@ export function stickyTable(config: Config): string | undefined {
   // With the whole mark haip's, `mark & 0 | x` is just `x`.
   const setMark = (what: 'meta mark' | 'ct mark', mark: number) => (keep ? `${what} set ${what} & ${hex(keep)} | ${hex(mark)}` : `${what} set ${hex(mark)}`);
   const restore = links.map(({ l, mark }) => `\t\tct mark & ${hex(mask)} == ${hex(mark)} ${setMark('meta mark', mark)} comment "${l.name}: restore"`);
-  const out: string[] = [`table ${STICKY_TABLE} {`, '\tchain prerouting {', '\t\ttype filter hook prerouting priority mangle; policy accept;', ...restore];
+  const out: string[] = [`table ${STICKY_TABLE} {`, `\tcomment "${TABLE_MARKER}"`, '\tchain prerouting {', '\t\ttype filter hook prerouting priority mangle; policy accept;', ...restore];
   for (const { l, mark } of links)
     out.push(`\t\tct state new iifname "${l.interface}" ${setMark('ct mark', mark)} ${setMark('meta mark', mark)} comment "${l.name}: incoming"`);
   out.push('\t}', '', '\tchain output {', '\t\ttype route hook output priority mangle; policy accept;', ...restore, '\t}', '');
@@ -48,8 +50,18 @@ export function replaceScript(table: string): string {
 
 export const DELETE_SCRIPT = `table ${STICKY_TABLE} {}\ndelete table ${STICKY_TABLE}\n`;
 
-/** Installs the table, replacing haip's previous one atomically. Throws a CommandError-like Error. */
+/** 'absent', 'ours' (carries TABLE_MARKER) or 'foreign': an `inet haip` someone else made. */
+export async function tableOwner(nft: Runner): Promise<'absent' | 'ours' | 'foreign'> {
+  const r = await nft.run(['list', 'table', 'inet', 'haip']);
+  if (r.code !== 0) return 'absent';
+  return r.stdout.includes(`comment "${TABLE_MARKER}"`) ? 'ours' : 'foreign';
+}
+
+const FOREIGN = `an nftables table ${STICKY_TABLE} exists without haip's marker comment: it is someone else's, and haip neither replaces nor deletes it (rename it, or delete it if it is a leftover)`;
+
+/** Installs the table, replacing haip's previous one atomically; never a foreign one. Throws an Error. */
 export async function applyStickyTable(nft: Runner, table: string): Promise<void> {
+  if ((await tableOwner(nft)) === 'foreign') throw new Error(FOREIGN);
   const r = await nft.run(['-f', '-'], replaceScript(table));
   if (r.code !== 0) throw new Error(`nft -f - (replacing table ${STICKY_TABLE}): exit ${r.code}: ${r.stderr.trim() || r.stdout.trim() || 'no output'}`);
 }
@@ -59,6 +71,7 @@ export async function removeStickyTable(nft: Runner): Promise<boolean> {
   const list = await nft.run(['list', 'tables', 'inet']);
   if (list.code !== 0) throw new Error(`nft list tables inet: exit ${list.code}: ${list.stderr.trim() || 'no output'}`);
   if (!/^table inet haip$/m.test(list.stdout)) return false;
+  if ((await tableOwner(nft)) !== 'ours') throw new Error(FOREIGN);
   const r = await nft.run(['-f', '-'], DELETE_SCRIPT);
   if (r.code !== 0) throw new Error(`nft delete table ${STICKY_TABLE}: exit ${r.code}: ${r.stderr.trim() || 'no output'}`);
   return true;
@@ -66,6 +79,5 @@ export async function removeStickyTable(nft: Runner): Promise<boolean> {
 
 /** Whether haip's table is in the kernel (someone may have flushed the ruleset). */
 export async function stickyPresent(nft: Runner): Promise<boolean> {
-  const r = await nft.run(['list', 'table', 'inet', 'haip']);
-  return r.code === 0;
+  return (await tableOwner(nft)) === 'ours';
 }

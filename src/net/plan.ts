@@ -74,3 +74,28 @@ export function reconcile(desired: NetState, actual: NetState, protocol: number)
   }
   return [...adds, ...dels];
 }
+
+/**
+ * Splits off the desired routes whose place (table, destination, metric) a route of another protocol
+ * already holds in one of haip's link tables: `ip route replace` would overwrite it, and it is not
+ * haip's. Those are never installed; the caller reports each conflict. Main's default route is the one
+ * route haip takes over (docs/decisions.md), so `mainTable` is left out.
+ */
+export function withoutForeignConflicts(desired: NetState, actual: NetState, protocol: number, mainTable: number): { desired: NetState; conflicts: { ours: Route; theirs: Route }[] } {
+  const foreign = new Map<string, Route>();
+  for (const r of actual.routes) if (r.protocol !== protocol && r.table !== mainTable) foreign.set(routeKey(r), r);
+  const conflicts: { ours: Route; theirs: Route }[] = [];
+  const routes = desired.routes.filter((r) => {
+    const theirs = r.table === mainTable ? undefined : foreign.get(routeKey(r));
+    if (theirs) conflicts.push({ ours: r, theirs });
+    return !theirs;
+  });
+  return { desired: { ...desired, routes }, conflicts };
+}
+
+/** The default route the kernel uses among a table's defaults: the lowest metric, first of equals. */
+export function winningDefault(defaults: Route[]): Route | undefined {
+  let best: Route | undefined;
+  for (const r of defaults) if (r.dst === 'default' && (!best || (r.metric ?? 0) < (best.metric ?? 0))) best = r;
+  return best;
+}

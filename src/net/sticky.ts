@@ -1,6 +1,7 @@
 // The daemon's side of sticky connections: keeps `inet haip` matching the config and flushes the
 // connections of links that went down. Called after every reconcile pass, so a flushed connection's
 // next packet already finds the new default route.
+import { CHECKS_NFT, PassReason } from '../core/reasons';
 import { Log } from '../log';
 import { Config, LinkState } from '../model';
 import { Runner } from '../sys/runner';
@@ -14,6 +15,8 @@ export interface StickyState {
   /** Links that went down since the last pass, whose connections are still to be flushed. */
   pendingFlush: Set<string>;
   warnedUnavailable?: boolean;
+  /** The last failure, logged once until it changes or the table goes in (a foreign table stays for hours). */
+  lastError?: string;
 }
 
 const hex = (n: number) => '0x' + (n >>> 0).toString(16);
@@ -21,7 +24,7 @@ const hex = (n: number) => '0x' + (n >>> 0).toString(16);
 /** One pass; true when something failed and a retry is due. */
 export async function syncSticky(
   state: StickyState,
-  why: string,
+  why: PassReason,
   config: Config,
   deps: { log: Log; nft?: Runner; conntrack?: Runner },
   active: string | null,
@@ -50,15 +53,18 @@ export async function syncSticky(
     return false;
   }
   try {
-    const drifted = state.applied === table && why === 'periodic check' && !(await stickyPresent(nft));
+    const drifted = state.applied === table && CHECKS_NFT.has(why) && !(await stickyPresent(nft));
     if (state.applied !== table || drifted) {
       if (drifted) log.warning(`changed outside haip, putting back: nftables table ${STICKY_TABLE}`);
       await applyStickyTable(nft, table);
       state.applied = table;
+      state.lastError = undefined;
       log.info(`applied: nftables table ${STICKY_TABLE} (${config.links.map((l, i) => `${l.name} mark ${hex(linkMark(config, i))}`).join(', ')}; mask ${hex(markMask(config))})`);
     }
   } catch (err) {
-    log.error(`${why}: ${(err as Error).message}; will retry`);
+    const msg = (err as Error).message;
+    if (msg !== state.lastError) log.error(`${why}: ${msg}; will retry`);
+    state.lastError = msg;
     state.applied = undefined;
     failed = true;
   }

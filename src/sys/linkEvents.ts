@@ -1,7 +1,9 @@
-// Tells haip that interfaces, addresses, routes or rules changed, so it re-reads and reconciles at once
-// instead of waiting for the next probe. `ip monitor` prints no JSON, so events only say "look again".
+// Tells haip that interfaces, addresses, routes or rules changed (`ip monitor`), or that nftables tables
+// did (`nft monitor tables`), so it re-reads and reconciles at once instead of waiting for the next probe
+// or the periodic pass. The monitors print no JSON, so events only say "look again".
 import { ChildProcess, spawn } from 'node:child_process';
 import { Clock, TimerHandle } from './clock';
+import { LineBuffer } from './text';
 
 /** Change notifications from the kernel; exists so tests can fire them by hand. */
 export interface LinkEvents {
@@ -9,7 +11,8 @@ export interface LinkEvents {
   stop(): void;
 }
 
-export class IpMonitor implements LinkEvents {
+/** A long-lived monitor process, each output line an event; restarted a second after it dies. */
+export class MonitorProcess implements LinkEvents {
   private child?: ChildProcess;
   private restart?: TimerHandle;
   private stopped = false;
@@ -17,31 +20,34 @@ export class IpMonitor implements LinkEvents {
   constructor(
     private readonly clock: Clock,
     private readonly onError: (msg: string) => void,
-    private readonly binary = 'ip',
+    private readonly binary: string,
+    private readonly args: string[],
+    /** How it is named in messages ("ip monitor"). */
+    private readonly label: string,
   ) {}
 
   start(onChange: (what: string) => void): void {
     this.stopped = false;
-    const child = spawn(this.binary, ['-4', 'monitor', 'link', 'address', 'route', 'rule'], {
+    const child = spawn(this.binary, this.args, {
       env: { ...process.env, LC_ALL: 'C' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    let partial = '';
-    child.stdout!.on('data', (d) => {
-      const lines = (partial + d).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) if (l.trim()) onChange(l.trim());
+    const lines = new LineBuffer((l) => void (l.trim() && onChange(l.trim())));
+    child.stdout!.on('data', (d) => lines.push(d));
+    child.stderr!.on('data', (d) => this.onError(`${this.label}: ${String(d).trim().slice(0, 500)}`));
+    child.on('error', (err) => {
+      this.onError(`${this.label}: ${err.message}`);
+      // Not installed: restarting every second would only repeat this.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.child = undefined;
     });
-    child.stderr!.on('data', (d) => this.onError(`ip monitor: ${String(d).trim()}`));
-    child.on('error', (err) => this.onError(`ip monitor: ${err.message}`));
     child.on('close', (code, signal) => {
       if (this.stopped || this.child !== child) return;
-      this.onError(`ip monitor exited (${signal ?? code}); restarting in 1 s`);
+      this.onError(`${this.label} exited (${signal ?? code}); restarting in 1 s`);
       // Whatever changed while it was away is caught by a full re-read when it comes back.
       this.restart = this.clock.setTimeout(() => {
         this.start(onChange);
-        onChange('ip monitor restarted');
+        onChange(`${this.label} restarted`);
       }, 1000);
     });
   }
@@ -55,5 +61,19 @@ export class IpMonitor implements LinkEvents {
 
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+}
+
+/** Links, addresses, routes and rules. */
+export class IpMonitor extends MonitorProcess {
+  constructor(clock: Clock, onError: (msg: string) => void, binary = 'ip') {
+    super(clock, onError, binary, ['-4', 'monitor', 'link', 'address', 'route', 'rule'], 'ip monitor');
+  }
+}
+
+/** nftables tables created and deleted (`nft flush ruleset` deletes every table, haip's too). */
+export class NftMonitor extends MonitorProcess {
+  constructor(clock: Clock, onError: (msg: string) => void, binary = 'nft') {
+    super(clock, onError, binary, ['monitor', 'tables'], 'nft monitor');
   }
 }

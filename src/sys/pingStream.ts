@@ -3,6 +3,7 @@
 // silent loss is seen one timeout after it starts, while random loss rarely fails a whole round.
 import { ChildProcess, spawn } from 'node:child_process';
 import { Prober, ProbeHints, ProbeResult } from './prober';
+import { LineBuffer } from './text';
 
 /** Echoes sent per round interval: more samples per round make random loss unlikely to fail a round. */
 export const MAX_SAMPLES = 4;
@@ -125,13 +126,10 @@ class PingStream {
       return { cancel: () => clearTimeout(t) };
     });
     this.judge = judge;
-    let partial = '';
     let stderr = '';
-    child.stdout!.on('data', (d) => {
-      const lines = (partial + d).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) judge.line(l);
-    });
+    // Bounded: a ping that prints 50 MB without a newline must not grow a 776 MB buffer.
+    const lines = new LineBuffer((l) => judge.line(l));
+    child.stdout!.on('data', (d) => lines.push(d));
     child.stderr!.on('data', (d) => {
       stderr = (stderr + d).slice(-500);
     });

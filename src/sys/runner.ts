@@ -30,6 +30,10 @@ export async function runChecked(runner: Runner, argv: string[], accept = [0], i
   return r;
 }
 
+/** Output kept from one command: a runaway child must not grow haip without bound. */
+export const MAX_STDOUT = 256 << 20;
+export const MAX_STDERR = 64 << 10;
+
 export class ProcessRunner implements Runner {
   constructor(
     private readonly binary: string,
@@ -56,8 +60,16 @@ export class ProcessRunner implements Runner {
         child.kill('SIGKILL');
         done({ code: 124, stdout, stderr: stderr + `\ntimed out after ${this.timeoutMs} ms` });
       }, this.timeoutMs);
-      child.stdout!.on('data', (d) => (stdout += d));
-      child.stderr!.on('data', (d) => (stderr += d));
+      child.stdout!.on('data', (d) => {
+        stdout += d;
+        if (stdout.length > MAX_STDOUT) {
+          child.kill('SIGKILL');
+          done({ code: 125, stdout: '', stderr: `${this.binary}: more than ${MAX_STDOUT} bytes of output, killed` });
+        }
+      });
+      child.stderr!.on('data', (d) => {
+        if (stderr.length < MAX_STDERR) stderr += String(d).slice(0, MAX_STDERR - stderr.length);
+      });
       child.on('error', (err) => done({ code: 127, stdout, stderr: `${this.binary}: ${err.message}` }));
       child.on('close', (code, signal) => done({ code: code ?? 128, stdout, stderr: signal ? `${stderr}killed by ${signal}` : stderr }));
       if (input !== undefined) child.stdin!.end(input);

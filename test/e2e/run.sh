@@ -58,6 +58,9 @@ else
   DEB=$(ls -t "$repo"/build/haip_*_all.deb | head -1)
 fi
 echo "== package: ${DEB#"$repo"/}"
+# Only what runs: no dev tools, test helpers or unused dependencies.
+shipped_extra=$(dpkg -c "$DEB" | awk '{ print $6 }' | grep -E '/(test|tools|bench)/|configReference|config/docs\.js|node_modules/(systemd-notify|typescript)/' || true)
+if [ -z "$shipped_extra" ]; then pass "the package ships no dev tools, test helpers or unused modules"; else fail "the package ships: $(head -5 <<<"$shipped_extra" | tr '\n' ' ')"; fi
 
 # ---- the cached Debian 12 rootfs ----------------------------------------------------------------
 base=$CACHE/bookworm
@@ -158,6 +161,12 @@ check "shipped config: no default route in the router namespace" test -z "$(R ro
 check "shipped config: ip rules unchanged" test "$(R rule show)" = "$rules_before"
 check "shipped config: the journal says there are no links and names /etc/haip/haip.yaml" names_config
 journal | grep /etc/haip/haip.yaml | sed 's/^/      | /' || true
+check_out=$(C haip check 2>&1 || true)
+check "haip check of the shipped file: ok, and says no links means haip changes nothing" grep -q 'ok, no links: haip changes nothing' <<<"$check_out"
+note "$check_out"
+rc=0; usage_out=$(C haip check --json 2>&1) || rc=$?
+check "haip check --json: refused with exit 64 (got $rc)" test "$rc" = 64
+note "$(head -1 <<<"$usage_out")"
 no_errors() { [ -z "$(C journalctl -u haip -b --no-pager -o cat -p 0..3)" ]; }
 check "shipped config: nothing logged at priority err or worse" no_errors
 C journalctl -u haip -b --no-pager -o cat -p 0..3 | sed 's/^/      | /' || true

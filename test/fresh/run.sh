@@ -45,6 +45,8 @@ if [ -e "$base/usr/bin/node" ] || [ -e "$base/usr/bin/npm" ] || [ -e "$base/usr/
   exit 1
 fi
 
+# Downloaded .debs are kept between runs (what gets installed is still decided in each fresh copy).
+mkdir -p "$CACHE/fresh-apt-archives/partial"
 ROOT=$CACHE/fresh.$$
 cleanup() {
   local rc=$?
@@ -81,7 +83,7 @@ in_root() {
   local opts=()
   while [ "$1" != -- ]; do opts+=("$1"); shift; done
   shift
-  systemd-nspawn -q --register=no --keep-unit --pipe -D "$ROOT" "${opts[@]}" \
+  systemd-nspawn -q --register=no --keep-unit --pipe -D "$ROOT" "${opts[@]}" --bind="$CACHE/fresh-apt-archives:/var/cache/apt/archives" \
     --setenv=HOME=/root --setenv=LANG=C.UTF-8 --setenv=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --setenv=NODE_EXTRA_CA_CERTS=/usr/local/share/haip-fresh/host-ca.crt --chdir=/root/haip "$@"
 }

@@ -234,11 +234,58 @@ const ODD_VALUES: unknown[] = [
   null, true, false, 0, -1, 1.5, 1e309, 4294967296, '', ' ', 'x', '__proto__', 'constructor', 'toString',
   '1s', '0ms', '-1s', '1.5.5s', '999999999m', '203.0.113.1', '203.0.113.256', '198.51.100.0/33', 'eth0/1',
   'a'.repeat(300), [], [1, 2], {}, { a: 1 }, '*', '&a', '!!binary', '%', '\u0000', 'ü', '0x10',
+  // Control characters (issue 11): NUL, escape codes, DEL, C1, line separators, inside otherwise good values.
+  'lo\u0000x', 'eth\u001b[2J1', '203.0.113.1\u0000', 'T1\u0007', '/run/haip\n<0>x', '\u007f', '\u0085', '\u2028', '\r', 'e\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9',
 ];
-const ODD_TEXT = [':', ' ', '\n', '-', '[', ']', '{', '}', ',', '#', '"', "'", '&a ', '*a', '!', '|', '>', '%', '@', '`', '\t', '?', '0', 'x', '\\'];
+const ODD_TEXT = [':', ' ', '\n', '-', '[', ']', '{', '}', ',', '#', '"', "'", '&a ', '*a', '!', '|', '>', '%', '@', '`', '\t', '?', '0', 'x', '\\',
+  '\u0000', '\u001b', '\u007f', '\r', '\u0085', '\u2028', '\\0', '\\e', '\\x1b', '\\u0000'];
+/** Control characters put into a string value of the parsed file (so the YAML still parses). */
+const CONTROL = ['\u0000', '\u0001', '\u0007', '\b', '\t', '\n', '\u000b', '\f', '\r', '\u001b', '\u001b[31m', '\u007f', '\u0085', '\u009b', '\u2028', '\u2029'];
+
+/** One control character into one string (value or key) of the file: what a careless edit or a generator leaves. */
+function controlMutate(text: string, rand: () => number): string {
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  const doc = parse(text);
+  const spots: { parent: any; key: string | number; isKey: boolean }[] = [];
+  const walk = (v: any) => {
+    if (!v || typeof v !== 'object') return;
+    for (const [k, x] of Object.entries(v)) {
+      const key = Array.isArray(v) ? Number(k) : k;
+      if (typeof x === 'string') spots.push({ parent: v, key, isKey: false });
+      if (!Array.isArray(v)) spots.push({ parent: v, key, isKey: true });
+      walk(x);
+    }
+  };
+  walk(doc);
+  const spot = pick(spots);
+  const c = pick(CONTROL);
+  const put = (str: string) => {
+    const i = Math.floor(rand() * (str.length + 1));
+    return str.slice(0, i) + c + str.slice(i);
+  };
+  if (spot.isKey) {
+    const v = spot.parent[spot.key];
+    delete spot.parent[spot.key];
+    spot.parent[put(String(spot.key))] = v;
+  } else spot.parent[spot.key] = put(spot.parent[spot.key]);
+  return stringify(doc);
+}
+
+/** Whether any string in a value (keys too) holds a control character. */
+function hasControl(v: unknown): boolean {
+  if (typeof v === 'string') return /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(v);
+  if (v && typeof v === 'object') return Object.entries(v).some(([k, x]) => hasControl(k) || hasControl(x));
+  return false;
+}
+
+/** A problem a person can act on: where (FILE:LINE:COL or the file), which field, and no raw control character. */
+function unclear(line: string, file: string): boolean {
+  return !line.startsWith(file) || /[\u0000-\u001f\u007f-\u009f]/.test(line) || /undefined|\[object|NaN|must pass/.test(line);
+}
 
 function mutate(text: string, rand: () => number): string {
   const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  if (rand() < 0.25) return controlMutate(text, rand);
   const r = rand();
   if (r < 0.45) {
     // Structural: replace, delete, or add a value somewhere in the parsed tree.
@@ -284,6 +331,7 @@ test('1000 random mutations of a valid config: a Config or a ConfigError, never 
     assert.throws(() => parseConfigText(VALID.replace('table: T1', `table: ${name}`), 'fuzz.yaml'), (e: ConfigError) => /unknown table/.test(e.message));
   let ok = 0;
   let refused = 0;
+  let lastAccepted: unknown;
   for (let i = 0; i < 1000; i++) {
     let text = VALID;
     const rounds = 1 + Math.floor(rand() * 3);
@@ -294,8 +342,10 @@ test('1000 random mutations of a valid config: a Config or a ConfigError, never 
         break; // the previous mutation already broke the YAML for the structural mutator
       }
     }
+    lastAccepted = undefined;
     try {
       const c = parseConfigText(text, 'fuzz.yaml');
+      lastAccepted = c;
       for (const l of c.links) {
         assert.ok(l.table === undefined || (Number.isInteger(l.table) && l.table > 0), `seed ${seed} #${i}: table ${String(l.table)} passed:\n${text}`);
         for (const ms of [l.probe.intervalMs, l.probe.timeoutMs, c.hookTimeoutMs])
@@ -305,20 +355,23 @@ test('1000 random mutations of a valid config: a Config or a ConfigError, never 
     } catch (err) {
       if (!(err instanceof ConfigError)) assert.fail(`seed ${seed} #${i}: ${(err as Error).stack}\n--- config:\n${text}`);
       for (const p of err.problems) assert.match(p.where, /^fuzz\.yaml(:\d+:\d+)?$/, `seed ${seed} #${i}: where ${p.where}`);
+      for (const line of err.message.split('\n')) if (!/^\.\.\. and \d+ more$/.test(line)) assert.ok(!unclear(line, 'fuzz.yaml'), `seed ${seed} #${i}: unclear problem: ${JSON.stringify(line)}`);
       refused++;
     }
+    // Whatever passed must hold no control character anywhere: it would reach ip argv, nft text and the journal.
+    if (lastAccepted !== undefined && hasControl(lastAccepted)) assert.fail(`seed ${seed} #${i}: a control character passed:\n${text}`);
   }
-  console.log(`# fuzz seed ${seed}: ${ok} accepted, ${refused} refused`);
+  console.log(`# fuzz seed ${seed}: 1000 inputs, ${ok} accepted, ${refused} refused, 0 crashes, 0 unclear errors`);
 });
 
-test('30 mutated configs through `haip check`: exit 0 or 78, never a stack trace', () => {
+test('60 mutated configs (a quarter with control characters) through `haip check`: exit 0 or 78 at once, never a stack trace, every problem clear', () => {
   const seed = Number(process.env.HAIP_FUZZ_SEED ?? Date.now() % 100000) + 1;
   const rand = rng(seed);
   const dir = execFileSync('mktemp', ['-d', '/tmp/haip-fuzz-XXXXXX'], { encoding: 'utf8' }).trim();
   try {
     const codes: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      let text = VALID;
+    for (let i = 0; i < 60; i++) {
+      let text = VALID.replace('/run/haip', `${dir}/state`).replace('/etc/haip/hooks.d', `${dir}/hooks.d`) + `rt_tables_file: ${dir}/rt_tables.d/haip.conf\nrt_protos_file: ${dir}/rt_protos.d/haip.conf\n`;
       try {
         text = mutate(mutate(text, rand), rand);
       } catch {}
@@ -326,12 +379,54 @@ test('30 mutated configs through `haip check`: exit 0 or 78, never a stack trace
       writeFileSync(file, text);
       const r = spawnSync(process.execPath, [HAIP_JS, 'check', '-c', file], { encoding: 'utf8', timeout: 10_000 });
       const out = r.stdout + r.stderr;
+      assert.ok(r.signal === null, `seed ${seed} #${i}: hung (killed by ${r.signal}):\n--- config:\n${text}`);
       assert.ok(r.status === 0 || r.status === 78, `seed ${seed} #${i}: exit ${r.status}:\n${out}\n--- config:\n${text}`);
       assert.doesNotMatch(out, /\n\s+at /, `seed ${seed} #${i}: stack trace:\n${out}`);
+      if (r.status === 78)
+        for (const line of r.stderr.split('\n').filter((l) => l && !/^haip: invalid config|^\.\.\. and \d+ more$/.test(l)))
+          assert.ok(!unclear(line, file), `seed ${seed} #${i}: unclear problem: ${JSON.stringify(line)}`);
       codes.push(r.status!);
     }
-    console.log(`# check seed ${seed}: ${codes.filter((c) => c === 0).length} ok, ${codes.filter((c) => c === 78).length} refused`);
+    console.log(`# check seed ${seed}: 60 inputs, ${codes.filter((c) => c === 0).length} ok, ${codes.filter((c) => c === 78).length} refused, 0 crashes, 0 hangs, 0 unclear errors`);
   } finally {
     execFileSync('rm', ['-rf', dir]);
   }
+});
+
+test('60 mutated configs (a quarter with control characters) as reloads of a running daemon: each refused or taken, the daemon never dies or hangs', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  const seed = Number(process.env.HAIP_FUZZ_SEED ?? Date.now() % 100000) + 2;
+  const rand = rng(seed);
+  // Paths stay out of the mutations: a mangled state_dir must not point the daemon at /tmp itself.
+  const paths = lab.pathsYaml();
+  const body = lab.configYaml(FAST).replace(paths, '');
+  const file = lab.writeConfig(body + paths + '\n');
+  const haip = lab.startHaip(['run', '-c', file]);
+  await haip.waitFor(/ready:/, 15_000);
+  let taken = 0;
+  let refused = 0;
+  for (let i = 0; i < 60; i++) {
+    let text = body;
+    try {
+      text = mutate(mutate(text, rand), rand);
+    } catch {}
+    if (/state_dir|hooks_dir|rt_tables_file|rt_protos_file|metrics_file/.test(text)) text = body;
+    writeFileSync(file, text + '\n' + paths + '\n');
+    const from = haip.lines.length;
+    haip.signal('SIGHUP');
+    const outcome = await haip.waitFor(/reloaded |reload refused|reload failed/, 10_000, from).catch(() => assert.fail(`seed ${seed} #${i}: the reload hung:\n${text}\n--- log:\n${haip.lines.slice(from).join('\n')}`));
+    assert.doesNotMatch(outcome, /reload failed/, `seed ${seed} #${i}: ${outcome}\n${text}`);
+    await sleep(100);
+    assert.equal(haip.child.exitCode, null, `seed ${seed} #${i}: the daemon died:\n${haip.lines.slice(from).join('\n')}\n--- config:\n${text}`);
+    const lines = haip.lines.slice(from);
+    if (/reload refused/.test(outcome)) {
+      refused++;
+      const problems = lines.filter((l) => / error: /.test(l) && !/reload refused|\.\.\. and \d+ more/.test(l)).map((l) => l.replace(/^.* error: /, ''));
+      for (const p of problems) assert.ok(!unclear(p, file), `seed ${seed} #${i}: unclear problem: ${JSON.stringify(p)}`);
+    } else taken++;
+    assert.doesNotMatch(lines.join('\n'), /\n\s+at |TypeError|RangeError/, `seed ${seed} #${i}: stack trace`);
+  }
+  console.log(`# reload seed ${seed}: 60 inputs, ${taken} taken, ${refused} refused, 0 crashes, 0 hangs, 0 unclear errors`);
+  assert.equal(await haip.stop(), 0);
 });

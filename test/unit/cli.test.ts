@@ -165,7 +165,7 @@ describe('legacy --route command line', () => {
   it('refuses an empty device', () => {
     assert.ok(
       legacyProblems({ routes: ['1/198.18.0.1/'] }).includes(
-        '--route 1/198.18.0.1/: links[0].interface: must be a Linux interface name: 1 to 15 characters, no "/", ":" or white space',
+        '--route 1/198.18.0.1/: links[0].interface: must be a Linux interface name: 1 to 15 bytes, no "/", ":" or white space',
       ),
     );
   });

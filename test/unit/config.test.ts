@@ -227,11 +227,11 @@ links:
       '/etc/haip/haip.yaml:2:26: probe.targets[1]: "-h" is not an IP address; a target is an IPv4 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME',
       '/etc/haip/haip.yaml:3:13: probe.interval: must be a duration such as "500ms", "2s", "1m" or a number of seconds',
       '/etc/haip/haip.yaml:4:3: probe.quorom: unknown field "quorom" (did you mean "quorum"?)',
-      '/etc/haip/haip.yaml:8:16: links[0].interface: must be a Linux interface name: 1 to 15 characters, no "/", ":" or white space',
+      '/etc/haip/haip.yaml:8:16: links[0].interface: must be a Linux interface name: 1 to 15 bytes, no "/", ":" or white space',
       '/etc/haip/haip.yaml:9:12: links[0].table: unknown table "T9": add it under tables',
       '/etc/haip/haip.yaml:10:14: links[0].gateway: must be an IPv4 address such as 198.51.100.1',
       '/etc/haip/haip.yaml:11:11: links[1].name: duplicate link name "dsl" (also links[0])',
-      '/etc/haip/haip.yaml:12:16: links[1].interface: must be a Linux interface name: 1 to 15 characters, no "/", ":" or white space',
+      '/etc/haip/haip.yaml:12:16: links[1].interface: must be a Linux interface name: 1 to 15 bytes, no "/", ":" or white space',
       '/etc/haip/haip.yaml:13:5: links[1].wieght: unknown field "wieght" (did you mean "weight"?)',
     ]);
   });
@@ -257,6 +257,10 @@ links:
 });
 
 describe('config: interface names (the kernel\'s dev_valid_name)', () => {
+  it('a control character is named as such, once', () => {
+    const text = withLink('').replace('interface: eth1', 'interface: "eth\\t0"');
+    assert.deepEqual(problems(text), ['haip.yaml:5:16: links[0].interface: contains the control character U+0009: not allowed in any field']);
+  });
   const cases: [string, boolean][] = [
     ['eth0', true],
     ['ppp0', true],
@@ -271,14 +275,15 @@ describe('config: interface names (the kernel\'s dev_valid_name)', () => {
     ['eth0:1', false],
     ['eth/0', false],
     ['eth 0', false],
-    ['eth\t0', false],
+    ['eth-\u00e9\u00e9\u00e9\u00e9\u00e9', true], // 10 characters, 15 bytes
+    ['eth-\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9', false], // 11 characters, 17 bytes: IFNAMSIZ counts bytes
   ];
   for (const [name, good] of cases) {
     it(`${JSON.stringify(name)} is ${good ? 'accepted' : 'refused'}`, () => {
       assert.equal(isInterfaceName(name), good);
       const text = withLink('').replace('interface: eth1', `interface: ${JSON.stringify(name)}`);
       if (good) assert.equal(parseConfigText(text, 'x.yaml').links[0].interface, name);
-      else assert.deepEqual(problems(text), [`haip.yaml:5:16: links[0].interface: must be a Linux interface name: 1 to 15 characters, no "/", ":" or white space`]);
+      else assert.deepEqual(problems(text), [`haip.yaml:5:16: links[0].interface: must be a Linux interface name: 1 to 15 bytes, no "/", ":" or white space`]);
     });
   }
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Daemon } from '../../src/daemon';
 import { HookEvent } from '../../src/hooks';
+import { parseConfigText } from '../../src/config/load';
 import { Config } from '../../src/model';
 import { StatusDoc } from '../../src/status';
 import { FakeClock, FakeKernel, FakeLinkEvents, FakeProber, memoryLog, RecordingNotifier } from './fakes';
@@ -212,6 +213,66 @@ describe('daemon: failover', () => {
   });
 });
 
+describe('daemon: damping', () => {
+  it('a link failing again and again is held back, says so in the log and status, and is trusted again once the penalty decays', async () => {
+    const t = await started();
+    // CONFIG probes every second, down 3 / up 3: one flap of dsl takes about 6 s.
+    const flap = async () => {
+      t.prober.setDown(DSL_SRC);
+      await t.clock.advance(4000);
+      t.prober.setDown(DSL_SRC, false);
+      await t.clock.advance(4000);
+    };
+    await flap();
+    await flap();
+    assert.equal(t.daemon.activeLink, 'dsl', 'two failures close together are forgiven');
+    await flap();
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'up');
+    assert.equal(t.daemon.activeLink, 'lte', 'the third is not: dsl answers but is held back');
+    const held = t.log.lines.filter((l) => / answers again but is held back/.test(l));
+    assert.equal(held.length, 1);
+    assert.match(held[0], /^notice: dsl answers again but is held back \d+ s: 3 failures in 10 min$/);
+    assert.match(t.lastDoc().links[0].held ?? '', /^held back \d+ s: 3 failures in 10 min$/);
+    const switches = t.switches().length;
+    await t.clock.advance(60_000);
+    assert.equal(t.daemon.activeLink, 'dsl', 'trusted again once the penalty decayed below reuse');
+    assert.equal(t.switches().length, switches + 1);
+    assert.ok(t.log.lines.some((l) => l === 'notice: dsl is trusted again: its damping penalty decayed'));
+    assert.equal(t.lastDoc().links[0].held, null);
+  });
+
+  it('penalty 0 turns it off: every return takes the route back at once', async () => {
+    const t = await started({ config: { ...structuredClone(CONFIG), damping: { penalty: 0, halfLifeMs: 60_000, reuse: 2000, maxHoldMs: 600_000 } } });
+    for (let i = 0; i < 4; i++) {
+      t.prober.setDown(DSL_SRC);
+      await t.clock.advance(4000);
+      assert.equal(t.daemon.activeLink, 'lte');
+      t.prober.setDown(DSL_SRC, false);
+      await t.clock.advance(4000);
+      assert.equal(t.daemon.activeLink, 'dsl');
+    }
+  });
+});
+
+describe('daemon: two links that write the same route', () => {
+  it('two addresses on one interface (the original haip\'s demo): the switch is confirmed by the same route and announced', async () => {
+    const config = parseConfigText(
+      `probe: { targets: [203.0.113.1] }\nlinks:\n  - { name: a, interface: eth1, weight: 1, source: 198.18.100.1 }\n  - { name: b, interface: eth1, weight: 2, source: 198.18.100.2 }\n`,
+      'same.yaml',
+    );
+    const kernel = new FakeKernel().addInterface('eth1', [
+      { address: '198.18.100.1', prefixlen: 32 },
+      { address: '198.18.100.2', prefixlen: 32 },
+    ]);
+    const t = await started({ config, kernel });
+    assert.equal(t.daemon.activeLink, 'a');
+    t.prober.setDown('198.18.100.1');
+    await t.clock.advance(4000);
+    assert.equal(t.daemon.activeLink, 'b');
+    assert.match(t.switches().pop() ?? '', /switch: default route a \(eth1\) -> b \(eth1\): a is down/);
+  });
+});
+
 describe('daemon: the kernel changes under it', () => {
   it('interface removal (ip monitor event): down at once without probes, the route moves', async () => {
     const t = await started();
@@ -243,12 +304,12 @@ describe('daemon: the kernel changes under it', () => {
   it('interface removal found by sync() alone, and its return decided by the first round', async () => {
     const t = await started();
     t.kernel.removeInterface('eth1');
-    await t.daemon.sync('test');
+    await t.daemon.sync('request');
     assert.equal(t.daemon.healthOf('dsl')?.state, 'down');
     assert.equal(t.daemon.activeLink, 'lte');
     assert.equal(t.kernel.render(), STATES['lte only'].golden);
     t.kernel.addInterface('eth1', [ETH1]);
-    await t.daemon.sync('test');
+    await t.daemon.sync('request');
     assert.equal(t.daemon.healthOf('dsl')?.state, 'unknown');
     await t.clock.advance(1000);
     assert.equal(t.daemon.healthOf('dsl')?.state, 'up');
@@ -290,11 +351,14 @@ describe('daemon: the kernel changes under it', () => {
     await t.daemon.start();
     await t.clock.advance(0);
     await t.clock.advance(2500);
-    const errors = t.log.lines.filter((l) => l.startsWith('error: '));
+    const errors = t.log.lines.filter((l) => l.startsWith('error: ') && !l.includes('refused'));
     assert.ok(errors.length >= 2, `retried: ${errors.join('\n')}`);
     for (const e of errors) assert.match(e, /^error: \w+: ip -4 route replace default via 198\.18\.1\.1 dev eth1 proto 72 table 254: exit 2: RTNETLINK answers: Network is unreachable; will retry$/);
     assert.ok(!t.kernel.render().includes('default via 198.18.1.1 dev eth1 proto 72\n'));
-    assert.equal(t.daemon.activeLink, 'dsl');
+    // The kernel routes by nothing of haip's: nothing is reported as carrying the route.
+    assert.equal(t.daemon.activeLink, null);
+    assert.equal(t.log.lines.filter((l) => l.includes('refused')).length, 1, 'the refusal is told once, not per retry');
+    assert.ok(!t.log.lines.some((l) => / switch: /.test(l)));
     // Retries back off (1 s, 2 s, 4 s ... 30 s): a lasting failure is not logged every second.
     const before = errors.length;
     await t.clock.advance(60_000);
@@ -303,15 +367,44 @@ describe('daemon: the kernel changes under it', () => {
     t.kernel.clearFailures();
     await t.clock.advance(30_000);
     assert.equal(t.kernel.render(), DSL_ACTIVE);
+    assert.equal(t.daemon.activeLink, 'dsl');
     assert.equal(t.notifier.count('READY'), 1);
+  });
+
+  it('a switch the kernel refuses is never announced: log, hooks, STATUS= and status.json keep the link it routes by', async () => {
+    const t = await started();
+    assert.equal(t.daemon.activeLink, 'dsl');
+    const hooksBefore = t.hookEvents.length;
+    const switchesBefore = t.switches().length;
+    t.kernel.failNext(['-4', 'route', 'replace', 'default', 'dev', 'ppp0'], 2, 'Error: Nexthop has invalid gateway.', Infinity);
+    t.prober.setDown(DSL_SRC);
+    await t.clock.advance(3000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'down');
+    await t.clock.advance(10_000);
+    assert.equal(t.daemon.activeLink, 'dsl', 'the kernel still routes by dsl');
+    assert.equal(t.switches().length, switchesBefore, t.switches().join('\n'));
+    assert.ok(!t.hookEvents.slice(hooksBefore).some((e) => e.event === 'switch'));
+    assert.equal(t.lastDoc().active, 'dsl');
+    assert.match(t.lastDoc().problems?.[0] ?? '', /switch to lte refused: Error: Nexthop has invalid gateway/);
+    for (const m of t.notifier.messages) if (m.STATUS) assert.doesNotMatch(m.STATUS, /active: lte/);
+    const refusals = t.log.lines.filter((l) => l.includes('switch to lte refused'));
+    assert.deepEqual(refusals, ['error: switch to lte refused: Error: Nexthop has invalid gateway.; the default route stays on dsl; will retry']);
+    // Once the kernel takes it, the switch is announced, then the hook runs.
+    t.kernel.clearFailures();
+    await t.clock.advance(30_000);
+    assert.equal(t.daemon.activeLink, 'lte');
+    assert.equal(t.kernel.render(), LTE_ACTIVE.replace('default via 198.18.1.1 dev eth1 table 101 proto 72\n198.18.1.0/24 dev eth1 table 101 proto 72 scope link src 198.18.1.2\n', 'default via 198.18.1.1 dev eth1 table 101 proto 72\n198.18.1.0/24 dev eth1 table 101 proto 72 scope link src 198.18.1.2\n'));
+    assert.equal(t.switches().length, switchesBefore + 1);
+    assert.deepEqual(t.lastDoc().problems, []);
+    assert.equal(t.hookEvents.filter((e) => e.event === 'switch').pop()?.link, 'lte');
   });
 
   it('a failing read of the kernel state is logged and retried', async () => {
     const t = await started();
     t.kernel.failNext(['-4', '-j', '-N', 'rule', 'show'], 1, 'Error: something broke', 3);
     t.kernel.removeInterface('eth1');
-    await t.daemon.sync('test');
-    assert.ok(t.log.lines.some((l) => l.startsWith("error: reading the kernel's state (test):")), t.log.lines.join('\n'));
+    await t.daemon.sync('request');
+    assert.ok(t.log.lines.some((l) => l.startsWith("error: reading the kernel's state (request):")), t.log.lines.join('\n'));
     await t.clock.advance(5000);
     assert.equal(t.kernel.render(), STATES['lte only'].golden);
   });
@@ -359,6 +452,26 @@ describe('daemon: watchdog', () => {
     await t.clock.advance(20_000);
     assert.equal(t.notifier.count('WATCHDOG'), atStale, 'not fed while the loop is stuck');
     assert.ok(t.log.lines.some((l) => /^error: no probe round completed for \d+ ms; not feeding the watchdog$/.test(l)));
+  });
+
+  it('a hung `ip` (a pass that never ends) stops the watchdog after 20 s; status shows it meanwhile', async () => {
+    const t = await started({ watchdogMs: 500 });
+    await t.clock.advance(2000);
+    t.kernel.hang(['-4', '-j', '-N', 'rule', 'show']);
+    t.prober.setDown(DSL_SRC);
+    await t.clock.advance(3000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'down');
+    assert.equal(t.daemon.activeLink, 'dsl', 'the kernel was never changed, so nothing says lte');
+    await t.clock.advance(8000);
+    assert.match(t.lastDoc().problems?.join('\n') ?? '', /a reconcile pass has been waiting for ip for \d+ s/);
+    const fedAt15 = t.notifier.count('WATCHDOG');
+    await t.clock.advance(5000);
+    assert.ok(t.notifier.count('WATCHDOG') > fedAt15, 'a slow pass is not yet a hang');
+    await t.clock.advance(9000);
+    const atLimit = t.notifier.count('WATCHDOG');
+    await t.clock.advance(10_000);
+    assert.equal(t.notifier.count('WATCHDOG'), atLimit, 'not fed while the reconcile is hung');
+    assert.ok(t.log.lines.some((l) => /^error: a reconcile pass has been waiting for ip for \d+ s; not feeding the watchdog$/.test(l)));
   });
 
   it(
@@ -646,7 +759,7 @@ describe('daemon: more of the world', () => {
     const run = t.kernel.run.bind(t.kernel);
     t.kernel.run = (argv: string[]) => (hang ? new Promise(() => {}) : run(argv));
     hang = true;
-    void t.daemon.sync('test');
+    void t.daemon.sync('request');
     let done = false;
     const stopping = t.daemon.stop().then(() => (done = true));
     await t.clock.advance(100);
@@ -683,5 +796,19 @@ describe('daemon: argv', () => {
   it('no test made the daemon run an `ip` command the fake kernel does not know', () => {
     assert.ok(kernels.length > 30);
     assert.deepEqual(kernels.flatMap((k) => k.unknown), []);
+  });
+});
+
+describe('daemon: foreign routes in a link\'s table (issue 11)', () => {
+  it('a foreign default route in T1 is never replaced, nor flushed by a reconcile; the conflict is logged once, naming it', async () => {
+    const kernel = new FakeKernel().addInterface('eth1', [ETH1]).addInterface('ppp0', [PPP0]);
+    kernel.addRawRoute({ table: 101, dst: 'default', dev: 'eth1', gateway: '198.18.1.9', protocol: 4 });
+    const t = await started({ kernel });
+    await t.clock.advance(5000);
+    assert.match(t.kernel.render(), /default via 198\.18\.1\.9 dev eth1 table 101 proto 4|table 101.*198\.18\.1\.9|198\.18\.1\.9.*table 101/);
+    assert.ok(!t.kernel.log.some((argv) => argv.join(' ').includes('table 101') && argv.includes('replace') && argv.includes('default')), t.kernel.log.map((a) => a.join(' ')).join('\n'));
+    const errors = t.log.lines.filter((l) => /table 101 holds a route haip did not install/.test(l));
+    assert.equal(errors.length, 1, t.log.lines.join('\n'));
+    assert.match(errors[0], /default via 198\.18\.1\.9 dev eth1/);
   });
 });

@@ -238,8 +238,16 @@ export class FakeKernel implements Runner {
 
   // ---- Runner ----
 
+  /** Commands whose argv starts with this never answer (a hung `ip`), until `hang(null)`. */
+  hang(prefix: string[] | null): this {
+    this.hanging = prefix;
+    return this;
+  }
+  private hanging: string[] | null = null;
+
   async run(argv: string[]): Promise<RunResult> {
     this.log.push([...argv]);
+    if (this.hanging && this.hanging.every((p, i) => argv[i] === p)) return new Promise(() => {});
     const f = this.failures.find((x) => x.prefix.every((p, i) => argv[i] === p));
     if (f) {
       if (--f.times <= 0) this.failures = this.failures.filter((x) => x !== f);

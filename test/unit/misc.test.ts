@@ -88,6 +88,7 @@ describe('status: STATUS= line and `haip status` table', () => {
 describe('hooks and name files', () => {
   it('hook environment', () => {
     assert.deepEqual(hookEnv({ event: 'switch', link: 'lte', interface: 'ppp0', state: 'up', previous: 'dsl' }), {
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
       HAIP_EVENT: 'switch',
       HAIP_LINK: 'lte',
       HAIP_INTERFACE: 'ppp0',

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { stepHealth } from '../../src/health/hysteresis';
 import { MIN_SAMPLES, QualityLimits, QualitySample, stepQuality, trimWindow, windowStats } from '../../src/health/quality';
 import { LinkHealth } from '../../src/model';
-import { selectRoute } from '../../src/select';
+import { Candidate, selectRoute } from '../../src/select';
 import { ConfigError, formatProblem, parseConfigText } from '../../src/config/load';
 
 /** `n` probes of one echo each, `lostEvery`-th lost, the others answered in `rttMs`. */
@@ -75,11 +75,13 @@ describe('quality: stepQuality', () => {
 });
 
 describe('quality: selection with degraded links', () => {
-  const link = (name: string, weight: number, state: LinkHealth['state']) => ({ name, weight, health: { state, streak: 0, since: 0, reason: `${name} reason` } });
-  const cases: [string, ReturnType<typeof link>[], string | null, string | null, RegExp][] = [
+  const link = (name: string, weight: number, state: LinkHealth['state']): Candidate => ({ name, weight, health: { state, streak: 0, since: 0, reason: `${name} reason` } });
+  const cases: [string, Candidate[], string | null, string | null, RegExp][] = [
     ['an up link beats a lighter degraded one', [link('a', 1, 'degraded'), link('b', 2, 'up')], 'a', 'b', /^a is degraded \(a reason\); b is the best link that is up$/],
     ['with none up, the lightest degraded link carries', [link('a', 1, 'degraded'), link('b', 2, 'down')], 'b', 'a', /^no link is within its quality limits; a is degraded \(a reason\) but answers$/],
-    ['a degraded link carrying the route keeps it against another degraded one', [link('a', 1, 'degraded'), link('b', 2, 'degraded')], 'b', 'b', /keeping b, degraded/],
+    ['among degraded links the weight decides, as among up ones', [link('a', 1, 'degraded'), link('b', 2, 'degraded')], 'b', 'a', /no link is within its quality limits; a is degraded/],
+    ['a degraded link of equal weight does not take the route from another', [link('a', 1, 'degraded'), link('b', 1, 'degraded')], 'b', 'b', /keeping b, degraded/],
+    ['an up link held back by damping beats a degraded one', [link('a', 1, 'degraded'), { ...link('b', 2, 'up'), held: 'held back 20 s' }], 'a', 'b', /a is degraded \(a reason\); b is the best link that is up, though held back 20 s/],
     ['a degraded link is not left for a down one', [link('a', 1, 'down'), link('b', 2, 'degraded')], 'b', 'b', /keeping b, degraded/],
     ['every link down: keep the route', [link('a', 1, 'down'), link('b', 2, 'down')], 'a', 'a', /every link is down/],
   ];

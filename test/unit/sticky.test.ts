@@ -7,7 +7,7 @@ import { memoryLog } from './fakes';
 import { Config, ruleToString } from '../../src/model';
 import { flushArgv, flushMarked } from '../../src/net/conntrack';
 import { desiredState, linkMark, LinkView, markMask } from '../../src/net/desired';
-import { DELETE_SCRIPT, removeStickyTable, replaceScript, stickyTable } from '../../src/net/nft';
+import { applyStickyTable, DELETE_SCRIPT, removeStickyTable, replaceScript, stickyTable, TABLE_MARKER } from '../../src/net/nft';
 import { syncSticky, StickyState } from '../../src/net/sticky';
 import { RunResult, Runner } from '../../src/sys/runner';
 
@@ -31,10 +31,14 @@ class FakeRunner implements Runner {
   }
 }
 
+const ABSENT: Partial<RunResult> = { code: 1, stderr: 'Error: No such file or directory' };
+const OURS = `table inet haip {\n\tcomment "${TABLE_MARKER}"\n}\n`;
+
 test('the table for two links with the default marks and mask, as golden text', () => {
   assert.equal(
     stickyTable(config('sticky: true\n')),
     `table inet haip {
+	comment "haip: managed by haip(8), replaced on start and reload"
 	chain prerouting {
 		type filter hook prerouting priority mangle; policy accept;
 		ct mark & 0xff == 0x1 meta mark set meta mark & 0xffffff00 | 0x1 comment "dsl: restore"
@@ -140,27 +144,32 @@ test('removing the table touches nothing when haip has none, and only inet haip 
   const none = new FakeRunner([{ stdout: 'table inet filter\ntable inet haipx\n' }]);
   assert.equal(await removeStickyTable(none), false);
   assert.equal(none.calls.length, 1);
-  const ours = new FakeRunner([{ stdout: 'table inet filter\ntable inet haip\n' }, {}]);
+  const ours = new FakeRunner([{ stdout: 'table inet filter\ntable inet haip\n' }, { stdout: OURS }, {}]);
   assert.equal(await removeStickyTable(ours), true);
-  assert.deepEqual(ours.calls[1], { argv: ['-f', '-'], input: DELETE_SCRIPT });
+  assert.deepEqual(ours.calls[2], { argv: ['-f', '-'], input: DELETE_SCRIPT });
+  // An admin's own `inet haip` (no marker comment) is never deleted.
+  const foreign = new FakeRunner([{ stdout: 'table inet haip\n' }, { stdout: 'table inet haip {\n\tchain c {\n\t}\n}\n' }]);
+  await assert.rejects(removeStickyTable(foreign), /without haip's marker comment: it is someone else's/);
+  assert.equal(foreign.calls.length, 2);
+  await assert.rejects(applyStickyTable(new FakeRunner([{ stdout: 'table inet haip {\n}\n' }]), 'table inet haip {}'), /someone else's/);
 });
 
 test('the daemon pass: applies the table once, flushes only links still down, and nothing at all when not sticky', async () => {
   const log = memoryLog();
-  const nft = new FakeRunner();
+  const nft = new FakeRunner([ABSENT, {}]);
   const conntrack = new FakeRunner([{ stderr: '4 flow entries have been deleted.' }]);
   const c = config('sticky: true\n');
   const state: StickyState = { pendingFlush: new Set(['dsl', 'lte']) };
   const health: Record<string, 'up' | 'down'> = { dsl: 'up', lte: 'down' };
   assert.equal(await syncSticky(state, 'probe', c, { log, nft, conntrack }, 'dsl', (n) => health[n]), false);
-  assert.deepEqual(nft.calls.map((x) => x.argv), [['-f', '-']]);
-  assert.equal(nft.calls[0].input, replaceScript(stickyTable(c)!));
+  assert.deepEqual(nft.calls.map((x) => x.argv), [['list', 'table', 'inet', 'haip'], ['-f', '-']]);
+  assert.equal(nft.calls[1].input, replaceScript(stickyTable(c)!));
   assert.deepEqual(conntrack.calls.map((x) => x.argv), [flushArgv(2, 0xff)], 'dsl came back up before the pass: its connections stay');
   assert.match(log.lines.join('\n'), /notice: sticky: lte is down: flushed its 4 connection\(s\) \(mark 0x2\); their next packets take dsl/);
   await syncSticky(state, 'probe', c, { log, nft, conntrack }, 'dsl', (n) => health[n]);
-  assert.equal(nft.calls.length, 1, 'unchanged text is not applied again');
+  assert.equal(nft.calls.length, 2, 'unchanged text is not applied again');
 
-  const failing = new FakeRunner([{ code: 1, stderr: 'Error: Could not process rule: Operation not supported' }]);
+  const failing = new FakeRunner([ABSENT, { code: 1, stderr: 'Error: Could not process rule: Operation not supported' }]);
   const s2: StickyState = { pendingFlush: new Set() };
   assert.equal(await syncSticky(s2, 'start', c, { log, nft: failing, conntrack }, 'dsl', () => 'up'), true, 'a failed apply asks for a retry');
   assert.match(log.lines.join('\n'), /error: start: nft -f - \(replacing table inet haip\): exit 1: Error: Could not process rule: Operation not supported; will retry/);
@@ -174,14 +183,15 @@ test('the daemon pass: applies the table once, flushes only links still down, an
   assert.equal(ct.calls.length, 0, 'not sticky: conntrack is never touched');
 });
 
-test('the periodic check puts back a table someone removed (`systemctl restart nftables` flushes the ruleset)', async () => {
+for (const why of ['periodic check', 'nft event'] as const)
+test(`the ${why} puts back a table someone removed (\`systemctl restart nftables\` flushes the ruleset)`, async () => {
   const log = memoryLog();
   const c = config('sticky: true\n');
   const state: StickyState = { pendingFlush: new Set(), applied: stickyTable(c) };
-  const nft = new FakeRunner([{ code: 1, stderr: 'Error: No such file or directory' }, {}]);
+  const nft = new FakeRunner([ABSENT, ABSENT, {}]);
   await syncSticky(state, 'probe', c, { log, nft, conntrack: new FakeRunner() }, 'dsl', () => 'up');
-  assert.equal(nft.calls.length, 0, 'only the periodic check looks');
-  await syncSticky(state, 'periodic check', c, { log, nft, conntrack: new FakeRunner() }, 'dsl', () => 'up');
-  assert.deepEqual(nft.calls.map((x) => x.argv), [['list', 'table', 'inet', 'haip'], ['-f', '-']]);
+  assert.equal(nft.calls.length, 0, 'only the periodic check and nft events look');
+  await syncSticky(state, why, c, { log, nft, conntrack: new FakeRunner() }, 'dsl', () => 'up');
+  assert.deepEqual(nft.calls.map((x) => x.argv), [['list', 'table', 'inet', 'haip'], ['list', 'table', 'inet', 'haip'], ['-f', '-']]);
   assert.match(log.lines.join('\n'), /warning: changed outside haip, putting back: nftables table inet haip/);
 });
