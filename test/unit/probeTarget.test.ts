@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import { ConfigError, formatProblem, parseConfigText } from '../../src/config/load';
 import { parseTarget } from '../../src/sys/probeTarget';
 import { dnsQuery, httpRequest, judgeDns, judgeHttp } from '../../src/sys/probeWire';
+import type { Prober } from '../../src/sys/prober';
+import { KindProber, SocketProber } from '../../src/sys/socketProber';
 
 describe('probe targets: every form', () => {
   const cases: [string, unknown][] = [
@@ -129,4 +131,29 @@ describe('probe wire: DNS', () => {
     ['too short', Buffer.alloc(5), { alive: false, detail: 'a 5-byte reply is not DNS' }],
   ];
   for (const [name, b, want] of cases) it(name, () => assert.deepEqual(judgeDns(b, 7), want));
+});
+
+describe('probers by kind', () => {
+  it('KindProber sends bare addresses to the ping prober and URLs to the socket prober, with the hints', async () => {
+    const seen: string[] = [];
+    const fake = (name: string): Prober => ({ probe: async (t, s, ms, h) => (seen.push(`${name} ${t} ${s} ${ms} ${h?.device}`), { alive: true, rttMs: 1 }) });
+    const p = new KindProber(fake('icmp'), fake('sockets'));
+    for (const t of ['203.0.113.1', 'tcp://203.0.113.1:443', 'dns://203.0.113.2/example.com']) await p.probe(t, '198.18.1.2', 500, { intervalMs: 1000, device: 'eth1' });
+    assert.deepEqual(seen, [
+      'icmp 203.0.113.1 198.18.1.2 500 eth1',
+      'sockets tcp://203.0.113.1:443 198.18.1.2 500 eth1',
+      'sockets dns://203.0.113.2/example.com 198.18.1.2 500 eth1',
+    ]);
+  });
+
+  it('SocketProber without its helper fails each probe with the reason, never as health', async () => {
+    const p = new SocketProber('/nonexistent/perl');
+    const r = await p.probe('tcp://203.0.113.1:443', '198.18.1.2', 500, { intervalMs: 1000, device: 'eth1' });
+    assert.equal(r.alive, false);
+    assert.match(r.error ?? '', /probe helper \(\/nonexistent\/perl\) could not start: spawn \/nonexistent\/perl ENOENT/);
+    // Tried again at most once a second: the next probe says the same at once.
+    const again = await p.probe('tcp://203.0.113.1:443', '198.18.1.2', 500);
+    assert.match(again.error ?? '', /could not start/);
+    p.close();
+  });
 });
