@@ -12,12 +12,12 @@ import { qualityLimits, stepQuality } from './health/quality';
 import { LinkMonitor, RoundResult } from './health/monitor';
 import { HookEvent, HookRunner } from './hooks';
 import { Log } from './log';
-import { Config, LinkConfig, LinkHealth, NetState, Route } from './model';
-import { defaultRouteFor, desiredState, viewLink } from './net/desired';
+import { Config, Family, familyLink, LinkConfig, LinkHealth, NetState, Route } from './model';
+import { defaultRouteFor, desiredFamilies, learnedGateway6, viewLink, viewLink6 } from './net/desired';
 import { Observation } from './net/router';
 import { selectRoute } from './select';
 import { Clock, TimerHandle } from './sys/clock';
-import { LinkEvents } from './sys/linkEvents';
+import { isIPv6Event, LinkEvents } from './sys/linkEvents';
 import { Notifier } from './sys/notifier';
 import { Prober } from './sys/prober';
 import { Runner } from './sys/runner';
@@ -44,20 +44,34 @@ export interface DaemonDeps {
 }
 
 export type Transition =
-  | { kind: 'link'; link: string; from: LinkHealth; to: LinkHealth }
-  | { kind: 'switch'; from: string | null; to: string; reason: string };
+  | { kind: 'link'; family: Family; link: string; from: LinkHealth; to: LinkHealth }
+  | { kind: 'switch'; family: Family; from: string | null; to: string; reason: string };
+
+/**
+ * One address family's side of the daemon: its links' health, the link chosen for its default route
+ * and the one the kernel routes by. IPv4 and IPv6 are judged and switched independently.
+ */
+interface Lane {
+  family: Family;
+  links: LinkRegistry;
+  /** The link the last announced switch moved the default route to: selection's "current". */
+  active: string | null;
+  activeSince: number;
+  /** The link the kernel routes by, as read back after the last pass: all that status ever names. */
+  routedBy: string | null;
+  /** A switch chosen but not yet confirmed by the kernel. */
+  pending?: { to: string; reason: string; refused?: string };
+  switches: number;
+  allDownWarned: boolean;
+}
+
+/** "" for IPv4 (as haip always spoke), "IPv6 " for IPv6. */
+const fam = (f: Family) => (f === 6 ? 'IPv6 ' : '');
 
 export class Daemon {
-  private readonly links: LinkRegistry;
+  private readonly lanes: Lane[];
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
-  /** The link the last announced switch moved the default route to: selection's "current". */
-  private active: string | null = null;
-  private activeSince: number;
-  /** The link the kernel routes by, as read back after the last pass: all that status ever names. */
-  private routedBy: string | null = null;
-  /** A switch chosen but not yet confirmed by the kernel. */
-  private pending?: { to: string; reason: string; refused?: string };
   /** Switch hooks wait for the route and sticky's step (DESIGN: route, sticky, hooks). */
   private queuedHooks: HookEvent[] = [];
   private ready = false;
@@ -67,32 +81,54 @@ export class Daemon {
   private releaseAt?: number;
   private nftWatched = false;
   private statusDirty = false;
-  private switches = 0;
 
   constructor(
     private config: Config,
     private readonly deps: DaemonDeps,
   ) {
-    this.activeSince = deps.clock.now();
-    this.links = new LinkRegistry((l) => this.newMonitor(l), () => deps.clock.now());
+    const lane = (family: Family): Lane => ({
+      family,
+      links: new LinkRegistry((l) => this.newMonitor(l, family), () => deps.clock.now(), family),
+      active: null,
+      activeSince: deps.clock.now(),
+      routedBy: null,
+      switches: 0,
+      allDownWarned: false,
+    });
+    this.lanes = [lane(4), lane(6)];
     this.reconciler = new Reconciler(deps, {
       config: () => this.config,
       desired: (obs) => this.desired(obs),
-      active: () => this.routedBy,
-      healthOf: (n) => this.links.get(n)?.health.state,
+      active: () => this.lane(4).routedBy,
+      healthOf: (n, f) => this.lane(f).links.get(n)?.health.state,
+      active6: () => this.lane(6).routedBy,
       settle: (outcome) => this.settle(outcome),
       afterPass: () => this.runQueuedHooks(),
     });
-    this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.links.all(), (now) => this.reconciler.hung(now));
+    this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.allRuntimes(), (now) => this.reconciler.hung(now));
   }
 
-  /** The link the kernel routes by. */
+  private lane(family: Family): Lane {
+    return this.lanes[family === 4 ? 0 : 1];
+  }
+
+  /** Every link runtime of every family. */
+  private allRuntimes(): LinkRuntime[] {
+    return this.lanes.flatMap((l) => l.links.all());
+  }
+
+  /** The link the kernel routes the family's traffic by. */
+  activeLinkOf(family: Family): string | null {
+    return this.lane(family).routedBy;
+  }
+
+  /** The link the kernel routes IPv4 by. */
   get activeLink(): string | null {
-    return this.routedBy;
+    return this.lane(4).routedBy;
   }
 
-  healthOf(name: string): LinkHealth | undefined {
-    return this.links.get(name)?.health;
+  healthOf(name: string, family: Family = 4): LinkHealth | undefined {
+    return this.lane(family).links.get(name)?.health;
   }
 
   get isReady(): boolean {
@@ -102,12 +138,16 @@ export class Daemon {
   async start(): Promise<void> {
     const { log } = this.deps;
     this.deps.onConfig?.(this.config);
-    for (const l of this.config.links) this.links.add(l);
+    for (const lane of this.lanes) for (const l of this.familyLinks(lane.family)) lane.links.add(l);
     if (!this.config.links.length) this.warnNoLinks();
     else log.notice(`starting with ${this.config.links.length} link(s) from ${this.config.source}: ${this.config.links.map((l) => `${l.name} (${l.interface}, weight ${l.weight})`).join(', ')}`);
     await this.sync('start');
-    this.links.startProbing();
-    this.deps.events?.start((what) => this.reconciler.kernelEvent(what));
+    for (const lane of this.lanes) lane.links.startProbing();
+    this.deps.events?.start((what) => {
+      // Router advertisements refresh IPv6 routes every few seconds: without IPv6 links they are noise.
+      if (!this.lane(6).links.size && isIPv6Event(what)) return;
+      this.reconciler.kernelEvent(what);
+    });
     this.watchNft();
     this.reconciler.start();
     this.watchdog.start();
@@ -123,7 +163,7 @@ export class Daemon {
     this.releaseTimer?.cancel();
     this.reconciler.stop();
     this.watchdog.stop();
-    this.links.stopProbing();
+    for (const lane of this.lanes) lane.links.stopProbing();
     const parts: [string, () => void][] = [
       ['link events', () => this.deps.events?.stop()],
       ['nft events', () => this.nftWatched && this.deps.nftEvents?.stop()],
@@ -140,7 +180,8 @@ export class Daemon {
     // Let a reconcile in flight finish, so the kernel is not left half-way through a change.
     await Promise.race([this.reconciler.inFlight, new Promise((r) => this.deps.clock.setTimeout(() => r(undefined), 500))]);
     this.writeStatus();
-    log.notice(`stopping; the default route stays ${this.routedBy ? `on ${this.routedBy}` : 'as it is'}`);
+    const six = this.lane(6);
+    log.notice(`stopping; the default route stays ${this.lane(4).routedBy ? `on ${this.lane(4).routedBy}` : 'as it is'}${six.links.size ? `, IPv6's ${six.routedBy ? `on ${six.routedBy}` : 'as it is'}` : ''}`);
   }
 
   /** Takes a new, already validated config: unchanged links keep their state and their probes. */
@@ -149,7 +190,9 @@ export class Daemon {
     const before = this.config;
     this.config = next;
     this.deps.onConfig?.(next);
-    const { changed, removed } = this.links.reload(next.links, !this.stopped);
+    const diffs = this.lanes.map((lane) => lane.links.reload(this.familyLinks(lane.family), !this.stopped));
+    const changed = [...new Set(diffs.flatMap((d) => d.changed))];
+    const removed = [...new Set(diffs.flatMap((d) => d.removed))].filter((n) => !next.links.some((l) => l.name === n));
     if (!next.links.length) this.warnNoLinks();
     log.notice(
       `reloaded ${next.source}: ${next.links.length} link(s)` +
@@ -157,8 +200,10 @@ export class Daemon {
         (removed.length ? `; removed: ${removed.join(', ')}` : '') +
         (!changed.length && !removed.length ? '; links unchanged' : ''),
     );
-    if (this.active && !this.links.has(this.active)) this.active = null;
-    if (this.pending && !this.links.has(this.pending.to)) this.pending = undefined;
+    for (const lane of this.lanes) {
+      if (lane.active && !lane.links.has(lane.active)) lane.active = null;
+      if (lane.pending && !lane.links.has(lane.pending.to)) lane.pending = undefined;
+    }
     this.reconciler.forgetApplied(before);
     this.watchNft();
     await this.sync('reload');
@@ -179,29 +224,34 @@ export class Daemon {
     else this.deps.nftEvents?.stop();
   }
 
-  private newMonitor(l: LinkConfig): LinkMonitor {
+  /** The config's links as a family sees them: those with targets of it, with only those targets. */
+  private familyLinks(family: Family): LinkConfig[] {
+    return this.config.links.flatMap((l) => familyLink(l, family) ?? []);
+  }
+
+  private newMonitor(l: LinkConfig, family: Family): LinkMonitor {
     return new LinkMonitor(
       l,
       this.deps.clock,
       this.deps.prober,
       () => {
-        const v = this.links.get(l.name)?.view;
+        const v = this.lane(family).links.get(l.name)?.view;
         return { address: v && !v.unusable ? v.source : undefined, why: v?.unusable };
       },
-      (link, r) => this.onRound(link, r),
+      (link, r) => this.onRound(this.lane(family), link, r),
     );
   }
 
   // ---- probing -------------------------------------------------------------------------------------
 
-  private onRound(link: LinkConfig, r: RoundResult) {
-    const rt = this.links.get(link.name);
+  private onRound(lane: Lane, link: LinkConfig, r: RoundResult) {
+    const rt = lane.links.get(link.name);
     if (!rt || rt.config !== link || this.stopped) return;
     const now = this.deps.clock.now();
     recordRound(rt, r, now);
     const detail = `${r.answered}/${r.total} target${r.total === 1 ? '' : 's'} answered${r.error ? ` (${r.error})` : ''}`;
-    this.deps.log.debug(`probe ${link.name}: ${detail}${r.rttMs !== undefined ? `, rtt ${r.rttMs.toFixed(2)} ms` : ''}`);
-    if (r.error && r.error !== rt.lastError && !rt.view.unusable) this.deps.log.error(`probe ${link.name}: cannot probe: ${r.error}; counting it as a failure`);
+    this.deps.log.debug(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: ${detail}${r.rttMs !== undefined ? `, rtt ${r.rttMs.toFixed(2)} ms` : ''}`);
+    if (r.error && r.error !== rt.lastError && !rt.view.unusable) this.deps.log.error(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: cannot probe: ${r.error}; counting it as a failure`);
     rt.lastError = r.error;
     let next = rt.view.unusable ? forceDown(rt.health, rt.view.unusable, now) : stepHealth(rt.health, r.ok, link.probe, now, detail);
     // Quality is judged while the link answers; an outage is the business of down/up, not of max_loss.
@@ -221,13 +271,13 @@ export class Daemon {
     const from = rt.health;
     rt.health = next;
     if ((from.state === 'up' || from.state === 'degraded') && next.state === 'down') rt.damping = recordFailure(rt.damping, this.deps.clock.now(), this.damping());
-    if (next.state === 'down' && from.state !== 'down') this.reconciler.flushLater(rt.config.name);
-    if (from.state !== next.state) this.announce([{ kind: 'link', link: rt.config.name, from, to: next }]);
+    if (next.state === 'down' && from.state !== 'down') this.reconciler.flushLater(rt.config.name, rt.family);
+    if (from.state !== next.state) this.announce([{ kind: 'link', family: rt.family, link: rt.config.name, from, to: next }]);
   }
 
   private checkReady() {
     if (this.ready || this.stopped) return;
-    if (this.links.all().some((rt) => rt.health.state === 'unknown')) return;
+    if (this.allRuntimes().some((rt) => rt.health.state === 'unknown')) return;
     this.ready = true;
     void this.sync('ready').then(() => {
       if (this.stopped) return;
@@ -240,11 +290,16 @@ export class Daemon {
 
   /** What the kernel should hold, given what it holds: the links' views and the choice follow it. */
   private desired(obs: Observation): NetState {
-    this.updateViews(obs);
-    if (this.ready) this.choose();
     const { mainTable, protocol } = this.config;
-    const keep = obs.net.routes.find((r) => r.table === mainTable && r.dst === 'default' && r.protocol === protocol);
-    return desiredState(this.config, this.links.all().map((rt) => rt.view), this.pending?.to ?? this.active, keep);
+    return desiredFamilies(
+      this.config,
+      this.lanes.map((lane) => {
+        this.updateViews(lane, obs);
+        if (this.ready) this.choose(lane);
+        const keep = obs.net.routes.find((r) => (r.family ?? 4) === lane.family && r.table === mainTable && r.dst === 'default' && r.protocol === protocol);
+        return { family: lane.family, views: lane.links.all().map((rt) => rt.view), active: lane.pending?.to ?? lane.active, keep };
+      }),
+    );
   }
 
   /**
@@ -252,31 +307,37 @@ export class Daemon {
    * kernel routes by the new link; a refused one is told as refused, and the old link stays reported.
    */
   private settle(outcome: PassOutcome) {
-    const winner = winningDefault(outcome.mainDefaults);
-    const before = this.routedBy;
-    this.routedBy = winner && winner.protocol === this.config.protocol ? this.linkOfRoute(winner) : null;
-    const p = this.pending;
-    if (p && this.routedBy === p.to) {
-      this.pending = undefined;
-      const from = this.active;
-      this.active = p.to;
-      this.activeSince = this.deps.clock.now();
-      this.switches++;
-      this.allDownWarned = false;
-      this.announce([{ kind: 'switch', from, to: p.to, reason: p.reason }]);
+    for (const lane of this.lanes) this.settleLane(lane, outcome);
+  }
+
+  private settleLane(lane: Lane, outcome: PassOutcome) {
+    const winner = winningDefault(outcome.mainDefaults, lane.family);
+    const before = lane.routedBy;
+    lane.routedBy = winner && winner.protocol === this.config.protocol ? this.linkOfRoute(lane, winner) : null;
+    const p = lane.pending;
+    if (p && lane.routedBy === p.to) {
+      lane.pending = undefined;
+      const from = lane.active;
+      lane.active = p.to;
+      lane.activeSince = this.deps.clock.now();
+      lane.switches++;
+      lane.allDownWarned = false;
+      this.announce([{ kind: 'switch', family: lane.family, from, to: p.to, reason: p.reason }]);
       return;
     }
     if (p) {
-      const refusal = outcome.failed.find((f) => f.command.op === 'route-replace' && f.command.route.table === this.config.mainTable && f.command.route.dst === 'default');
+      const refusal = outcome.failed.find(
+        (f) => f.command.op === 'route-replace' && (f.command.route.family ?? 4) === lane.family && f.command.route.table === this.config.mainTable && f.command.route.dst === 'default',
+      );
       const why = refusal ? refusal.error.result.stderr.trim() || refusal.error.message : 'the kernel does not route by it';
       if (why !== p.refused) {
         p.refused = why;
-        this.deps.log.error(`switch to ${p.to} refused: ${why}; the default route stays ${this.routedBy ? `on ${this.routedBy}` : 'as it is'}; will retry`);
+        this.deps.log.error(`${fam(lane.family)}switch to ${p.to} refused: ${why}; the ${fam(lane.family)}default route stays ${lane.routedBy ? `on ${lane.routedBy}` : 'as it is'}; will retry`);
         this.publishStatus();
       }
       return;
     }
-    if (before !== this.routedBy) this.publishStatus();
+    if (before !== lane.routedBy) this.publishStatus();
   }
 
   /**
@@ -284,49 +345,52 @@ export class Daemon {
    * that would write the very same route (two addresses on one interface, the original haip's demo) are
    * all routed by it: the one being switched to, else the one carrying, else the first.
    */
-  private linkOfRoute(r: Route): string | null {
-    const onDev = this.links.all().filter((rt) => rt.config.interface === r.dev);
+  private linkOfRoute(lane: Lane, r: Route): string | null {
+    const onDev = lane.links.all().filter((rt) => rt.config.interface === r.dev);
     const exact = onDev.filter((rt) => defaultRouteFor(this.config, rt.view, r.table).gateway === r.gateway);
     const names = (exact.length ? exact : onDev).map((rt) => rt.config.name);
-    for (const preferred of [this.pending?.to, this.active]) if (preferred && names.includes(preferred)) return preferred;
+    for (const preferred of [lane.pending?.to, lane.active]) if (preferred && names.includes(preferred)) return preferred;
     return names[0] ?? null;
   }
 
-  private updateViews(obs: Observation) {
+  private updateViews(lane: Lane, obs: Observation) {
     const now = this.deps.clock.now();
-    for (const rt of this.links.all()) {
+    for (const rt of lane.links.all()) {
       const before = rt.view;
       const seen = rt.seen;
-      const view = viewLink(rt.config, obs.interfaces.get(rt.config.interface));
+      const iface = obs.interfaces.get(rt.config.interface);
+      const view = lane.family === 6 ? viewLink6(rt.config, iface, learnedGateway6(rt.config, obs.net.routes, this.config)) : viewLink(rt.config, iface);
+      if (lane.family === 6 && view.gateway !== before.gateway && view.learnedFrom && view.gateway)
+        this.deps.log.notice(`${rt.config.name}: IPv6 gateway ${before.gateway ? `${before.gateway} -> ` : ''}${view.gateway}, learned from the kernel's default route via ${view.learnedFrom}`);
       rt.view = view;
       rt.seen = true;
       if (view.unusable) {
-        if (view.unusable !== before.unusable && seen) this.deps.log.warning(`${rt.config.name}: ${view.unusable}`);
+        if (view.unusable !== before.unusable && seen) this.deps.log.warning(`${rt.config.name}: ${fam(lane.family)}${view.unusable}`);
         const next = forceDown(rt.health, view.unusable, now);
         if (next.state !== rt.health.state) this.setHealth(rt, next);
         else rt.health = next;
       } else if (before.unusable) {
-        if (seen) this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again (source ${view.source})`);
+        if (seen) this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again for ${lane.family === 6 ? 'IPv6' : 'IPv4'} (source ${view.source})`);
         // A new interface or address has no history: let its first probe round decide, as at start.
         // Carrier coming back on the same address keeps the link down until `up` good rounds.
         if (!before.source || before.source !== view.source) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };
       } else if (before.source !== view.source) {
-        this.deps.log.notice(`${rt.config.name}: source address ${before.source} -> ${view.source}`);
+        this.deps.log.notice(`${rt.config.name}: ${fam(lane.family)}source address ${before.source} -> ${view.source}`);
       }
     }
   }
 
   /** Picks the link for the default route; the switch is announced once the kernel confirms it (settle). */
-  private choose() {
-    const candidates = this.links.all().map((rt) => ({ name: rt.config.name, weight: rt.config.weight, health: rt.health, held: this.heldBack(rt) ?? undefined }));
+  private choose(lane: Lane) {
+    const candidates = lane.links.all().map((rt) => ({ name: rt.config.name, weight: rt.config.weight, health: rt.health, held: this.heldBack(rt) ?? undefined }));
     this.scheduleRelease();
-    const choice = selectRoute(candidates, this.active);
-    if (choice.active === null || choice.active === this.active) {
-      this.pending = undefined;
-      if (choice.active === null && this.active === null && !candidates.some((c) => c.health.state !== 'down')) this.warnAllDown();
+    const choice = selectRoute(candidates, lane.active);
+    if (choice.active === null || choice.active === lane.active) {
+      lane.pending = undefined;
+      if (choice.active === null && lane.active === null && !candidates.some((c) => c.health.state !== 'down')) this.warnAllDown(lane);
       return;
     }
-    if (this.pending?.to !== choice.active) this.pending = { to: choice.active, reason: choice.reason };
+    if (lane.pending?.to !== choice.active) lane.pending = { to: choice.active, reason: choice.reason };
   }
 
   private damping(): DampingSettings {
@@ -344,7 +408,7 @@ export class Daemon {
   /** A pass when the first held-back link may be trusted again. */
   private scheduleRelease() {
     const now = this.deps.clock.now();
-    const times = this.links.all().flatMap((rt) => {
+    const times = this.allRuntimes().flatMap((rt) => {
       const until = rt.health.state === 'up' ? heldUntil(rt.damping, now, this.damping()) : null;
       return until === null ? [] : [until];
     });
@@ -356,9 +420,9 @@ export class Daemon {
     this.releaseTimer = this.deps.clock.setTimeout(() => {
       this.releaseAt = undefined;
       this.releaseTimer = undefined;
-      for (const rt of this.links.all()) if (rt.health.state === 'up' && !this.heldBack(rt) && rt.heldLogged) {
+      for (const rt of this.allRuntimes()) if (rt.health.state === 'up' && !this.heldBack(rt) && rt.heldLogged) {
         rt.heldLogged = false;
-        this.deps.log.notice(`${rt.config.name} is trusted again: its damping penalty decayed`);
+        this.deps.log.notice(`${rt.config.name}${rt.family === 6 ? ' (IPv6)' : ''} is trusted again: its damping penalty decayed`);
       }
       void this.sync('damping');
     }, Math.max(0, next - now));
@@ -369,11 +433,10 @@ export class Daemon {
     this.deps.log.notice(`no links configured in ${this.config.source}: haip changes nothing until you add links there and reload (systemctl reload haip)`);
   }
 
-  private allDownWarned = false;
-  private warnAllDown() {
-    if (this.allDownWarned || !this.links.size) return;
-    this.allDownWarned = true;
-    this.deps.log.error('every link is down and no default route is ours to keep; still probing every link');
+  private warnAllDown(lane: Lane) {
+    if (lane.allDownWarned || !lane.links.size) return;
+    lane.allDownWarned = true;
+    this.deps.log.error(`every link is down ${lane.family === 6 ? 'for IPv6 ' : ''}and no ${fam(lane.family)}default route is ours to keep; still probing every link`);
   }
 
   // ---- announcing ----------------------------------------------------------------------------------
@@ -382,28 +445,29 @@ export class Daemon {
   private announce(transitions: Transition[]) {
     const { log, hooks } = this.deps;
     for (const t of transitions) {
+      const lane = this.lane(t.family);
       if (t.kind === 'link') {
-        const rt = this.links.get(t.link)!;
-        const msg = `link ${t.link} (${rt.config.interface}): ${t.from.state} -> ${t.to.state}: ${t.to.reason}`;
+        const rt = lane.links.get(t.link)!;
+        const msg = `link ${t.link} (${rt.config.interface})${t.family === 6 ? ' IPv6' : ''}: ${t.from.state} -> ${t.to.state}: ${t.to.reason}`;
         if (t.to.state === 'down') {
           log.warning(msg);
           // Whichever link goes down last: links failing together must be told too.
-          if (this.routedBy && !this.links.all().some((o) => o.health.state === 'up' || o.health.state === 'degraded'))
-            log.error(`every link is down; keeping the default route on ${this.routedBy} and probing on`);
+          if (lane.routedBy && !lane.links.all().some((o) => o.health.state === 'up' || o.health.state === 'degraded'))
+            log.error(`every link is down${t.family === 6 ? ' for IPv6' : ''}; keeping the ${fam(t.family)}default route on ${lane.routedBy} and probing on`);
         } else if (t.to.state === 'degraded') log.warning(msg);
         else log.notice(msg);
         const held = t.to.state === 'up' ? this.heldBack(rt) : null;
         if (held) {
           rt.heldLogged = true;
-          log.notice(`${t.link} answers again but is ${held}`);
+          log.notice(`${t.link}${t.family === 6 ? ' (IPv6)' : ''} answers again but is ${held}`);
         }
         const event = t.to.state === 'up' ? 'link-up' : t.to.state === 'degraded' ? 'link-degraded' : 'link-down';
         hooks?.run(this.hookEvent(event, rt, t.to.state, t.from.state));
       } else {
-        const to = this.links.get(t.to)!;
-        const from = t.from ? this.links.get(t.from) : undefined;
-        const via = (rt: LinkRuntime) => `${rt.config.name} (${rt.config.interface}${rt.config.gateway ? ` via ${rt.config.gateway}` : ''})`;
-        const msg = `switch: default route ${from ? via(from) : 'none'} -> ${via(to)}: ${t.reason}`;
+        const to = lane.links.get(t.to)!;
+        const from = t.from ? lane.links.get(t.from) : undefined;
+        const via = (rt: LinkRuntime) => `${rt.config.name} (${rt.config.interface}${this.gatewayOf(rt) ? ` via ${this.gatewayOf(rt)}` : ''})`;
+        const msg = `switch: ${fam(t.family)}default route ${from ? via(from) : 'none'} -> ${via(to)}: ${t.reason}`;
         // A move away from a failed link is a warning; anything else (start, fail-back) is a notice.
         if (from && from.health.state !== 'up') log.warning(msg);
         else log.notice(msg);
@@ -417,8 +481,12 @@ export class Daemon {
     for (const ev of this.queuedHooks.splice(0)) this.deps.hooks?.run(ev);
   }
 
+  private gatewayOf(rt: LinkRuntime): string | undefined {
+    return rt.family === 6 ? rt.view.gateway : rt.config.gateway;
+  }
+
   private hookEvent(event: HookEvent['event'], rt: LinkRuntime, state: string, previous: string): HookEvent {
-    return { event, link: rt.config.name, interface: rt.config.interface, state, previous, gateway: rt.config.gateway };
+    return { event, family: rt.family, link: rt.config.name, interface: rt.config.interface, state, previous, gateway: this.gatewayOf(rt) };
   }
 
   private markStatusDirty() {
@@ -444,14 +512,16 @@ export class Daemon {
   }
 
   statusDoc(): StatusDoc {
-    const p = this.pending;
+    const [four, six] = this.lanes;
+    const refused = this.lanes.map((l) => (l.pending?.refused ? `${fam(l.family)}switch to ${l.pending.to} refused: ${l.pending.refused}; retrying` : null));
     return statusDocument({
-      links: this.links.all(),
-      active: this.routedBy,
-      problems: [p?.refused ? `switch to ${p.to} refused: ${p.refused}; retrying` : null, this.reconciler.problem(this.deps.clock.now())].filter((x): x is string => x !== null),
+      links: four.links.all(),
+      active: four.routedBy,
+      ...(six.links.size ? { six: { links: six.links.all(), active: six.routedBy, activeSince: six.activeSince, switches: six.switches } } : {}),
+      problems: [...refused, this.reconciler.problem(this.deps.clock.now())].filter((x): x is string => x !== null),
       held: (rt) => this.heldBack(rt),
-      activeSince: this.activeSince,
-      switches: this.switches,
+      activeSince: four.activeSince,
+      switches: four.switches,
       now: this.deps.clock.now(),
       pid: process.pid,
     });

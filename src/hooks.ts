@@ -20,6 +20,8 @@ const TAG_VAR = 'HAIP_HOOK_OF';
 
 export interface HookEvent {
   event: 'link-up' | 'link-degraded' | 'link-down' | 'switch';
+  /** The family the event is about: IPv4 and IPv6 change state and switch on their own. */
+  family?: 4 | 6;
   link: string;
   interface: string;
   state: string;
@@ -48,6 +50,7 @@ export function hookEnv(ev: HookEvent): Record<string, string> {
     HAIP_INTERFACE: ev.interface,
     HAIP_STATE: ev.state,
     HAIP_PREVIOUS: ev.previous,
+    HAIP_FAMILY: String(ev.family ?? 4),
   };
   if (ev.gateway) env.HAIP_GATEWAY = ev.gateway;
   return env;
@@ -96,7 +99,8 @@ export class ProcessHooks implements HookRunner {
     const s = this.settings();
     const env = { ...hookEnv(ev), [TAG_VAR]: this.tag };
     for (const file of this.executables(s.hooksDir)) this.enqueue({ label: file, argv: [file], env, timeoutMs: s.hookTimeoutMs });
-    if (s.toggle && ev.event === 'switch') {
+    // The original's --toggle knew IPv4 only: IPv6 switches do not run it.
+    if (s.toggle && ev.event === 'switch' && (ev.family ?? 4) === 4) {
       // The original haip ran --toggle through the shell with IFNAME and GATEWAY set.
       this.enqueue({ label: `--toggle ${s.toggle}`, argv: ['/bin/sh', '-c', s.toggle], env: { ...env, IFNAME: ev.interface, GATEWAY: ev.gateway ?? '' }, timeoutMs: s.hookTimeoutMs });
     }

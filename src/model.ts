@@ -5,6 +5,36 @@ import type { DampingSettings } from './health/damping';
 
 export const MAIN_TABLE = 254;
 
+/** An address family: IPv4 and IPv6 are judged, chosen and routed each on their own. */
+export type Family = 4 | 6;
+export const FAMILIES: readonly Family[] = [4, 6];
+
+/** The family of an address, a prefix or a probe target (`tcp://[2001:db8::1]:443` is IPv6). */
+export function familyOf(addressOrTarget: string): Family {
+  const m = /^[a-z]+:\/\/(\[?)/.exec(addressOrTarget);
+  if (m) return m[1] ? 6 : 4;
+  return addressOrTarget.includes(':') ? 6 : 4;
+}
+
+/**
+ * A link as one family sees it: only that family's probe targets. A link takes part in a family when it
+ * has targets of it; a config whose targets are all IPv4 runs exactly as haip did before IPv6.
+ */
+export function familyLink(link: LinkConfig, family: Family): LinkConfig | undefined {
+  const targets = link.probe.targets.filter((t) => familyOf(t) === family);
+  if (!targets.length) return undefined;
+  if (targets.length === link.probe.targets.length) return link;
+  return { ...link, probe: { ...link.probe, targets } };
+}
+
+/** The families a config's links probe, IPv4 first. */
+export function configFamilies(config: { links: LinkConfig[] }): Family[] {
+  return FAMILIES.filter((f) => config.links.some((l) => l.probe.targets.some((t) => familyOf(t) === f)));
+}
+
+/** `ip -4` or `ip -6`. */
+export const familyFlag = (f: Family | undefined) => (f === 6 ? '-6' : '-4');
+
 export interface ProbeSettings {
   targets: string[];
   intervalMs: number;
@@ -29,6 +59,10 @@ export interface LinkConfig {
   gateway?: string;
   /** Fixed source address; absent: the interface's primary IPv4 address, followed as it changes. */
   source?: string;
+  /** IPv6 next hop (link-local allowed); absent: learned from the kernel (router advertisements, DHCPv6 clients). */
+  gateway6?: string;
+  /** Fixed IPv6 source address; absent: the interface's first global IPv6 address. */
+  source6?: string;
   /** Connection mark for sticky connections (under Config.markMask); absent: the link's position + 1. */
   mark?: number;
   probe: ProbeSettings;
@@ -78,6 +112,8 @@ export interface Config {
 export type LogLevel = 'error' | 'warning' | 'notice' | 'info' | 'debug';
 
 export interface Route {
+  /** Absent: IPv4. */
+  family?: 6;
   table: number;
   dst: string; // "default" or a CIDR
   dev: string;
@@ -89,6 +125,8 @@ export interface Route {
 }
 
 export interface Rule {
+  /** Absent: IPv4. */
+  family?: 6;
   priority: number;
   table: number;
   from?: string; // CIDR or address; absent means all
@@ -111,6 +149,8 @@ export interface InterfaceFacts {
   name: string;
   up: boolean; // administratively up and carrier present
   addresses: { address: string; prefixlen: number; peer?: string }[];
+  /** Global IPv6 addresses in use (not tentative, failed or deprecated); absent: none read. */
+  addresses6?: { address: string; prefixlen: number }[];
 }
 
 /** `degraded`: answering, but beyond a quality limit (max_loss, max_rtt); it carries traffic only when no link is up. */
@@ -151,8 +191,11 @@ export function routeWords(r: Route, table: (t: number) => string = tableName): 
   return parts;
 }
 
+/** `ip -6` routes and rules carry `-6 ` in front, as the command that shows them would. */
+const familyPrefix = (f: 6 | undefined) => (f === 6 ? '-6 ' : '');
+
 export function routeToString(r: Route): string {
-  return routeWords(r).join(' ');
+  return familyPrefix(r.family) + routeWords(r).join(' ');
 }
 
 /**
@@ -172,5 +215,5 @@ export function ruleWords(r: Rule, forIp = false): string[] {
 }
 
 export function ruleToString(r: Rule): string {
-  return ruleWords(r).join(' ');
+  return familyPrefix(r.family) + ruleWords(r).join(' ');
 }

@@ -1,8 +1,8 @@
 // One-shot operations on the host: `haip plan` (what the config would do here, changing nothing) and
 // `haip flush` (remove what haip owns, and nothing else).
 import { Log } from './log';
-import { Config, routeToString } from './model';
-import { desiredState, viewLinks } from './net/desired';
+import { Config, familyLink, Route, routeToString } from './model';
+import { desiredFamilies, FamilyPlan, learnedGateway6, viewLink, viewLink6 } from './net/desired';
 import { commandToString } from './net/iproute';
 import { reconcile, withoutForeignConflicts } from './net/plan';
 import { applyCommands, observe, readScope } from './net/router';
@@ -18,26 +18,38 @@ export function checkReport(config: Config): string {
 }
 
 export async function planReport(config: Config, ip: Runner): Promise<string> {
-  const obs = await observe(ip, readScope(config));
-  const views = viewLinks(config, obs.interfaces);
+  const scope = readScope(config);
+  const obs = await observe(ip, scope);
   const out: string[] = [`# haip plan for ${config.source}: nothing is changed by this command`, '#'];
   if (!config.links.length) out.push('# no links configured: haip installs nothing for them (see haip.yaml(5))');
-  else out.push('# links (assuming every usable link answers its probes):');
-  const usable = views.filter((v) => !v.unusable);
-  const best = usable.reduce<(typeof usable)[number] | undefined>((b, v) => (!b || v.link.weight < b.link.weight ? v : b), undefined);
-  for (const v of views) {
-    const state = v.unusable ? `unusable: ${v.unusable}` : `usable, source ${v.source}${v.connected ? `, connected ${v.connected}` : ''}`;
-    const role = v === best ? 'would carry the default route (lowest weight among usable links)' : v.unusable ? 'cannot be chosen' : `standby (weight ${v.link.weight} > ${best?.link.weight})`;
-    out.push(`#   ${v.link.name} (${v.link.interface}, weight ${v.link.weight}${v.link.table ? `, table ${v.link.table}` : ''}): ${state}; ${role}`);
+  const plans: FamilyPlan[] = [];
+  const keeps: Route[] = [];
+  for (const family of scope.families) {
+    // Each family on its own, as the daemon runs it: the links with targets of that family.
+    const links = config.links.flatMap((l) => familyLink(l, family) ?? []);
+    const views = links.map((l) =>
+      family === 6 ? viewLink6(l, obs.interfaces.get(l.interface), learnedGateway6(l, obs.net.routes, config)) : viewLink(l, obs.interfaces.get(l.interface)),
+    );
+    if (config.links.length) out.push(`# ${family === 6 ? 'IPv6 ' : ''}links (assuming every usable link answers its probes):`);
+    const usable = views.filter((v) => !v.unusable);
+    const best = usable.reduce<(typeof usable)[number] | undefined>((b, v) => (!b || v.link.weight < b.link.weight ? v : b), undefined);
+    for (const v of views) {
+      const via = v.gateway ? `, gateway ${v.gateway}${v.learnedFrom ? ' (learned)' : ''}` : '';
+      const state = v.unusable ? `unusable: ${v.unusable}` : `usable, source ${v.source}${v.connected ? `, connected ${v.connected}` : ''}${via}`;
+      const role = v === best ? 'would carry the default route (lowest weight among usable links)' : v.unusable ? 'cannot be chosen' : `standby (weight ${v.link.weight} > ${best?.link.weight})`;
+      out.push(`#   ${v.link.name} (${v.link.interface}, weight ${v.link.weight}${v.link.table ? `, table ${v.link.table}` : ''}): ${state}; ${role}`);
+    }
+    const keep = obs.net.routes.find((r) => (r.family ?? 4) === family && r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
+    if (!best && keep) keeps.push(keep);
+    plans.push({ family, views, active: best?.link.name ?? null, keep });
   }
-  const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
-  const { desired, conflicts } = withoutForeignConflicts(desiredState(config, views, best?.link.name ?? null, keep), obs.net, config.protocol, config.mainTable);
+  const { desired, conflicts } = withoutForeignConflicts(desiredFamilies(config, plans), obs.net, config.protocol, config.mainTable);
   const commands = reconcile(desired, obs.net, config.protocol);
   out.push('#');
   for (const { ours, theirs } of conflicts) out.push(`# NOT installed: ${routeToString(ours)}: table ${theirs.table} already holds "${routeToString(theirs)}", which is not haip's`);
   if (!commands.length) out.push('# the kernel already matches the config: no commands');
   else out.push(`# ${commands.length} command(s), adds before deletes:`, ...commands.map(commandToString));
-  if (!best && keep) out.push(`# no usable link: the current default route stays (${routeToString(keep)})`);
+  for (const keep of keeps) out.push(`# no usable link${keep.family === 6 ? ' for IPv6' : ''}: the current default route stays (${routeToString(keep)})`);
   const table = stickyTable(config);
   if (table) out.push('#', `# sticky: haip's nftables table ${STICKY_TABLE}, replaced atomically:`, `nft -f - <<'EOF'`, replaceScript(table).trimEnd(), 'EOF');
   return out.join('\n') + '\n';
@@ -45,12 +57,13 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
 
 /** Removes haip's rules, table routes and nftables table; the main default route is handed over as `proto static`. */
 export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Runner): Promise<number> {
-  const obs = await observe(ip, readScope(config));
+  // Both families whatever the config says now: an earlier config may have probed IPv6.
+  const obs = await observe(ip, { ...readScope(config), families: [4, 6] });
   const commands = reconcile({ routes: [], rules: [] }, obs.net, config.protocol);
-  const keep = obs.net.routes.find((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
-  const handover = keep ? [{ op: 'route-replace' as const, route: { ...keep, protocol: 4 } }] : [];
-  // Hand the default route over first: deleting it would leave the host offline.
-  const result = await applyCommands(ip, [...handover, ...commands.filter((c) => !(c.op === 'route-del' && keep && c.route === keep))]);
+  const kept = obs.net.routes.filter((r) => r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
+  const handover = kept.map((keep) => ({ op: 'route-replace' as const, route: { ...keep, protocol: 4 } }));
+  // Hand the default routes over first: deleting them would leave the host offline.
+  const result = await applyCommands(ip, [...handover, ...commands.filter((c) => !(c.op === 'route-del' && kept.includes(c.route)))]);
   for (const c of result.applied) log.notice(`flush: ${commandToString(c)}`);
   for (const e of result.errors) log.error(`flush: ${e.message}`);
   for (const path of removeNameFiles(config)) log.warning(`flush: left ${path} alone: it is not haip's`);

@@ -2,7 +2,7 @@
 // for systemd's STATUS=, and read back by `haip status`.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LinkState } from './model';
+import { Family, LinkState } from './model';
 import { writeFileSafely } from './sys/files';
 
 export interface TargetStatus {
@@ -13,6 +13,8 @@ export interface TargetStatus {
 
 export interface LinkStatus {
   name: string;
+  /** The family this row judges: a dual-stack link has a row per family; absent in older files (4). */
+  family?: Family;
   interface: string;
   state: LinkState;
   since: string;
@@ -45,8 +47,13 @@ export interface QualityStatus {
 }
 
 export interface StatusDoc {
+  /** The link the kernel routes IPv4 by. */
   active: string | null;
   since: string;
+  /** IPv6's: the link the kernel routes it by, since when, switches; present when a link probes IPv6. */
+  active6?: string | null;
+  since6?: string;
+  switches6?: number;
   pid: number;
   updated: string;
   /** Default-route switches since the daemon started. */
@@ -115,15 +122,24 @@ export function renderMetrics(doc: StatusDoc): string {
       out.push(`${name}${l ? `{${l}}` : ''} ${value}`);
     }
   };
-  const per = (f: (l: LinkStatus) => number | null) => doc.links.map((l): [Record<string, string>, number | null] => [{ link: l.name, interface: l.interface }, f(l)]);
+  const per = (f: (l: LinkStatus) => number | null) =>
+    doc.links.map((l): [Record<string, string>, number | null] => [{ link: l.name, interface: l.interface, family: String(l.family ?? 4) }, f(l)]);
   family('haip_link_up', 'gauge', '1 when the link answers its probes (up or degraded), 0 when down or not yet known.', per((l) => (l.state === 'up' || l.state === 'degraded' ? 1 : 0)));
   family('haip_link_degraded', 'gauge', '1 when the link answers but is beyond max_loss or max_rtt.', per((l) => (l.state === 'degraded' ? 1 : 0)));
-  family('haip_link_active', 'gauge', '1 for the link that carries the default route.', per((l) => (l.name === doc.active ? 1 : 0)));
+  family('haip_link_active', 'gauge', '1 for the link that carries the default route of its family.', per((l) => (l.name === activeOf(doc, l.family ?? 4) ? 1 : 0)));
   family('haip_link_rtt_seconds', 'gauge', 'Mean RTT of the last probe round.', per((l) => (l.rtt_ms === null ? null : l.rtt_ms / 1000)));
   family('haip_link_loss_ratio', 'gauge', 'Share of probes unanswered over the last minute.', per((l) => l.loss));
   family('haip_probe_rounds_total', 'counter', 'Probe rounds completed since haip started.', per((l) => l.rounds));
-  family('haip_switches_total', 'counter', 'Default-route switches since haip started.', [[{}, doc.switches]]);
+  family('haip_switches_total', 'counter', 'Default-route switches since haip started.', [
+    [{ family: '4' }, doc.switches],
+    [{ family: '6' }, doc.switches6 ?? null],
+  ]);
   return out.join('\n') + '\n';
+}
+
+/** The link the kernel routes a family by, as the document says. */
+export function activeOf(doc: StatusDoc, family: Family): string | null {
+  return family === 6 ? (doc.active6 ?? null) : doc.active;
 }
 
 export function readStatus(dir: string): StatusDoc {
@@ -134,8 +150,11 @@ const ms = (x: number | null) => (x === null ? '-' : `${x < 10 ? x.toFixed(2) : 
 
 /** One line for systemd's STATUS=: who carries the default route, then each link. */
 export function statusLine(doc: StatusDoc): string {
-  const active = doc.links.find((l) => l.name === doc.active);
-  const head = active ? `active: ${active.name} (${active.interface}${active.gateway ? ` via ${active.gateway}` : ''})` : 'active: none';
-  const links = doc.links.map((l) => `${l.name} ${l.state}${l.rtt_ms !== null ? ` ${ms(l.rtt_ms)}` : ''}`);
-  return `${head}; ${links.join(', ')}`;
+  const head = (family: Family, label: string) => {
+    const active = doc.links.find((l) => (l.family ?? 4) === family && l.name === activeOf(doc, family));
+    return active ? `${label}: ${active.name} (${active.interface}${active.gateway ? ` via ${active.gateway}` : ''})` : `${label}: none`;
+  };
+  const six = doc.active6 !== undefined;
+  const links = doc.links.map((l) => `${l.name}${six ? (l.family === 6 ? '/6' : '/4') : ''} ${l.state}${l.rtt_ms !== null ? ` ${ms(l.rtt_ms)}` : ''}`);
+  return `${head(4, 'active')}${six ? `; ${head(6, 'IPv6 active')}` : ''}; ${links.join(', ')}`;
 }

@@ -1,6 +1,6 @@
 // `haip status`: reads the running daemon's status.json and prints a table, or the JSON itself.
 import { CliArgs, EX_NOT_RUNNING, EX_STALE } from './cli';
-import { readStatus, StatusDoc } from './status';
+import { activeOf, readStatus, StatusDoc } from './status';
 import { neutralise } from './sys/text';
 
 
@@ -22,11 +22,14 @@ function ago(iso: string, now: number): string {
 }
 
 export function renderStatus(doc: StatusDoc, now: number): string {
-  const rows = [['', 'LINK', 'INTERFACE', 'STATE', 'SINCE', 'RTT', 'LOSS(1m)', 'WEIGHT', 'RECENT RTT']];
+  // A dual-stack config shows one row per link and family, with a FAMILY column.
+  const six = doc.active6 !== undefined;
+  const rows = [['', 'LINK', ...(six ? ['FAMILY'] : []), 'INTERFACE', 'STATE', 'SINCE', 'RTT', 'LOSS(1m)', 'WEIGHT', 'RECENT RTT']];
   for (const l of doc.links) {
     rows.push([
-      l.name === doc.active ? '*' : '',
+      l.name === activeOf(doc, l.family ?? 4) ? '*' : '',
       l.name,
+      ...(six ? [l.family === 6 ? 'IPv6' : 'IPv4'] : []),
       l.interface,
       l.state.toUpperCase(),
       ago(l.since, now),
@@ -40,9 +43,10 @@ export function renderStatus(doc: StatusDoc, now: number): string {
   for (const r of rows) for (let i = 0; i < r.length; i++) r[i] = neutralise(r[i]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => [...r[i]].length)));
   const lines = rows.map((r) => r.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join('  ').trimEnd());
-  const head = doc.active ? `default route: ${neutralise(doc.active)} (since ${ago(doc.since, now)})` : 'default route: not chosen yet (no link up)';
+  let head = doc.active ? `default route: ${neutralise(doc.active)} (since ${ago(doc.since, now)})` : 'default route: not chosen yet (no link up)';
+  if (six) head += `\nIPv6 default route: ${doc.active6 ? `${neutralise(doc.active6)} (since ${ago(doc.since6 ?? doc.since, now)})` : 'not chosen yet (no link up for IPv6)'}`;
   const problems = (doc.problems ?? []).map((p) => `problem: ${neutralise(String(p))}\n`).join('');
-  const held = doc.links.filter((l) => l.held).map((l) => `${neutralise(l.name)} answers again but is ${neutralise(String(l.held))}\n`).join('');
+  const held = doc.links.filter((l) => l.held).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers again but is ${neutralise(String(l.held))}\n`).join('');
   return `${head}\n${problems}${lines.join('\n')}\n${held}`;
 }
 

@@ -1,7 +1,11 @@
 // The checks a schema cannot express: names and tables that must be unique or known, durations a timer
 // can hold, quorums the targets can meet, sticky marks and priorities that fit.
 import { DURATION_PATTERN } from './schema';
-import { STICKY_RULE_OFFSET } from '../net/desired';
+import { parseTarget } from '../sys/probeTarget';
+import { isIPv6 } from 'node:net';
+import { FAMILIES, familyOf } from '../model';
+import { networkOf6, STICKY_RULE_OFFSET } from '../net/desired';
+import { IPV6_DEFAULT_METRIC } from '../net/plan';
 import { DEFAULTS, parseDuration, RESERVED_TABLES, resolveTable } from './convert';
 import { Locator, Segment } from './positions';
 import { ConfigProblem, pathToString } from './problems';
@@ -43,6 +47,7 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
   raw.links.forEach((l, i) => l && typeof l === 'object' && probeDurations(l.probe, ['links', i, 'probe']));
   const names = new Map<string, number>();
   const linkTables = new Map<number, number>();
+  let mainMetricTold = false;
   raw.links.forEach((l, i) => {
     if (!l || typeof l !== 'object') return;
     // A missing name is the schema's to report ("missing required field"), not a duplicate "undefined".
@@ -61,8 +66,20 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
     if (targets !== undefined && !Array.isArray(targets)) return;
     if (!targets) problem(['links', i], `no probe targets: set probe.targets at the top level or in this link`);
     const quorum = l.probe?.quorum ?? raw.probe?.quorum ?? DEFAULTS.quorum;
-    if (targets && typeof quorum === 'number' && quorum > targets.length)
-      problem(l.probe?.quorum !== undefined ? ['links', i, 'probe', 'quorum'] : ['probe', 'quorum'], `quorum ${quorum} is more than the ${targets.length} target(s) of link "${l.name}"`);
+    const quorumAt: Segment[] = l.probe?.quorum !== undefined ? ['links', i, 'probe', 'quorum'] : ['probe', 'quorum'];
+    // Each family is judged on its own, so the quorum must be reachable in each family the link probes.
+    const perFamily = FAMILIES.map((f) => ({ f, n: (targets ?? []).filter((t) => typeof t === 'string' && familyOf(t) === f).length })).filter((x) => x.n);
+    const mixed = perFamily.length > 1;
+    if (typeof quorum === 'number')
+      for (const { f, n } of perFamily)
+        if (quorum > n) problem(quorumAt, `quorum ${quorum} is more than the ${n} ${mixed ? `IPv${f} ` : ''}target(s) of link "${l.name}"${mixed ? ': each family is judged on its own' : ''}`);
+    const has6 = perFamily.some((x) => x.f === 6);
+    for (const key of ['gateway6', 'source6'] as const)
+      if (l[key] !== undefined && !has6) problem(['links', i, key], `link "${l.name}" has no IPv6 probe targets, so haip does not route IPv6 through it: add an IPv6 target or drop ${key}`);
+    if (has6 && typeof raw.main_metric === 'number' && raw.main_metric >= IPV6_DEFAULT_METRIC && !mainMetricTold) {
+      mainMetricTold = true;
+      problem(['main_metric'], `must be below ${IPV6_DEFAULT_METRIC} with IPv6 targets: the kernel's router-advertisement routes sit at ${IPV6_DEFAULT_METRIC}, and haip would delete them as drift while the kernel puts them back`);
+    }
   });
   (Array.isArray(raw.rules) ? raw.rules : []).forEach((r, i) => {
     if (!r || typeof r !== 'object' || (typeof r.table !== 'string' && typeof r.table !== 'number')) return;
@@ -100,7 +117,8 @@ function describeChar(c: string): string {
 }
 
 /** Why an address cannot be a next hop or a probe target, or undefined when it can. */
-export function unusableHost(addr: string): string | undefined {
+export function unusableHost(addr: string, linkLocalOk = false): string | undefined {
+  if (addr.includes(':')) return unusableHost6(addr, linkLocalOk);
   const o = addr.split('.').map(Number);
   if (o.length !== 4 || o.some((x) => !Number.isInteger(x))) return undefined; // the schema reports it
   if (o.every((x) => x === 0)) return 'is 0.0.0.0, the unspecified address';
@@ -112,17 +130,34 @@ export function unusableHost(addr: string): string | undefined {
   return undefined;
 }
 
+function unusableHost6(addr: string, linkLocalOk: boolean): string | undefined {
+  if (!isIPv6(addr)) return undefined; // the schema reports it
+  const a = networkOf6(addr, 128).slice(0, -4);
+  if (a === '::') return 'is ::, the unspecified address';
+  if (a === '::1') return 'is ::1, the loopback address';
+  if (a.startsWith('ff')) return 'is a multicast address (ff00::/8)';
+  if (a.startsWith('::ffff:')) return 'is an IPv4-mapped address: write the IPv4 address itself';
+  if (/^fe[89ab]/.test(a) && !linkLocalOk) return 'is link-local (fe80::/10): it names no interface and leaves no link';
+  return undefined;
+}
+
+function targetAddress(t: unknown): unknown {
+  const p = typeof t === 'string' ? parseTarget(t) : undefined;
+  return p && !('error' in p) ? p.address : t;
+}
+
 /** Configs the schema accepts but that would send traffic the wrong way (issue 10, item 9). */
 function misroutingProblems(raw: RawConfig, locate: Locator, tables: Record<string, number>, linkTables: Map<number, number>): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   const problem = (path: Segment[], message: string) => out.push({ where: locate(path), path: pathToString(path), message });
-  const host = (v: unknown, path: Segment[], what: string) => {
-    const why = typeof v === 'string' ? unusableHost(v) : undefined;
+  const host = (v: unknown, path: Segment[], what: string, linkLocalOk = false) => {
+    const why = typeof v === 'string' ? unusableHost(v, linkLocalOk) : undefined;
     if (why) problem(path, `${v} ${why}: it cannot be ${what}`);
   };
   const targets = (pr: unknown, path: Segment[]) => {
     const ts = pr && typeof pr === 'object' ? (pr as RawProbe).targets : undefined;
-    if (Array.isArray(ts)) ts.forEach((t, j) => host(t, [...path, 'targets', j], 'a probe target'));
+    // The address inside a tcp://, http:// or dns:// target is checked as a bare one is.
+    if (Array.isArray(ts)) ts.forEach((t, j) => host(targetAddress(t), [...path, 'targets', j], 'a probe target'));
   };
   targets(raw.probe, ['probe']);
   const onInterface = new Map<string, number>();
@@ -130,6 +165,8 @@ function misroutingProblems(raw: RawConfig, locate: Locator, tables: Record<stri
     if (!l || typeof l !== 'object') return;
     host(l.gateway, ['links', i, 'gateway'], 'a gateway');
     host(l.source, ['links', i, 'source'], 'a source address');
+    host(l.gateway6, ['links', i, 'gateway6'], 'a gateway', true);
+    host(l.source6, ['links', i, 'source6'], 'a source address');
     targets(l.probe, ['links', i, 'probe']);
     if (l.table === undefined || typeof l.interface !== 'string') return;
     // Two tables on one interface: both source rules match the interface's one primary address, and the

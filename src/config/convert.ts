@@ -63,6 +63,8 @@ export function toConfig(raw: RawConfig, source: string): Config {
     table: l.table === undefined ? undefined : resolveTable(l.table, tables),
     gateway: l.gateway,
     source: l.source,
+    ...(l.gateway6 !== undefined ? { gateway6: l.gateway6 } : {}),
+    ...(l.source6 !== undefined ? { source6: l.source6 } : {}),
     // Only when given: linkMark() supplies the default (position + 1).
     ...(l.mark !== undefined ? { mark: l.mark } : {}),
     probe: probeSettings(l.probe, raw.probe),

@@ -1,7 +1,7 @@
 // Reads haip.yaml into a Config: YAML with positions, one ajv pass over the schema, then the checks a
 // schema cannot express. Every problem is reported at once as FILE:LINE:COL: field.path: message.
 import { closeSync, constants, fstatSync, openSync, readSync, Stats } from 'node:fs';
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import Ajv from 'ajv';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import { Config } from '../model';
@@ -26,6 +26,8 @@ function validator() {
   if (!compiled) {
     const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
     ajv.addFormat('ipv4', { type: 'string', validate: (s: string) => isIPv4(s) });
+    ajv.addFormat('ipv6', { type: 'string', validate: (s: string) => isIPv6(s) && !s.includes('%') });
+    ajv.addFormat('ipaddr', { type: 'string', validate: (s: string) => isIP(s) !== 0 && !s.includes('%') });
     ajv.addFormat('ipv4prefix', { type: 'string', validate: isIPv4Prefix });
     ajv.addFormat('ifname', { type: 'string', validate: isInterfaceName });
     ajv.addFormat('probetarget', { type: 'string', validate: (s: string) => !('error' in parseTarget(s)) });

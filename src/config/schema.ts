@@ -16,6 +16,13 @@ const duration = {
 } as const;
 
 const ipv4 = { type: 'string', format: 'ipv4', expects: 'an IPv4 address such as 198.51.100.1', description: 'An IPv4 address.' } as const;
+const ipv6 = { type: 'string', format: 'ipv6', expects: 'an IPv6 address such as 2001:db8::1 or fe80::1', description: 'An IPv6 address.' } as const;
+const ipAddress = {
+  type: 'string',
+  format: 'ipaddr',
+  expects: 'an IPv4 or IPv6 address such as 198.51.100.1 or 2001:db8::1',
+  description: 'An IPv4 or IPv6 address.',
+} as const;
 const ipv4OrPrefix = { type: 'string', format: 'ipv4prefix', expects: 'an IPv4 address or prefix such as 198.51.100.0/24', description: 'An IPv4 address or prefix (a.b.c.d/n).' } as const;
 const ifname = {
   type: 'string',
@@ -43,12 +50,12 @@ const probe = {
         type: 'string',
         format: 'probetarget',
         expects: TARGET_FORMS,
-        description: 'A probe target: an IPv4 address (ICMP echo), tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME.',
+        description: 'A probe target: an IPv4 or IPv6 address (ICMP echo), tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME.',
       },
       minItems: 1,
       uniqueItems: true,
       description:
-        'What each round probes through the link, from its source address and bound to its interface: a bare IPv4 address is an ICMP echo; tcp://ADDR:PORT a TCP connect (an accepted or a refused connection both count: the far end answered); http://ADDR[:PORT]/PATH an HTTP GET that must answer 2xx or 3xx (append " host=NAME" for a Host header other than the address); dns://ADDR[:PORT]/NAME a query for the A records of NAME that must come back with at least one record. Addresses only, no host names. Kinds mix freely.',
+        'What each round probes through the link, from its source address and bound to its interface: a bare address is an ICMP echo (IPv4 and IPv6 in one list, each family judged on its own: a link with IPv6 targets is routed and chosen for IPv6 too); tcp://ADDR:PORT a TCP connect (an accepted or a refused connection both count: the far end answered); http://ADDR[:PORT]/PATH an HTTP GET that must answer 2xx or 3xx (append " host=NAME" for a Host header other than the address); dns://ADDR[:PORT]/NAME a query for the A records of NAME that must come back with at least one record. The socket kinds take IPv4 addresses for now. Addresses only, no host names. Kinds mix freely.',
     },
     interval: { ...duration, description: 'Time between probe rounds. Default 1s.' },
     timeout: { ...duration, description: 'How long a round waits for each reply. Default 1s.' },
@@ -107,6 +114,15 @@ export const configSchema = {
           table: { ...tableRef, description: 'Table for this link\'s source routing. Omit for no table and no rule (the original haip\'s mode).' },
           gateway: { ...ipv4, description: 'Next hop. Omit for a point-to-point link (ppp0): `default dev IF`.' },
           source: { ...ipv4, description: 'Source address for probes and the source rule. Default: the interface\'s primary address.' },
+          gateway6: {
+            ...ipv6,
+            description:
+              'IPv6 next hop, link-local allowed (fe80::1). Omit to learn it from the kernel: the default route a router advertisement (`proto ra`) or a DHCPv6 client installs for the interface. Needs IPv6 probe targets.',
+          },
+          source6: {
+            ...ipv6,
+            description: 'IPv6 source address for probes; its prefix gets the source rule. Default: the interface\'s first global IPv6 address. Needs IPv6 probe targets.',
+          },
           mark: {
             type: 'integer',
             minimum: 1,
@@ -189,7 +205,7 @@ export const configSchema = {
       minimum: 0,
       maximum: 4294967295,
       description:
-        'Metric of haip\'s default route in main_table. haip owns the default route at this metric: another default at the same or a lower metric is removed within a second; defaults at a higher metric are left alone. Default 0.',
+        'Metric of haip\'s default route in main_table. haip owns the default route at this metric: another default at the same or a lower metric is removed within a second; defaults at a higher metric are left alone. Default 0 (IPv6: 1, below the kernel\'s router-advertisement routes at 1024, which stay; with IPv6 targets it must be below 1024).',
     },
     rt_tables_file: {
       type: 'string',

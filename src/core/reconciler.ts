@@ -2,7 +2,7 @@
 // state, applies the difference and then sticky's nft table. Kernel events are debounced, a periodic
 // pass catches what no event told, failures are retried with backoff and drift is put back rate-limited.
 import { Log } from '../log';
-import { Config, LinkState, NetState, Route, routeToString, ruleToString } from '../model';
+import { Config, Family, LinkState, NetState, Route, routeToString, ruleToString } from '../model';
 import { Command, commandToString } from '../net/iproute';
 import { reconcile, withoutForeignConflicts } from '../net/plan';
 import { applyCommands, observe, Observation, ReadScope, readScope, readMainDefaults } from '../net/router';
@@ -41,7 +41,9 @@ export interface ReconcileTarget {
   /** Takes what the kernel holds now and returns what it should hold. */
   desired(obs: Observation, why: PassReason): NetState;
   active(): string | null;
-  healthOf(link: string): LinkState | undefined;
+  healthOf(link: string, family: Family): LinkState | undefined;
+  /** The link the kernel routes IPv6 by. */
+  active6(): string | null;
   /** After a pass: main's default routes as the kernel holds them now, and the commands it refused. */
   settle(outcome: PassOutcome): void;
   /** After sticky's step: what comes last in a change (hooks). */
@@ -64,7 +66,7 @@ export class Reconciler {
   private driftRepeats = 0;
   private retryDelay = RETRY_MS;
   private nftDue = false;
-  private sticky: StickyState = { pendingFlush: new Set() };
+  private sticky: StickyState = { pendingFlush: new Set(), pendingFlush6: new Set() };
   /** `ip` as the passes use it: every answer is looked at for a time-out. */
   private readonly ip: Runner;
   private passStartedAt?: number;
@@ -124,8 +126,8 @@ export class Reconciler {
   }
 
   /** The connections of a link that went down are flushed after the next pass. */
-  flushLater(link: string): void {
-    this.sticky.pendingFlush.add(link);
+  flushLater(link: string, family: Family = 4): void {
+    (family === 6 ? this.sticky.pendingFlush6! : this.sticky.pendingFlush).add(link);
   }
 
   /** A kernel event: one pass shortly, however many events come. */
@@ -177,7 +179,7 @@ export class Reconciler {
           // A whole pass without a time-out ends a hang.
           if (this.timeouts && !this.timeouts.inPass) this.timeouts = undefined;
           // After the routes: a flushed connection's next packet must already find the new default route.
-          if (await syncSticky(this.sticky, why, this.target.config(), this.deps, this.target.active(), (n) => this.target.healthOf(n))) this.retryLater();
+          if (await syncSticky(this.sticky, why, this.target.config(), this.deps, this.target.active(), (n, f) => this.target.healthOf(n, f), this.target.active6())) this.retryLater();
           this.target.afterPass();
         } while (this.syncAgain && !this.stopped);
       } finally {
@@ -235,7 +237,7 @@ export class Reconciler {
     // The kernel's word, not the commands': what main's default routes are now.
     let mainDefaults: Route[];
     try {
-      mainDefaults = await readMainDefaults(ip, mainTable);
+      mainDefaults = await readMainDefaults(ip, mainTable, readScope(this.target.config()).families);
     } catch (err) {
       log.error(`reading the default routes back (${why}): ${(err as Error).message}`);
       this.lastApplied = undefined;

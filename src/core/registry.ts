@@ -4,7 +4,7 @@ import { DampingState, undamped } from '../health/damping';
 import { initialHealth } from '../health/hysteresis';
 import { LinkMonitor, RoundResult } from '../health/monitor';
 import { QualitySample, trimWindow } from '../health/quality';
-import { LinkConfig, LinkHealth } from '../model';
+import { Family, LinkConfig, LinkHealth } from '../model';
 import { LinkView } from '../net/desired';
 
 export interface Round {
@@ -17,6 +17,9 @@ export interface Round {
 
 /** Per-link bookkeeping: what the config says, what the kernel shows, and how probing goes. */
 export interface LinkRuntime {
+  /** The family this runtime judges: a dual-stack link has one runtime per family. */
+  family: Family;
+  /** The link's config as its family sees it: only that family's targets. */
   config: LinkConfig;
   view: LinkView;
   health: LinkHealth;
@@ -71,6 +74,7 @@ export class LinkRegistry {
   constructor(
     private readonly newMonitor: (l: LinkConfig) => LinkMonitor,
     private readonly now: () => number,
+    readonly family: Family = 4,
   ) {}
 
   get(name: string): LinkRuntime | undefined {
@@ -92,8 +96,9 @@ export class LinkRegistry {
   add(l: LinkConfig): LinkRuntime {
     const now = this.now();
     const rt: LinkRuntime = {
+      family: this.family,
       config: l,
-      view: { link: l, unusable: 'not read from the kernel yet' },
+      view: { link: l, unusable: 'not read from the kernel yet', ...(this.family === 6 ? { family: 6 as const } : {}) },
       seen: false,
       health: initialHealth(now),
       monitor: this.newMonitor(l),
@@ -163,5 +168,5 @@ export class LinkRegistry {
 }
 
 function sameProbing(a: LinkConfig, b: LinkConfig): boolean {
-  return a.interface === b.interface && a.source === b.source && JSON.stringify(a.probe) === JSON.stringify(b.probe);
+  return a.interface === b.interface && a.source === b.source && a.source6 === b.source6 && JSON.stringify(a.probe) === JSON.stringify(b.probe);
 }

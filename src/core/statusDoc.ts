@@ -13,6 +13,8 @@ export interface StatusInput {
   /** Why damping holds an UP link back, or null. */
   held: (rt: LinkRuntime) => string | null;
   switches: number;
+  /** IPv6's side, when a link probes IPv6: its runtimes, the link the kernel routes IPv6 by. */
+  six?: { links: LinkRuntime[]; active: string | null; activeSince: number; switches: number };
   now: number;
   pid: number;
 }
@@ -29,6 +31,7 @@ export function linkStatus(rt: LinkRuntime, held: string | null = null): LinkSta
   const got = rt.rounds.reduce((a, r) => a + r.answered, 0);
   return {
     name: rt.config.name,
+    family: rt.family,
     interface: rt.config.interface,
     state: rt.health.state,
     since: iso(rt.health.since),
@@ -38,7 +41,7 @@ export function linkStatus(rt: LinkRuntime, held: string | null = null): LinkSta
     weight: rt.config.weight,
     table: rt.config.table ?? null,
     source: rt.view.source ?? null,
-    gateway: rt.config.gateway ?? null,
+    gateway: (rt.family === 6 ? rt.view.gateway : rt.config.gateway) ?? null,
     targets: rt.config.probe.targets.map((address) => {
       const answers = rt.rounds.map((r) => r.perTarget.find((p) => p.address === address)).filter((p) => p !== undefined);
       const lastAnswer = answers[answers.length - 1];
@@ -70,5 +73,7 @@ function qualityStatus(rt: LinkRuntime): QualityStatus | null {
 }
 
 export function statusDocument(s: StatusInput): StatusDoc {
-  return { active: s.active, since: iso(s.activeSince), pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links: s.links.map((rt) => linkStatus(rt, s.held(rt))) };
+  const six = s.six ? { active6: s.six.active, since6: iso(s.six.activeSince), switches6: s.six.switches } : {};
+  const links = [...s.links, ...(s.six?.links ?? [])].map((rt) => linkStatus(rt, s.held(rt)));
+  return { active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links };
 }

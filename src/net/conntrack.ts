@@ -5,16 +5,16 @@ import { Runner } from '../sys/runner';
 
 const hex = (n: number) => '0x' + (n >>> 0).toString(16);
 
-export function flushArgv(mark: number, mask: number): string[] {
-  return ['-D', '-f', 'ipv4', '--mark', `${hex(mark)}/${hex(mask)}`];
+export function flushArgv(mark: number, mask: number, family: 4 | 6 = 4): string[] {
+  return ['-D', '-f', family === 6 ? 'ipv6' : 'ipv4', '--mark', `${hex(mark)}/${hex(mask)}`];
 }
 
 /**
- * Deletes the IPv4 conntrack entries whose mark & mask == mark; the number deleted.
+ * Deletes the conntrack entries of one family whose mark & mask == mark; the number deleted.
  * conntrack exits 1 when nothing matched ("0 flow entries have been deleted"): that is success here.
  */
-export async function flushMarked(conntrack: Runner, mark: number, mask: number): Promise<number> {
-  const argv = flushArgv(mark, mask);
+export async function flushMarked(conntrack: Runner, mark: number, mask: number, family: 4 | 6 = 4): Promise<number> {
+  const argv = flushArgv(mark, mask, family);
   const r = await conntrack.run(argv);
   const m = /(\d+) flow entries have been deleted/.exec(r.stderr + r.stdout);
   if ((r.code === 0 || r.code === 1) && m) return Number(m[1]);

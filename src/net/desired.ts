@@ -1,6 +1,6 @@
 // What the kernel should hold for a config, the interfaces as they are now, and the chosen link.
 // Pure: the daemon, `haip plan` and the tests all call it with plain data.
-import { Config, InterfaceFacts, LinkConfig, NetState, Route, Rule } from '../model';
+import { Config, Family, InterfaceFacts, LinkConfig, NetState, Route, Rule } from '../model';
 
 /** A configured link as it stands on this host right now. */
 export interface LinkView {
@@ -11,6 +11,12 @@ export interface LinkView {
   connected?: string;
   /** Why the link cannot carry traffic right now, or undefined when it can. */
   unusable?: string;
+  /** Absent: the IPv4 view. */
+  family?: 6;
+  /** The IPv6 next hop: gateway6 from the config, or learned from the kernel. */
+  gateway?: string;
+  /** Where a learned gateway came from (the route it was read from), for the log. */
+  learnedFrom?: string;
 }
 
 export function networkOf(address: string, prefixlen: number): string {
@@ -30,6 +36,73 @@ export function viewLink(link: LinkConfig, iface: InterfaceFacts | undefined): L
   const view: LinkView = { link, source, connected };
   if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
   else if (!addr) view.unusable = link.source ? `${link.interface} does not hold ${link.source}` : `${link.interface} has no IPv4 address`;
+  return view;
+}
+
+/** The /n network of an IPv6 address, in the kernel's compressed spelling. */
+export function networkOf6(address: string, prefixlen: number): string {
+  const bits = BigInt(prefixlen);
+  const mask = prefixlen === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << (128n - bits)) - 1n);
+  const n = parse6(address) & mask;
+  return `${format6(n)}/${prefixlen}`;
+}
+
+function parse6(a: string): bigint {
+  const [head, tail] = a.includes('::') ? a.split('::') : [a, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g || '0', 16)), 0n);
+}
+
+function format6(n: bigint): string {
+  const g = [...Array(8)].map((_, i) => Number((n >> BigInt(16 * (7 - i))) & 0xffffn));
+  // RFC 5952: the longest run of two or more zero groups becomes "::".
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > best.len && j - i >= 2) best = { at: i, len: j - i };
+    i = j === i ? i + 1 : j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (best.at < 0) return hex.join(':');
+  return `${hex.slice(0, best.at).join(':')}::${hex.slice(best.at + best.len).join(':')}`;
+}
+
+/**
+ * The IPv6 gateway haip learns for a link without gateway6: the lowest-metric foreign default route
+ * through its interface in main (the kernel's `proto ra` route from router advertisements, or a
+ * DHCPv6 client's). Those routes stay where their owner put them; haip's own default sits below them.
+ */
+export function learnedGateway6(link: LinkConfig, routes: Route[], config: Pick<Config, 'protocol' | 'mainTable' | 'mainMetric'>): { gateway: string; from: Route } | undefined {
+  // A route at or below haip's metric is drift that haip deletes: it teaches nothing.
+  const ours = mainMetric(config, 6)!;
+  let best: Route | undefined;
+  for (const r of routes) {
+    if (r.family !== 6 || r.table !== config.mainTable || r.dst !== 'default' || r.dev !== link.interface || !r.gateway || r.protocol === config.protocol) continue;
+    if ((r.metric ?? 0) <= ours) continue;
+    if (!best || (r.metric ?? 0) < (best.metric ?? 0)) best = r;
+  }
+  return best && { gateway: best.gateway!, from: best };
+}
+
+/** A link's IPv6 side: a global address, its /64 (or whatever prefix), and a gateway. */
+export function viewLink6(link: LinkConfig, iface: InterfaceFacts | undefined, learned?: { gateway: string; from: Route }): LinkView {
+  if (!iface) return { link, family: 6, unusable: `interface ${link.interface} does not exist` };
+  const addrs = iface.addresses6 ?? [];
+  const addr = link.source6 ? addrs.find((a) => a.address === link.source6) : addrs[0];
+  const view: LinkView = { link, family: 6 };
+  if (addr) {
+    view.source = addr.address;
+    if (addr.prefixlen < 128) view.connected = networkOf6(addr.address, addr.prefixlen);
+  }
+  const gateway = link.gateway6 ?? learned?.gateway;
+  if (gateway) view.gateway = gateway;
+  if (!link.gateway6 && learned) view.learnedFrom = `${learned.from.gateway} proto ${learned.from.protocol} metric ${learned.from.metric ?? 0}`;
+  if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
+  else if (!addr) view.unusable = link.source6 ? `${link.interface} does not hold ${link.source6}` : `${link.interface} has no global IPv6 address`;
+  else if (!gateway) view.unusable = `IPv6 gateway of ${link.interface} unknown: no default route through it in main (router advertisement, DHCPv6 client) and no gateway6 in the config`;
   return view;
 }
 
@@ -62,6 +135,7 @@ export function markMask(config: Config): number {
 }
 
 export function defaultRouteFor(config: Config, view: LinkView, table: number): Route {
+  if (view.family === 6) return { family: 6, table, dst: 'default', gateway: view.gateway, dev: view.link.interface, protocol: config.protocol };
   const r: Route = { table, dst: 'default', dev: view.link.interface, protocol: config.protocol };
   if (view.link.gateway) r.gateway = view.link.gateway;
   else r.scope = 'link';
@@ -69,32 +143,68 @@ export function defaultRouteFor(config: Config, view: LinkView, table: number): 
 }
 
 /**
+ * The metric of haip's default route in main_table. IPv6 has no metric 0 (the kernel stores it as 1024,
+ * the metric of its router-advertisement routes, and a replace there would overwrite the kernel's RA
+ * route, which the next advertisement puts back): haip's IPv6 default sits at main_metric, or 1.
+ */
+export function mainMetric(config: Pick<Config, 'mainMetric'>, family: Family = 4): number | undefined {
+  if (family === 6) return config.mainMetric || 1;
+  return config.mainMetric || undefined;
+}
+
+/** One family's part of the desired state: its links' views, the link chosen for it, the route to keep. */
+export interface FamilyPlan {
+  family: Family;
+  views: LinkView[];
+  active: string | null;
+  keep?: Route;
+}
+
+/**
  * @param active the link that should carry the main default route; null keeps `keep` (the current one).
  * @param keep haip's current main default route, kept while no link is chosen.
  */
 export function desiredState(config: Config, views: LinkView[], active: string | null, keep?: Route): NetState {
+  return desiredFamilies(config, [{ family: 4, views, active, keep }]);
+}
+
+/** What the kernel should hold for every family: each plan's tables, rules and main default route. */
+export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
   const routes: Route[] = [];
   const rules: Rule[] = [];
   const p = config.protocol;
-  if (views.some((v) => v.link.table !== undefined)) {
-    rules.push({ priority: config.rulePriorityBase, table: config.mainTable, suppressPrefixlen: 0, protocol: p });
-  }
-  views.forEach((v, i) => {
-    const table = v.link.table;
-    if (table === undefined || v.unusable || !v.source) return;
-    if (v.connected) routes.push({ table, dst: v.connected, dev: v.link.interface, prefsrc: v.source, scope: 'link', protocol: p });
-    routes.push(defaultRouteFor(config, v, table));
-    rules.push({ priority: sourceRulePriority(config, i), from: v.source, table, protocol: p });
-  });
-  if (config.sticky) {
-    // Kept while the link is unusable: its table is empty then, so its connections fall through to main.
-    const mask = markMask(config);
-    config.links.forEach((l, i) => {
-      if (l.table === undefined) return;
-      const rule: Rule = { priority: fwmarkRulePriority(config, i), fwmark: linkMark(config, i), table: l.table, protocol: p };
-      if (mask !== 0xffffffff) rule.mask = mask;
-      rules.push(rule);
-    });
+  for (const plan of plans) {
+    const fam: { family?: 6 } = plan.family === 6 ? { family: 6 } : {};
+    if (plan.views.some((v) => v.link.table !== undefined)) {
+      rules.push({ ...fam, priority: config.rulePriorityBase, table: config.mainTable, suppressPrefixlen: 0, protocol: p });
+    }
+    for (const v of plan.views) {
+      const table = v.link.table;
+      const i = config.links.findIndex((l) => l.name === v.link.name);
+      if (table === undefined || v.unusable || !v.source) continue;
+      if (plan.family === 6) {
+        if (v.connected) routes.push({ family: 6, table, dst: v.connected, dev: v.link.interface, prefsrc: v.source, protocol: p });
+        routes.push(defaultRouteFor(config, v, table));
+        // The whole prefix, not the one address: SLAAC gives the router several (stable, temporary), and
+        // every one of them must leave by the ISP that owns the prefix (its BCP 38 filter drops the rest).
+        rules.push({ family: 6, priority: sourceRulePriority(config, i), from: v.connected ?? v.source, table, protocol: p });
+        continue;
+      }
+      if (v.connected) routes.push({ table, dst: v.connected, dev: v.link.interface, prefsrc: v.source, scope: 'link', protocol: p });
+      routes.push(defaultRouteFor(config, v, table));
+      rules.push({ priority: sourceRulePriority(config, i), from: v.source, table, protocol: p });
+    }
+    if (config.sticky) {
+      // Kept while the link is unusable: its table is empty then, so its connections fall through to main.
+      const mask = markMask(config);
+      for (const v of plan.views) {
+        const i = config.links.findIndex((l) => l.name === v.link.name);
+        if (v.link.table === undefined) continue;
+        const rule: Rule = { ...fam, priority: fwmarkRulePriority(config, i), fwmark: linkMark(config, i), table: v.link.table, protocol: p };
+        if (mask !== 0xffffffff) rule.mask = mask;
+        rules.push(rule);
+      }
+    }
   }
   for (const r of config.rules) {
     const rule: Rule = { priority: r.priority, table: r.table, protocol: p };
@@ -105,8 +215,11 @@ export function desiredState(config: Config, views: LinkView[], active: string |
     if (r.iif) rule.iif = r.iif;
     rules.push(rule);
   }
-  const chosen = active === null ? undefined : views.find((v) => v.link.name === active && !v.unusable);
-  if (chosen) routes.push({ ...defaultRouteFor(config, chosen, config.mainTable), ...(config.mainMetric ? { metric: config.mainMetric } : {}) });
-  else if (keep) routes.push(keep);
+  for (const plan of plans) {
+    const chosen = plan.active === null ? undefined : plan.views.find((v) => v.link.name === plan.active && !v.unusable);
+    const metric = mainMetric(config, plan.family);
+    if (chosen) routes.push({ ...defaultRouteFor(config, chosen, config.mainTable), ...(metric ? { metric } : {}) });
+    else if (plan.keep) routes.push(plan.keep);
+  }
   return { routes, rules };
 }

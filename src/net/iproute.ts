@@ -1,6 +1,6 @@
 // Translation between haip's data and iproute2: commands to argv, and `ip -j -N` output back to data.
 // Reading with -N keeps tables, scopes and protocols numeric, whatever the host's rt_* files say.
-import { InterfaceFacts, MAIN_TABLE, NetState, Route, routeWords, Rule, ruleWords } from '../model';
+import { Family, familyFlag, InterfaceFacts, MAIN_TABLE, NetState, Route, routeWords, Rule, ruleWords } from '../model';
 
 export type Command =
   | { op: 'route-replace'; route: Route }
@@ -20,13 +20,13 @@ const ruleArgs = (r: Rule) => ruleWords(r, true);
 export function commandArgv(c: Command): string[] {
   switch (c.op) {
     case 'route-replace':
-      return ['-4', 'route', 'replace', ...routeArgs(c.route)];
+      return [familyFlag(c.route.family), 'route', 'replace', ...routeArgs(c.route)];
     case 'route-del':
-      return ['-4', 'route', 'del', ...routeArgs(c.route)];
+      return [familyFlag(c.route.family), 'route', 'del', ...routeArgs(c.route)];
     case 'rule-add':
-      return ['-4', 'rule', 'add', ...ruleArgs(c.rule)];
+      return [familyFlag(c.rule.family), 'rule', 'add', ...ruleArgs(c.rule)];
     case 'rule-del':
-      return ['-4', 'rule', 'del', ...ruleArgs(c.rule)];
+      return [familyFlag(c.rule.family), 'rule', 'del', ...ruleArgs(c.rule)];
   }
 }
 
@@ -36,13 +36,15 @@ export function commandToString(c: Command): string {
 
 export const READ_ADDRS = ['-j', 'addr', 'show'];
 export const READ_RULES = ['-4', '-j', '-N', 'rule', 'show'];
+export const READ_RULES6 = ['-6', '-j', '-N', 'rule', 'show'];
+export const readRulesArgv = (family: Family) => (family === 6 ? READ_RULES6 : READ_RULES);
 
 /**
  * One table's routes, or only its default routes (every metric). Never `table all`: a host carrying a
  * full BGP table in another table must cost haip nothing, and the kernel dumps only the table asked for.
  */
-export function readRoutesArgv(table: number, onlyDefault = false): string[] {
-  return ['-4', '-j', '-N', 'route', 'show', 'table', String(table), ...(onlyDefault ? ['default'] : [])];
+export function readRoutesArgv(table: number, onlyDefault = false, family: Family = 4): string[] {
+  return [familyFlag(family), '-j', '-N', 'route', 'show', 'table', String(table), ...(onlyDefault ? ['default'] : [])];
 }
 
 /** `ip route show table N` for a table that holds nothing: exit 2, which means "no routes". */
@@ -55,6 +57,10 @@ interface IpAddrInfoJson {
   /** The peer of a point-to-point address. */
   address?: string;
   prefixlen: number;
+  scope?: string;
+  tentative?: boolean;
+  dadfailed?: boolean;
+  deprecated?: boolean;
 }
 interface IpLinkAddrJson {
   ifname: string;
@@ -108,19 +114,27 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
     const addresses = (j.addr_info ?? [])
       .filter((a): a is IpAddrInfoJson & { local: string } => a.family === 'inet' && !!a.local)
       .map((a) => ({ address: a.local, prefixlen: Number(a.prefixlen), peer: a.address }));
+    // Only global addresses the kernel would use as a source: link-local ones never leave the link.
+    const addresses6 = (j.addr_info ?? [])
+      .filter((a): a is IpAddrInfoJson & { local: string } => a.family === 'inet6' && !!a.local && a.scope === 'global' && !a.tentative && !a.dadfailed && !a.deprecated)
+      .map((a) => ({ address: a.local, prefixlen: Number(a.prefixlen) }));
     out.set(j.ifname, {
       name: j.ifname,
       up: flags.includes('UP') && flags.includes('LOWER_UP'),
       addresses,
+      ...(addresses6.length ? { addresses6 } : {}),
     });
   }
   return out;
 }
 
-const withLen = (addr: string, len: unknown) => (len === undefined || Number(len) === 32 ? addr : `${addr}/${len}`);
+const withLen = (addr: string, len: unknown, family: Family) => (len === undefined || Number(len) === (family === 6 ? 128 : 32) ? addr : `${addr}/${len}`);
 
-/** @param table the table asked for, for records that do not name theirs (main, or one table shown). */
-export function parseRoutes(text: string, table = MAIN_TABLE): Route[] {
+/**
+ * @param table the table asked for, for records that do not name theirs (main, or one table shown).
+ * @param family the family asked for (`ip -6`): its records are tagged with it.
+ */
+export function parseRoutes(text: string, table = MAIN_TABLE, family: Family = 4): Route[] {
   const out: Route[] = [];
   for (const j of parseJson<IpRouteJson>(text, 'route')) {
     if ((j.type !== undefined && j.type !== 'unicast') || !j.dev) continue;
@@ -130,6 +144,7 @@ export function parseRoutes(text: string, table = MAIN_TABLE): Route[] {
       dev: j.dev,
       protocol: j.protocol === undefined ? RTPROT_BOOT : Number(j.protocol),
     };
+    if (family === 6) r.family = 6;
     if (j.gateway) r.gateway = j.gateway;
     if (j.prefsrc) r.prefsrc = j.prefsrc;
     if (j.scope !== undefined && Number(j.scope) === 253) r.scope = 'link';
@@ -139,11 +154,12 @@ export function parseRoutes(text: string, table = MAIN_TABLE): Route[] {
   return out;
 }
 
-export function parseRules(text: string): Rule[] {
+export function parseRules(text: string, family: Family = 4): Rule[] {
   return parseJson<IpRuleJson>(text, 'rule').map((j) => {
     const r: Rule = { priority: Number(j.priority ?? 0), table: Number(j.table) };
-    if (j.src && j.src !== 'all') r.from = withLen(j.src, j.srclen);
-    if (j.dst && j.dst !== 'all') r.to = withLen(j.dst, j.dstlen);
+    if (family === 6) r.family = 6;
+    if (j.src && j.src !== 'all') r.from = withLen(j.src, j.srclen, family);
+    if (j.dst && j.dst !== 'all') r.to = withLen(j.dst, j.dstlen, family);
     if (j.fwmark !== undefined) r.fwmark = Number(j.fwmark);
     if (j.fwmask !== undefined && Number(j.fwmask) !== 0xffffffff) r.mask = Number(j.fwmask);
     if (j.iif) r.iif = j.iif;

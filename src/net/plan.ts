@@ -1,12 +1,19 @@
 // Reconcile: the commands that turn the actual state into the desired one, touching only what carries
 // haip's protocol. Adds and replaces come before deletes, so traffic always has a route; a second run
 // over the result plans nothing.
-import { NetState, Route, Rule, routeToString, ruleToString } from '../model';
+import { Family, NetState, Route, Rule, routeToString, ruleToString } from '../model';
 import { Command } from './iproute';
 
-/** The kernel keeps `X/32` as `X` and a full fwmark mask as none; compare in the kernel's own form. */
-const host = (a: string | undefined) => (a?.endsWith('/32') ? a.slice(0, -3) : a);
-export const normalRoute = (r: Route): Route => ({ ...r, dst: host(r.dst)! });
+/** The kernel keeps `X/32` (`X/128`) as `X` and a full fwmark mask as none; compare in the kernel's own form. */
+const host = (a: string | undefined) => (a?.endsWith('/32') ? a.slice(0, -3) : a?.endsWith('/128') ? a.slice(0, -4) : a);
+/** IPv6 has no metric 0: the kernel stores a route added without one at 1024. */
+export const IPV6_DEFAULT_METRIC = 1024;
+const metricOf = (r: Route) => r.metric || (r.family === 6 ? IPV6_DEFAULT_METRIC : 0);
+export const normalRoute = (r: Route): Route => {
+  const n: Route = { ...r, dst: host(r.dst)! };
+  if (r.family === 6) n.metric = metricOf(r);
+  return n;
+};
 export const normalRule = (r: Rule): Rule => {
   const n: Rule = { ...r, from: host(r.from), to: host(r.to) };
   if (n.mask === 0xffffffff) delete n.mask;
@@ -15,7 +22,7 @@ export const normalRule = (r: Rule): Rule => {
 };
 
 /** The kernel's identity of a route: `ip route replace` overwrites the route with the same key. */
-const routeKey = (r: Route) => `${r.table}|${host(r.dst)}|${r.metric ?? 0}`;
+const routeKey = (r: Route) => `${r.family ?? 4}|${r.table}|${host(r.dst)}|${metricOf(r)}`;
 const ruleKey = (r: Rule) => ruleToString({ ...normalRule(r), protocol: undefined });
 
 const same = (a: Route, b: Route) => routeToString(normalRoute(a)) === routeToString(normalRoute(b));
@@ -28,7 +35,7 @@ const same = (a: Route, b: Route) => routeToString(normalRoute(a)) === routeToSt
  */
 export function wouldWinOver(r: Route, desired: Route[]): boolean {
   if (r.dst !== 'default') return false;
-  return desired.some((d) => d.dst === 'default' && d.table === r.table && (r.metric ?? 0) <= (d.metric ?? 0) && !same(r, d));
+  return desired.some((d) => d.dst === 'default' && d.family === r.family && d.table === r.table && metricOf(r) <= metricOf(d) && !same(r, d));
 }
 
 export function reconcile(desired: NetState, actual: NetState, protocol: number): Command[] {
@@ -93,9 +100,9 @@ export function withoutForeignConflicts(desired: NetState, actual: NetState, pro
   return { desired: { ...desired, routes }, conflicts };
 }
 
-/** The default route the kernel uses among a table's defaults: the lowest metric, first of equals. */
-export function winningDefault(defaults: Route[]): Route | undefined {
+/** The default route the kernel uses among a table's defaults of one family: the lowest metric, first of equals. */
+export function winningDefault(defaults: Route[], family: Family = 4): Route | undefined {
   let best: Route | undefined;
-  for (const r of defaults) if (r.dst === 'default' && (!best || (r.metric ?? 0) < (best.metric ?? 0))) best = r;
+  for (const r of defaults) if (r.dst === 'default' && (r.family ?? 4) === family && (!best || metricOf(r) < metricOf(best))) best = r;
   return best;
 }

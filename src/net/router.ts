@@ -1,8 +1,8 @@
 // Reads the kernel's state and applies planned commands through a Runner. Every command is tried;
 // failures are collected with their argv and stderr, never thrown past the caller.
-import { InterfaceFacts, NetState, Route } from '../model';
+import { configFamilies, Family, InterfaceFacts, LinkConfig, NetState, Route } from '../model';
 import { CommandError, Runner, runChecked } from '../sys/runner';
-import { acceptedCodes, Command, commandArgv, NO_SUCH_TABLE, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, READ_RULES, readRoutesArgv } from './iproute';
+import { acceptedCodes, Command, commandArgv, NO_SUCH_TABLE, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, readRoutesArgv, readRulesArgv } from './iproute';
 
 export interface Observation {
   interfaces: Map<string, InterfaceFacts>;
@@ -17,6 +17,8 @@ export interface ReadScope {
   tables: number[];
   /** Tables the config's extra rules point at: not haip's, never read (one may hold a full BGP table). */
   foreign: number[];
+  /** The families to read: IPv6 only when a link probes an IPv6 target. */
+  families: Family[];
 }
 
 const RESERVED_TABLES = new Set([0, 253, 254, 255]);
@@ -27,27 +29,36 @@ const RESERVED_TABLES = new Set([0, 253, 254, 255]);
  * `table all`, so a full BGP table elsewhere is never read.
  */
 export async function observe(ip: Runner, scope: ReadScope): Promise<Observation> {
-  const [addrs, rulesOut, mainDefaults] = await Promise.all([runChecked(ip, READ_ADDRS), runChecked(ip, READ_RULES), readMainDefaults(ip, scope.mainTable)]);
-  const rules = parseRules(rulesOut.stdout);
+  const [addrs, ...perFamily] = await Promise.all([runChecked(ip, READ_ADDRS), ...scope.families.map((f) => observeFamily(ip, scope, f))]);
+  return {
+    interfaces: parseInterfaces(addrs.stdout),
+    net: { routes: perFamily.flatMap((n) => n.routes), rules: perFamily.flatMap((n) => n.rules) },
+  };
+}
+
+/** One family's rules, main's default routes and haip's tables. */
+async function observeFamily(ip: Runner, scope: ReadScope, family: Family): Promise<NetState> {
+  const [rulesOut, mainDefaults] = await Promise.all([runChecked(ip, readRulesArgv(family)), readTable(ip, scope.mainTable, true, family)]);
+  const rules = parseRules(rulesOut.stdout, family);
   const tables = new Set(scope.tables);
   for (const r of rules) if (r.protocol === scope.protocol) tables.add(r.table);
   for (const t of [...tables]) if (RESERVED_TABLES.has(t) || t === scope.mainTable || (scope.foreign.includes(t) && !scope.tables.includes(t))) tables.delete(t);
-  const perTable = await Promise.all([...tables].sort((a, b) => a - b).map((t) => readTable(ip, t)));
-  return { interfaces: parseInterfaces(addrs.stdout), net: { routes: [...mainDefaults, ...perTable.flat()], rules } };
+  const perTable = await Promise.all([...tables].sort((a, b) => a - b).map((t) => readTable(ip, t, false, family)));
+  return { routes: [...mainDefaults, ...perTable.flat()], rules };
 }
 
 /** A table's routes; a table that does not exist yet holds none. */
-export async function readTable(ip: Runner, table: number, onlyDefault = false): Promise<Route[]> {
-  const argv = readRoutesArgv(table, onlyDefault);
+export async function readTable(ip: Runner, table: number, onlyDefault = false, family: Family = 4): Promise<Route[]> {
+  const argv = readRoutesArgv(table, onlyDefault, family);
   const r = await ip.run(argv);
   if (r.code === 2 && NO_SUCH_TABLE.test(r.stderr)) return [];
   if (r.code !== 0) throw new CommandError(['ip', ...argv], r);
-  return parseRoutes(r.stdout, table);
+  return parseRoutes(r.stdout, table, family);
 }
 
 /** The default routes of the table haip keeps the default route in, every metric, in the kernel's order. */
-export function readMainDefaults(ip: Runner, mainTable: number): Promise<Route[]> {
-  return readTable(ip, mainTable, true);
+export async function readMainDefaults(ip: Runner, mainTable: number, families: Family[] = [4]): Promise<Route[]> {
+  return (await Promise.all(families.map((f) => readTable(ip, mainTable, true, f)))).flat();
 }
 
 export interface ApplyResult {
@@ -72,8 +83,10 @@ export async function applyCommands(ip: Runner, commands: Command[]): Promise<Ap
 }
 
 /** The read scope of a config. */
-export function readScope(config: { mainTable: number; protocol: number; links: { table?: number }[]; rules: { table: number }[] }): ReadScope {
+export function readScope(config: { mainTable: number; protocol: number; links: LinkConfig[]; rules: { table: number }[] }): ReadScope {
   return {
+    // IPv4 always (rules, flush and the original's mode need it); IPv6 when a link probes it.
+    families: [4, ...configFamilies(config).filter((f) => f === 6)],
     mainTable: config.mainTable,
     protocol: config.protocol,
     tables: config.links.flatMap((l) => (l.table === undefined ? [] : [l.table])),

@@ -3,7 +3,7 @@
 // next packet already finds the new default route.
 import { CHECKS_NFT, PassReason } from '../core/reasons';
 import { Log } from '../log';
-import { Config, LinkState } from '../model';
+import { Config, Family, LinkState } from '../model';
 import { Runner } from '../sys/runner';
 import { flushMarked } from './conntrack';
 import { linkMark, markMask } from './desired';
@@ -14,6 +14,8 @@ export interface StickyState {
   applied?: string;
   /** Links that went down since the last pass, whose connections are still to be flushed. */
   pendingFlush: Set<string>;
+  /** The same for IPv6: a link whose IPv6 went down loses only its IPv6 connections. */
+  pendingFlush6?: Set<string>;
   warnedUnavailable?: boolean;
   /** The last failure, logged once until it changes or the table goes in (a foreign table stays for hours). */
   lastError?: string;
@@ -28,7 +30,8 @@ export async function syncSticky(
   config: Config,
   deps: { log: Log; nft?: Runner; conntrack?: Runner },
   active: string | null,
-  healthOf: (link: string) => LinkState | undefined,
+  healthOf: (link: string, family: Family) => LinkState | undefined,
+  active6: string | null = null,
 ): Promise<boolean> {
   const { log, nft, conntrack } = deps;
   let failed = false;
@@ -44,12 +47,14 @@ export async function syncSticky(
     }
     state.applied = '';
     state.pendingFlush.clear();
+    state.pendingFlush6?.clear();
     return false;
   }
   if (!nft || !conntrack) {
     if (!state.warnedUnavailable) log.error('sticky: true, but haip was started without nft/conntrack; connections are not kept on their uplink');
     state.warnedUnavailable = true;
     state.pendingFlush.clear();
+    state.pendingFlush6?.clear();
     return false;
   }
   try {
@@ -68,17 +73,23 @@ export async function syncSticky(
     state.applied = undefined;
     failed = true;
   }
-  for (const name of [...state.pendingFlush]) {
-    state.pendingFlush.delete(name);
-    const i = config.links.findIndex((l) => l.name === name);
-    // A link that came back before this pass keeps its connections.
-    if (i < 0 || healthOf(name) !== 'down') continue;
-    const mark = linkMark(config, i);
-    try {
-      const n = await flushMarked(conntrack, mark, markMask(config));
-      log.notice(`sticky: ${name} is down: flushed its ${n} connection(s) (mark ${hex(mark)}); their next packets take ${active ?? 'the default route'}`);
-    } catch (err) {
-      log.error(`sticky: flushing the connections of ${name}: ${(err as Error).message}`);
+  for (const [family, pending, now] of [
+    [4, state.pendingFlush, active],
+    [6, state.pendingFlush6, active6],
+  ] as const) {
+    for (const name of [...(pending ?? [])]) {
+      pending!.delete(name);
+      const i = config.links.findIndex((l) => l.name === name);
+      // A link that came back before this pass keeps its connections.
+      if (i < 0 || healthOf(name, family) !== 'down') continue;
+      const mark = linkMark(config, i);
+      const what = family === 6 ? 'IPv6 ' : '';
+      try {
+        const n = await flushMarked(conntrack, mark, markMask(config), family);
+        log.notice(`sticky: ${name} is down${family === 6 ? ' for IPv6' : ''}: flushed its ${n} ${what}connection(s) (mark ${hex(mark)}); their next packets take ${now ?? `the ${what}default route`}`);
+      } catch (err) {
+        log.error(`sticky: flushing the ${what}connections of ${name}: ${(err as Error).message}`);
+      }
     }
   }
   return failed;

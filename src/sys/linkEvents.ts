@@ -1,6 +1,7 @@
 // Tells haip that interfaces, addresses, routes or rules changed (`ip monitor`), or that nftables tables
 // did (`nft monitor tables`), so it re-reads and reconciles at once instead of waiting for the next probe
 // or the periodic pass. The monitors print no JSON, so events only say "look again".
+import { isIPv6 } from 'node:net';
 import { ChildProcess, spawn } from 'node:child_process';
 import { Clock, TimerHandle } from './clock';
 import { LineBuffer } from './text';
@@ -64,11 +65,20 @@ export class MonitorProcess implements LinkEvents {
   }
 }
 
-/** Links, addresses, routes and rules. */
+/** Links, addresses, routes and rules, of both families (a reload may add IPv6 targets). */
 export class IpMonitor extends MonitorProcess {
   constructor(clock: Clock, onError: (msg: string) => void, binary = 'ip') {
-    super(clock, onError, binary, ['-4', 'monitor', 'link', 'address', 'route', 'rule'], 'ip monitor');
+    super(clock, onError, binary, ['monitor', 'link', 'address', 'route', 'rule'], 'ip monitor');
   }
+}
+
+/**
+ * Whether an `ip monitor` line is about IPv6 only (an inet6 address, a route or rule naming an IPv6
+ * address): a config without IPv6 targets ignores those, so router advertisements cost it nothing.
+ * Link lines (a MAC address is not an IPv6 address) concern both families.
+ */
+export function isIPv6Event(line: string): boolean {
+  return /\binet6\b/.test(line) || line.split(/\s+/).some((t) => isIPv6(t.split('/')[0]));
 }
 
 /** nftables tables created and deleted (`nft flush ruleset` deletes every table, haip's too). */

@@ -12,7 +12,7 @@ export type ProbeTarget =
 export type ProbeKind = ProbeTarget['kind'];
 
 /** What a target must look like, for error messages and docs. */
-export const TARGET_FORMS = 'an IPv4 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME';
+export const TARGET_FORMS = 'an IPv4 or IPv6 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME';
 
 const DEFAULT_PORT = { http: 80, dns: 53 } as const;
 /** RFC 1035 names as resolvers take them: labels of letters, digits, '-' and '_', 253 characters in all. */
@@ -33,7 +33,7 @@ export function parseTarget(text: string): ProbeTarget | { error: string } {
   if (kind === 'tcp') {
     const m = /^(\[[^\]]*\]|[^:/]*)(?::([^/]*))?$/.exec(rest);
     if (!m) return { error: `"${text}": a TCP target is tcp://ADDR:PORT, nothing after the port` };
-    const addr = address(m[1]);
+    const addr = address(m[1], true);
     if ('error' in addr) return { error: `"${text}": ${addr.error}` };
     if (m[2] === undefined) return { error: `"${text}": a TCP target needs a port: tcp://${m[1]}:PORT` };
     const port = portNumber(m[2]);
@@ -53,7 +53,7 @@ export function parseTarget(text: string): ProbeTarget | { error: string } {
     }
     const m = /^(\[[^\]]*\]|[^:/]*)(?::([^/]*))?(\/.*)?$/s.exec(url);
     if (!m) return { error: `"${text}": not ${kind}://ADDR[:PORT]/...` };
-    const addr = address(m[1]);
+    const addr = address(m[1], true);
     if ('error' in addr) return { error: `"${text}": ${addr.error}` };
     const port = m[2] === undefined ? DEFAULT_PORT[kind] : portNumber(m[2]);
     if (port === undefined) return { error: `"${text}": port "${m[2]}" must be a number from 1 to 65535` };
@@ -78,10 +78,15 @@ export function targetOf(text: string): ProbeTarget {
   return t;
 }
 
-function address(text: string): { address: string } | { error: string } {
+/** A bare address (ICMP, either family) or the ADDR of a URL (IPv6 in brackets; IPv4 only for now). */
+function address(text: string, inUrl = false): { address: string } | { error: string } {
   const bracketed = /^\[(.*)\]$/.exec(text);
   const a = bracketed ? bracketed[1] : text;
-  if (isIPv6(a)) return { error: `${a} is an IPv6 address: haip probes IPv4 targets only for now` };
+  if (isIPv6(a) && !a.includes('%')) {
+    if (inUrl && bracketed) return { error: `${a} is an IPv6 address: TCP, HTTP and DNS probes take IPv4 addresses for now (ping it as a bare address)` };
+    if (inUrl) return { error: `an IPv6 address goes in brackets: [${a}]` };
+    return bracketed ? { error: `a bare address goes without brackets: ${a}` } : { address: a };
+  }
   if (bracketed) return { error: `[${a}] is not an IPv6 address` };
   if (isIPv4(a)) return { address: a };
   if (a === '') return { error: 'the address is missing' };

@@ -13,7 +13,10 @@
 //   routes on that device using it as prefsrc or reaching it as a connected prefix, and the last address
 //   going drops every route on the device (fib_disable_ip). Removing an interface
 //   or taking it administratively down drops every route on it. Carrier loss keeps routes (flag linkdown).
-// - Not modelled: the local table (255) routes, IPv6, route types other than unicast, tos, multipath.
+// - IPv6 (`ip -6`): its own routes and rules beside IPv4's; a route added without a metric gets 1024,
+//   a connected prefix is `proto kernel metric 256`, a link-local gateway (fe80::/10) is reachable on any
+//   device, rules and routes print /128 host selectors bare. Not modelled: link-local addresses, DAD.
+// - Not modelled: the local table (255) routes, route types other than unicast, tos, multipath.
 // - Any other argv answers code 255 and is recorded in `unknown`, so tests can assert none happened.
 import { Log } from '../../src/log';
 import { LogLevel } from '../../src/model';
@@ -39,9 +42,46 @@ function maskOf(len: number): number {
   return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
 }
 
-/** "a.b.c.d[/n]" -> address and length; the kernel keeps host bits of rule selectors as given. */
+const is6 = (a: string) => a.includes(':');
+
+function v6ToBig(a: string): bigint {
+  const [head, tail] = a.includes('::') ? a.split('::') : [a, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-f]{1,4}$/i.test(g))) throw new Error(`bad address ${a}`);
+  return groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g, 16)), 0n);
+}
+
+function bigToV6(n: bigint): string {
+  const g = [...Array(8)].map((_, i) => Number((n >> BigInt(16 * (7 - i))) & 0xffffn));
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < 8; i++) {
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i >= 2 && j - i > best.len) best = { at: i, len: j - i };
+  }
+  const hx = g.map((x) => x.toString(16));
+  return best.at < 0 ? hx.join(':') : `${hx.slice(0, best.at).join(':')}::${hx.slice(best.at + best.len).join(':')}`;
+}
+
+const mask6 = (len: number) => (len === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - len)) - 1n));
+
+/** An address in the kernel's spelling: dotted quad, or compressed IPv6. */
+function canon(a: string): string {
+  return is6(a) ? bigToV6(v6ToBig(a)) : intToIp(ipToInt(a));
+}
+
+/** "a.b.c.d[/n]" (or IPv6) -> address and length; the kernel keeps host bits of rule selectors as given. */
 function parsePrefix(s: string): { addr: string; len: number } {
   if (s === 'all' || s === 'default' || s === '0/0' || s === '0.0.0.0/0') return { addr: '0.0.0.0', len: 0 };
+  if (s === '::/0') return { addr: '::', len: 0 };
+  if (is6(s)) {
+    const [a6, l6] = s.split('/');
+    const len6 = l6 === undefined ? 128 : Number(l6);
+    if (!Number.isInteger(len6) || len6 < 0 || len6 > 128) throw new Error(`bad prefix ${s}`);
+    return { addr: canon(a6), len: len6 };
+  }
   const [a, l] = s.split('/');
   const len = l === undefined ? 32 : Number(l);
   if (!Number.isInteger(len) || len < 0 || len > 32) throw new Error(`bad prefix ${s}`);
@@ -49,6 +89,8 @@ function parsePrefix(s: string): { addr: string; len: number } {
 }
 
 function inPrefix(addr: string, net: string, len: number): boolean {
+  if (is6(addr) !== is6(net)) return false;
+  if (is6(addr)) return ((v6ToBig(addr) ^ v6ToBig(net)) & mask6(len)) === 0n;
   return ((ipToInt(addr) ^ ipToInt(net)) & maskOf(len)) === 0;
 }
 
@@ -56,6 +98,10 @@ function inPrefix(addr: string, net: string, len: number): boolean {
 function routeDst(s: string): string {
   const { addr, len } = parsePrefix(s);
   if (len === 0) return 'default';
+  if (is6(addr)) {
+    const net6 = bigToV6(v6ToBig(addr) & mask6(len));
+    return len === 128 ? net6 : `${net6}/${len}`;
+  }
   const net = intToIp((ipToInt(addr) & maskOf(len)) >>> 0);
   return len === 32 ? net : `${net}/${len}`;
 }
@@ -78,6 +124,8 @@ export interface FakeInterface {
 }
 
 export interface FakeRoute {
+  /** Absent: IPv4. */
+  family?: 6;
   table: number;
   dst: string; // "default", "a.b.c.d" or "a.b.c.d/n"
   dev: string;
@@ -89,6 +137,8 @@ export interface FakeRoute {
 }
 
 export interface FakeRule {
+  /** Absent: IPv4. */
+  family?: 6;
   priority: number;
   src?: { addr: string; len: number };
   dst?: { addr: string; len: number };
@@ -119,6 +169,8 @@ export class FakeKernel implements Runner {
     { priority: 0, table: 255, protocol: 2 },
     { priority: 32766, table: 254, protocol: 2 },
     { priority: 32767, table: 253, protocol: 2 },
+    { family: 6, priority: 0, table: 255, protocol: 2 },
+    { family: 6, priority: 32766, table: 254, protocol: 2 },
   ];
   /** Every argv run, in order, reads included. */
   readonly log: string[][] = [];
@@ -172,9 +224,11 @@ export class FakeKernel implements Runner {
     const a = i.addresses.find((x) => x.address === address);
     if (!a) throw new Error(`fake kernel: ${name} has no ${address}`);
     i.addresses = i.addresses.filter((x) => x !== a);
+    const six = is6(address);
+    const left = i.addresses.some((x) => is6(x.address) === six);
     // The last address going disables IP on the device: every route on it goes (fib_disable_ip).
     this.routes = this.routes.filter(
-      (r) => !(r.dev === name && (!i.addresses.length || r.prefsrc === address || (r.protocol === 2 && r.dst === connectedDst(a)))),
+      (r) => !(r.dev === name && (r.family === 6) === six && (!left || r.prefsrc === address || (r.protocol === 2 && r.dst === connectedDst(a)))),
     );
     return this;
   }
@@ -191,7 +245,9 @@ export class FakeKernel implements Runner {
    * (`ip route append`, busybox `route add`), or in front of its equals (`ip route prepend`).
    */
   addRawRoute(r: Partial<FakeRoute> & { dst: string; dev: string }, opts: { prepend?: boolean } = {}): this {
-    const route = { table: 254, scope: r.gateway ? 0 : 253, protocol: 3, metric: 0, ...r, dst: routeDst(r.dst) };
+    const six = is6(r.dst) || (r.gateway !== undefined && is6(r.gateway)) || r.family === 6;
+    const route: FakeRoute = { table: 254, scope: r.gateway || six ? 0 : 253, protocol: 3, metric: six ? 1024 : 0, ...r, dst: routeDst(r.dst) };
+    if (six) route.family = 6;
     if (opts.prepend) this.routes.unshift(route);
     else this.routes.push(route);
     return this;
@@ -232,6 +288,11 @@ export class FakeKernel implements Runner {
     const dst = connectedDst(a);
     // lo's 127/8 lives in the local table as type local, which is not modelled.
     if (!dst || dev === 'lo') return;
+    if (is6(a.address)) {
+      this.routes = this.routes.filter((r) => !(r.family === 6 && r.table === 254 && r.dst === dst && r.protocol === 2 && r.dev === dev));
+      this.routes.push({ family: 6, table: 254, dst, dev, scope: 0, protocol: 2, metric: 256 });
+      return;
+    }
     this.routes = this.routes.filter((r) => !(r.table === 254 && r.dst === dst && r.metric === 0 && r.protocol === 2 && r.dev === dev));
     this.routes.push({ table: 254, dst, dev, prefsrc: a.address, scope: 253, protocol: 2, metric: 0 });
   }
@@ -256,18 +317,22 @@ export class FakeKernel implements Runner {
     const key = argv.join(' ');
     if (key === '-j addr show') return ok(JSON.stringify(this.addrJson()));
     if (key === '-4 -j -N route show table all') return ok(JSON.stringify(this.routeJson()));
-    const show = /^-4 -j -N route show table (\w+)( default)?$/.exec(key);
+    const show = /^-([46]) -j -N route show table (\w+)( default)?$/.exec(key);
     if (show) {
-      const table = show[1] === 'main' ? 254 : num(show[1]);
-      const routes = this.routeJson(table, !!show[2]);
+      const six = show[1] === '6';
+      const table = show[2] === 'main' ? 254 : num(show[2]);
+      const routes = this.routeJson(table, !!show[3], six);
       // The kernel knows a table only while it holds a route; main always exists.
-      if (table !== 254 && !this.routes.some((r) => r.table === table)) return fail(2, 'Error: ipv4: FIB table does not exist.\nDump terminated');
+      if (table !== 254 && !this.routes.some((r) => r.table === table && (r.family === 6) === six))
+        return fail(2, `Error: ${six ? 'ipv6' : 'ipv4'}: FIB table does not exist.\nDump terminated`);
       return ok(JSON.stringify(routes));
     }
     if (key === '-4 -j -N rule show') return ok(JSON.stringify(this.ruleJson()));
+    if (key === '-6 -j -N rule show') return ok(JSON.stringify(this.ruleJson(true)));
     try {
-      if (argv[0] === '-4' && argv[1] === 'route' && (argv[2] === 'replace' || argv[2] === 'del')) return this.route(argv[2], argv.slice(3));
-      if (argv[0] === '-4' && argv[1] === 'rule' && (argv[2] === 'add' || argv[2] === 'del')) return this.rule(argv[2], argv.slice(3));
+      const six = argv[0] === '-6';
+      if ((argv[0] === '-4' || six) && argv[1] === 'route' && (argv[2] === 'replace' || argv[2] === 'del')) return this.route(argv[2], argv.slice(3), six);
+      if ((argv[0] === '-4' || six) && argv[1] === 'rule' && (argv[2] === 'add' || argv[2] === 'del')) return this.rule(argv[2], argv.slice(3), six);
     } catch (err) {
       if (!(err instanceof UnknownArgv)) throw err;
     }
@@ -275,8 +340,9 @@ export class FakeKernel implements Runner {
     return fail(255, `fake kernel does not know: ip ${key}`);
   }
 
-  private route(op: 'replace' | 'del', args: string[]): RunResult {
+  private route(op: 'replace' | 'del', args: string[], six = false): RunResult {
     if (!args.length) throw new UnknownArgv();
+    if (args[0] !== 'default' && is6(args[0]) !== six) return fail(2, 'Error: Invalid prefix for given prefix length.');
     const r: Partial<FakeRoute> & { dst: string } = { dst: routeDst(args[0]) };
     let scopeGiven = false;
     for (let i = 1; i < args.length; i += 2) {
@@ -284,13 +350,15 @@ export class FakeKernel implements Runner {
       if (v === undefined) throw new UnknownArgv();
       switch (k) {
         case 'via':
-          r.gateway = intToIp(ipToInt(v));
+          if (is6(v) !== six) return fail(2, 'Error: inet address is expected rather than "' + v + '".');
+          r.gateway = canon(v);
           break;
         case 'dev':
           r.dev = v;
           break;
         case 'src':
-          r.prefsrc = intToIp(ipToInt(v));
+          if (is6(v) !== six) return fail(2, 'Error: inet address is expected rather than "' + v + '".');
+          r.prefsrc = canon(v);
           break;
         case 'scope':
           if (v !== 'link' && v !== 'host' && v !== 'global') throw new UnknownArgv();
@@ -311,10 +379,13 @@ export class FakeKernel implements Runner {
       }
     }
     const table = r.table ?? 254;
-    const metric = r.metric ?? 0;
+    // IPv6 has no metric 0: the kernel stores 1024.
+    const metric = r.metric || (six ? 1024 : 0);
+    const fam = (x: FakeRoute) => (x.family === 6) === six;
     if (op === 'del') {
       const i = this.routes.findIndex(
         (x) =>
+          fam(x) &&
           x.table === table &&
           x.dst === r.dst &&
           x.metric === metric &&
@@ -332,30 +403,31 @@ export class FakeKernel implements Runner {
     const dev = this.interfaces.get(r.dev);
     if (!dev) return fail(1, `Cannot find device "${r.dev}"`);
     if (!dev.adminUp) return fail(2, 'Error: Nexthop device is not up.');
-    if (r.gateway && !dev.addresses.some((a) => gatewayReachable(a, r.gateway!)))
+    if (r.gateway && !(six && r.gateway.startsWith('fe80:')) && !dev.addresses.some((a) => gatewayReachable(a, r.gateway!)))
       return fail(2, 'Error: Nexthop has invalid gateway.');
     if (r.prefsrc && ![...this.interfaces.values()].some((i) => i.addresses.some((a) => a.address === r.prefsrc)))
       return fail(2, 'Error: Invalid prefsrc address.');
     const route: FakeRoute = {
+      ...(six ? { family: 6 as const } : {}),
       table,
       dst: r.dst,
       dev: r.dev,
       gateway: r.gateway,
       prefsrc: r.prefsrc,
-      // iproute2 gives a route without a gateway scope link unless told otherwise.
-      scope: scopeGiven ? r.scope! : r.gateway ? 0 : 253,
+      // iproute2 gives a route without a gateway scope link unless told otherwise; IPv6 has no scopes.
+      scope: six ? 0 : scopeGiven ? r.scope! : r.gateway ? 0 : 253,
       protocol: r.protocol ?? 3,
       metric,
     };
     if (route.gateway === undefined) delete route.gateway;
     if (route.prefsrc === undefined) delete route.prefsrc;
-    const at = this.routes.findIndex((x) => x.table === table && x.dst === r.dst && x.metric === metric);
+    const at = this.routes.findIndex((x) => fam(x) && x.table === table && x.dst === r.dst && x.metric === metric);
     if (at >= 0) this.routes[at] = route;
     else this.routes.push(route);
     return ok();
   }
 
-  private rule(op: 'add' | 'del', args: string[]): RunResult {
+  private rule(op: 'add' | 'del', args: string[], six = false): RunResult {
     const r: Partial<FakeRule> = {};
     for (let i = 0; i < args.length; i += 2) {
       const [k, v] = [args[i], args[i + 1]];
@@ -367,9 +439,11 @@ export class FakeKernel implements Runner {
           r.priority = num(v);
           break;
         case 'from':
+          if (v !== 'all' && is6(v) !== six) return fail(2, `Error: ${six ? 'inet6' : 'inet'} prefix is expected rather than "${v}".`);
           if (v !== 'all') r.src = parsePrefix(v);
           break;
         case 'to':
+          if (v !== 'all' && is6(v) !== six) return fail(2, `Error: ${six ? 'inet6' : 'inet'} prefix is expected rather than "${v}".`);
           if (v !== 'all') r.dst = parsePrefix(v);
           break;
         case 'fwmark': {
@@ -400,7 +474,7 @@ export class FakeKernel implements Runner {
     if (r.dst && r.dst.len === 0) delete r.dst;
     if (op === 'add') {
       if (r.table === undefined) return fail(2, 'Error: Rule needs a table.');
-      const rule: FakeRule = { priority: r.priority ?? this.nextRulePriority(), table: r.table, protocol: r.protocol ?? 0 };
+      const rule: FakeRule = { ...(six ? { family: 6 as const } : {}), priority: r.priority ?? this.nextRulePriority(), table: r.table, protocol: r.protocol ?? 0 };
       for (const k of ['src', 'dst', 'fwmark', 'fwmask', 'iif', 'suppressPrefixlen'] as const) if (r[k] !== undefined) (rule as any)[k] = r[k];
       if (this.rules.some((x) => sameRule(x, rule))) return fail(2, 'RTNETLINK answers: File exists');
       // Rules of equal priority keep insertion order, as the kernel does.
@@ -411,6 +485,7 @@ export class FakeKernel implements Runner {
     }
     const i = this.rules.findIndex(
       (x) =>
+        (x.family === 6) === six &&
         (r.priority === undefined || x.priority === r.priority) &&
         (r.table === undefined || x.table === r.table) &&
         (r.src === undefined || sameSel(x.src, r.src)) &&
@@ -431,7 +506,8 @@ export class FakeKernel implements Runner {
    * suppress_prefixlength. Null when nothing routes it.
    */
   routeGet(dst: string, src?: string): { dev: string; gateway?: string; table: number } | null {
-    const sorted = [...this.rules].sort((a, b) => a.priority - b.priority);
+    const six = is6(dst);
+    const sorted = this.rules.filter((r) => (r.family === 6) === six).sort((a, b) => a.priority - b.priority);
     for (const rule of sorted) {
       if (rule.src && !(src && inPrefix(src, rule.src.addr, rule.src.len))) continue;
       if (rule.dst && !inPrefix(dst, rule.dst.addr, rule.dst.len)) continue;
@@ -440,7 +516,7 @@ export class FakeKernel implements Runner {
       let best: FakeRoute | undefined;
       let bestLen = -1;
       for (const r of this.routes) {
-        if (r.table !== rule.table || !this.interfaces.has(r.dev)) continue;
+        if ((r.family === 6) !== six || r.table !== rule.table || !this.interfaces.has(r.dev)) continue;
         const { addr, len } = parsePrefix(r.dst);
         if (inPrefix(dst, addr, len) && (len > bestLen || (len === bestLen && r.metric < best!.metric))) {
           best = r;
@@ -473,7 +549,7 @@ export class FakeKernel implements Runner {
         flags,
         operstate: i.name === 'lo' ? 'UNKNOWN' : i.adminUp && i.carrier ? 'UP' : i.adminUp ? 'DOWN' : 'DOWN',
         addr_info: i.addresses.map((a) => {
-          const j: Record<string, unknown> = { family: 'inet', local: a.address };
+          const j: Record<string, unknown> = { family: is6(a.address) ? 'inet6' : 'inet', local: a.address };
           if (a.peer) j.address = a.peer;
           j.prefixlen = a.prefixlen;
           j.scope = i.name === 'lo' ? 'host' : 'global';
@@ -485,14 +561,15 @@ export class FakeKernel implements Runner {
   }
 
   /** `ip -j -N route show table all`, or of one table (whose records then name no table), or its defaults. */
-  routeJson(table?: number, onlyDefault = false): unknown[] {
+  routeJson(table?: number, onlyDefault = false, six = false): unknown[] {
     // Routes of one table in the kernel's order (a prepended route first), sorted only across tables.
+    const fam = (r: FakeRoute) => (r.family === 6) === six;
     const routes =
       table === undefined
-        ? this.sortedRoutes()
+        ? this.sortedRoutes().filter(fam)
         : onlyDefault
-          ? this.routes.filter((r) => r.table === table && r.dst === 'default').sort((a, b) => a.metric - b.metric)
-          : this.sortedRoutes().filter((r) => r.table === table);
+          ? this.routes.filter((r) => fam(r) && r.table === table && r.dst === 'default').sort((a, b) => a.metric - b.metric)
+          : this.sortedRoutes().filter((r) => fam(r) && r.table === table);
     return routes.map((r) => {
       const j: Record<string, unknown> = { dst: r.dst };
       if (r.gateway) j.gateway = r.gateway;
@@ -505,17 +582,19 @@ export class FakeKernel implements Runner {
       if (r.metric) j.metric = r.metric;
       const dev = this.interfaces.get(r.dev);
       j.flags = dev && !dev.carrier ? ['linkdown'] : [];
+      if (six) j.pref = 'medium';
       return j;
     });
   }
 
-  ruleJson(): unknown[] {
-    return this.rules.map((r) => {
+  ruleJson(six = false): unknown[] {
+    const host = six ? 128 : 32;
+    return this.rules.filter((r) => (r.family === 6) === six).map((r) => {
       const j: Record<string, unknown> = { priority: r.priority, src: r.src ? r.src.addr : 'all' };
-      if (r.src && r.src.len !== 32) j.srclen = r.src.len;
+      if (r.src && r.src.len !== host) j.srclen = r.src.len;
       if (r.dst) {
         j.dst = r.dst.addr;
-        if (r.dst.len !== 32) j.dstlen = r.dst.len;
+        if (r.dst.len !== host) j.dstlen = r.dst.len;
       }
       if (r.fwmark !== undefined) {
         j.fwmark = '0x' + r.fwmark.toString(16);
@@ -536,18 +615,22 @@ export class FakeKernel implements Runner {
     const dstKey = (d: string) => {
       if (d === 'default') return -1;
       const { addr, len } = parsePrefix(d);
-      return ipToInt(addr) * 64 + len;
+      return is6(addr) ? Number(v6ToBig(addr) >> 64n) * 256 + len : ipToInt(addr) * 64 + len;
     };
-    return [...this.routes].sort((a, b) => order(a.table) - order(b.table) || dstKey(a.dst) - dstKey(b.dst) || a.metric - b.metric);
+    const famKey = (r: FakeRoute) => (r.family === 6 ? 1 : 0);
+    return [...this.routes].sort((a, b) => famKey(a) - famKey(b) || order(a.table) - order(b.table) || dstKey(a.dst) - dstKey(b.dst) || a.metric - b.metric);
   }
 
   /** `ip rule` and `ip route show table all` as sorted text: the golden form of the kernel's state. */
   render(): string {
     const tn = (t: number) => TABLE_NAMES[t] ?? String(t);
     const pn = (p: number) => PROTO_NAMES[p] ?? String(p);
-    const rules = [...this.rules]
+    // IPv6's part only once it holds more than the kernel's own rules: IPv4-only states read as before.
+    const six = this.rules.some((r) => r.family === 6 && r.protocol !== 2) || this.routes.some((r) => r.family === 6);
+    const rules = this.rules
+      .filter((r) => six || r.family !== 6)
       .map((r) => {
-        const p = [`${r.priority}:`, 'from', r.src ? sel(r.src) : 'all'];
+        const p = [`${r.family === 6 ? '-6 ' : ''}${r.priority}:`, 'from', r.src ? sel(r.src) : 'all'];
         if (r.dst) p.push('to', sel(r.dst));
         if (r.fwmark !== undefined) p.push('fwmark', r.fwmask === 0xffffffff ? hex(r.fwmark) : `${hex(r.fwmark)}/${hex(r.fwmask!)}`);
         if (r.iif) p.push('iif', r.iif);
@@ -556,10 +639,10 @@ export class FakeKernel implements Runner {
         if (r.protocol && r.protocol !== 2) p.push('proto', pn(r.protocol));
         return { priority: r.priority, text: p.join(' ') };
       })
-      .sort((a, b) => a.priority - b.priority || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0))
+      .sort((a, b) => Number(a.text.startsWith('-6')) - Number(b.text.startsWith('-6')) || a.priority - b.priority || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0))
       .map((x) => x.text);
     const routes = this.sortedRoutes().map((r) => {
-      const p = [r.dst];
+      const p = [r.family === 6 ? `-6 ${r.dst}` : r.dst];
       if (r.gateway) p.push('via', r.gateway);
       p.push('dev', r.dev);
       if (r.table !== 254) p.push('table', tn(r.table));
@@ -589,7 +672,7 @@ function hex(n: number): string {
 }
 
 function sel(s: { addr: string; len: number }): string {
-  return s.len === 32 ? s.addr : `${s.addr}/${s.len}`;
+  return s.len === (is6(s.addr) ? 128 : 32) ? s.addr : `${s.addr}/${s.len}`;
 }
 
 function sameSel(a: { addr: string; len: number } | undefined, b: { addr: string; len: number } | undefined): boolean {
@@ -598,6 +681,7 @@ function sameSel(a: { addr: string; len: number } | undefined, b: { addr: string
 
 function sameRule(a: FakeRule, b: FakeRule): boolean {
   return (
+    (a.family === 6) === (b.family === 6) &&
     a.priority === b.priority &&
     a.table === b.table &&
     sameSel(a.src, b.src) &&
@@ -611,13 +695,14 @@ function sameRule(a: FakeRule, b: FakeRule): boolean {
 
 function connectedDst(a: FakeAddress): string | undefined {
   if (a.peer) return routeDst(a.peer);
-  if (a.prefixlen >= 32) return undefined;
+  if (a.prefixlen >= (is6(a.address) ? 128 : 32)) return undefined;
   return routeDst(`${a.address}/${a.prefixlen}`);
 }
 
 function gatewayReachable(a: FakeAddress, gw: string): boolean {
   if (a.peer) return parsePrefix(a.peer).addr === gw;
-  return a.prefixlen < 32 && inPrefix(gw, a.address, a.prefixlen);
+  if (is6(a.address) !== is6(gw)) return false;
+  return a.prefixlen < (is6(gw) ? 128 : 32) && inPrefix(gw, a.address, a.prefixlen);
 }
 
 // ---- clock --------------------------------------------------------------------------------------------

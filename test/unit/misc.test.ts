@@ -94,8 +94,10 @@ describe('hooks and name files', () => {
       HAIP_INTERFACE: 'ppp0',
       HAIP_STATE: 'up',
       HAIP_PREVIOUS: 'dsl',
+      HAIP_FAMILY: '4',
     });
     assert.equal(hookEnv({ event: 'link-up', link: 'dsl', interface: 'eth1', state: 'up', previous: 'down', gateway: '198.18.1.1' }).HAIP_GATEWAY, '198.18.1.1');
+    assert.equal(hookEnv({ event: 'switch', family: 6, link: 'lte', interface: 'ppp0', state: 'up', previous: 'dsl', gateway: 'fe80::1' }).HAIP_FAMILY, '6');
   });
 
   it('rt_tables.d and rt_protos.d contents', () => {

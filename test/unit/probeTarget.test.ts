@@ -11,6 +11,7 @@ import { KindProber, SocketProber } from '../../src/sys/socketProber';
 describe('probe targets: every form', () => {
   const cases: [string, unknown][] = [
     ['203.0.113.1', { kind: 'icmp', address: '203.0.113.1' }],
+    ['2001:db8::1', { kind: 'icmp', address: '2001:db8::1' }],
     ['tcp://203.0.113.1:443', { kind: 'tcp', address: '203.0.113.1', port: 443 }],
     ['TCP://203.0.113.1:1', { kind: 'tcp', address: '203.0.113.1', port: 1 }],
     ['tcp://203.0.113.1:65535', { kind: 'tcp', address: '203.0.113.1', port: 65535 }],
@@ -29,11 +30,13 @@ describe('probe targets: every form', () => {
 
 describe('probe targets: each bad form says why', () => {
   const cases: [string, RegExp][] = [
-    ['203.0.113', /203\.0\.113 is not an IPv4 address; a target is an IPv4 address, tcp:\/\/ADDR:PORT/],
+    ['203.0.113', /203\.0\.113 is not an IPv4 address; a target is an IPv4 or IPv6 address, tcp:\/\/ADDR:PORT/],
     ['example.com', /example\.com is not an IP address \(host names are not looked up: write the address\)/],
     ['', /the address is missing/],
-    ['2001:db8::1', /2001:db8::1 is an IPv6 address: haip probes IPv4 targets only for now/],
-    ['tcp://[2001:db8::1]:443', /"tcp:\/\/\[2001:db8::1\]:443": 2001:db8::1 is an IPv6 address: haip probes IPv4 targets only for now/],
+    ['[2001:db8::1]', /a bare address goes without brackets: 2001:db8::1/],
+    ['tcp://[2001:db8::1]:443', /"tcp:\/\/\[2001:db8::1\]:443": 2001:db8::1 is an IPv6 address: TCP, HTTP and DNS probes take IPv4 addresses for now \(ping it as a bare address\)/],
+    ['http://[2001:db8::1]/', /TCP, HTTP and DNS probes take IPv4 addresses for now/],
+    ['fe80::1%eth0', /is not an IP address/],
     ['tcp://[203.0.113.1]:443', /\[203\.0\.113\.1\] is not an IPv6 address/],
     ['tcp://203.0.113.1', /a TCP target needs a port: tcp:\/\/203\.0\.113\.1:PORT/],
     ['tcp://203.0.113.1:0', /port "0" must be a number from 1 to 65535/],
@@ -83,7 +86,7 @@ describe('probe targets in haip.yaml', () => {
     assert.deepEqual(problems, [
       'haip.yaml:1:33: probe.targets[1]: "tcp://203.0.113.1": a TCP target needs a port: tcp://203.0.113.1:PORT',
       'haip.yaml:1:54: probe.targets[2]: "dns://example.com/x": example.com is not an IP address (host names are not looked up: write the address)',
-      'haip.yaml:1:77: probe.targets[3]: must be an IPv4 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME',
+      'haip.yaml:1:77: probe.targets[3]: must be an IPv4 or IPv6 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME',
     ]);
   });
 });
@@ -155,5 +158,17 @@ describe('probers by kind', () => {
     const again = await p.probe('tcp://203.0.113.1:443', '198.18.1.2', 500);
     assert.match(again.error ?? '', /could not start/);
     p.close();
+  });
+});
+
+describe('probe targets: the address inside a URL is checked as a bare one is', () => {
+  it('tcp://127.0.0.1:80 is refused as 127.0.0.1 would be', () => {
+    try {
+      parseConfigText('probe: { targets: ["tcp://127.0.0.1:80"] }\nlinks:\n  - { name: a, interface: eth1 }\n', 'haip.yaml');
+      assert.fail('accepted');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.deepEqual(err.problems.map(formatProblem), ['haip.yaml:1:20: probe.targets[0]: 127.0.0.1 is a loopback address (127.0.0.0/8): it cannot be a probe target']);
+    }
   });
 });
