@@ -112,7 +112,7 @@ export const configSchema = {
           interface: ifname,
           weight: { type: 'number', minimum: 0, description: 'Lower is preferred. Default: the position in the list.' },
           table: { ...tableRef, description: 'Table for this link\'s source routing. Omit for no table and no rule (the original haip\'s mode).' },
-          gateway: { ...ipv4, description: 'Next hop. Omit for a point-to-point link (ppp0): `default dev IF`.' },
+          gateway: { ...ipv4, description: 'Next hop. Omit it to learn it from the default route a DHCP client (or pppd, networkd, NetworkManager) installs for the interface, in any table; a point-to-point link (ppp0, tun) needs none: `default dev IF`.' },
           source: { ...ipv4, description: 'Source address for probes and the source rule. Default: the interface\'s primary address.' },
           gateway6: {
             ...ipv6,
@@ -177,7 +177,12 @@ export const configSchema = {
     metrics_file: {
       type: 'string',
       pattern: '^/',
-      description: 'Prometheus text file for node_exporter\'s textfile collector (e.g. /var/lib/prometheus/node-exporter/haip.prom), mode 0644. Its directory must be root\'s and not writable by other accounts (a prometheus-owned directory is refused). Default: none.',
+      description:
+        'Prometheus text file for node_exporter\'s textfile collector, mode 0644. /run/haip/haip.prom keeps the writes off flash (link it from the collector\'s directory, see haip.yaml(5)). Its directory must be root\'s and not writable by other accounts (a prometheus-owned directory is refused). Default: none.',
+    },
+    metrics_interval: {
+      ...duration,
+      description: 'The metrics file is rewritten at once when a link\'s state or the active link changes, and otherwise at most this often (RTT, loss, counters). Default 15s.',
     },
     hook_timeout: { ...duration, description: 'A hook still running after this is killed. Default 10s.' },
     damping: {

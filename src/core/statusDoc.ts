@@ -41,7 +41,7 @@ export function linkStatus(rt: LinkRuntime, held: string | null = null): LinkSta
     weight: rt.config.weight,
     table: rt.config.table ?? null,
     source: rt.view.source ?? null,
-    gateway: (rt.family === 6 ? rt.view.gateway : rt.config.gateway) ?? null,
+    gateway: (rt.view.gateway ?? (rt.family === 6 ? rt.config.gateway6 : rt.config.gateway)) ?? null,
     targets: rt.config.probe.targets.map((address) => {
       const answers = rt.rounds.map((r) => r.perTarget.find((p) => p.address === address)).filter((p) => p !== undefined);
       const lastAnswer = answers[answers.length - 1];

@@ -2,13 +2,14 @@
 // ISPs, and an "internet" holding the probe targets on lo. Failures are made the way they happen:
 // silent loss (nft drop), unreachable routes, carrier loss, a vanished interface, random loss.
 // Every namespace is removed on exit, also when a test fails or the process is interrupted.
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 export const TARGETS = ['203.0.113.1', '203.0.113.2'];
+export const TARGETS6 = ['2001:db8:ff::1', '2001:db8:ff::2'];
 export const REPO = resolve(__dirname, '../../..');
 export const HAIP_JS = join(REPO, 'dist/src/main.js');
 
@@ -41,6 +42,9 @@ export interface LabOptions {
 }
 
 export const LAN_HOST = '198.18.200.2';
+export const LAN_HOST6 = 'fd00:200::2';
+export const LAN_GATEWAY6 = 'fd00:200::1';
+export const SERVER6 = '2001:db8:ff::10';
 export const LAN_GATEWAY = '198.18.200.1';
 /** A TCP echo server in the internet that tells each client the address it sees (tcpPeer.ts). */
 export const SERVER = '198.51.100.1';
@@ -84,11 +88,13 @@ export class Lab {
     return lab;
   }
 
-  private addNs(ns: string) {
+  /** A namespace of the lab's own (removed with it), with forwarding on and rp_filter off. */
+  addNs(ns: string) {
     execFileSync('ip', ['netns', 'add', ns]);
     this.namespaces.push(ns);
     this.ip(ns, 'link', 'set', 'lo', 'up');
-    for (const k of ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'])
+    // No duplicate address detection in the lab's namespaces: IPv6 addresses are usable at once, not 1-2 s later.
+    for (const k of ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'])
       this.exec(ns, 'sysctl', '-qw', k);
   }
 
@@ -126,6 +132,77 @@ export class Lab {
       this.nft(this.isp(i), `table inet haiplabspoof { chain forward { type filter hook forward priority -10; policy accept; iifname "wan" ip saddr != 198.18.${i}.0/24 counter drop; }; }\n`);
   }
 
+  /**
+   * Dual stack: isp<i> gives the router 2001:db8:<i>::/64 (router 2001:db8:<i>::2, isp 2001:db8:<i>::1 and
+   * a link-local fe80::<i>), routes it to the internet, whose targets 2001:db8:ff::1 and ::2 sit on lo, and
+   * drops what the router sends from an IPv6 source outside that /64 (BCP 38). ISPs listed in `ra` also
+   * run radvd (config and pid file in the lab's temp dir) advertising themselves as default router; the
+   * router accepts router advertisements on those uplinks (accept_ra=2, since it forwards).
+   */
+  enableIPv6(ra: number[] = []) {
+    for (const ns of [this.r, this.inet, ...Array.from({ length: this.uplinks }, (_, k) => this.isp(k + 1))])
+      this.exec(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
+    for (const t of TARGETS6) this.ip(this.inet, 'addr', 'add', `${t}/128`, 'dev', 'lo');
+    for (let i = 1; i <= this.uplinks; i++) {
+      const isp = this.isp(i);
+      this.ip(isp, '-6', 'addr', 'add', `2001:db8:f0${i}::1/64`, 'dev', 'core', 'nodad');
+      this.ip(this.inet, '-6', 'addr', 'add', `2001:db8:f0${i}::2/64`, 'dev', `isp${i}`, 'nodad');
+      this.ip(isp, '-6', 'route', 'add', 'default', 'via', `2001:db8:f0${i}::2`);
+      this.ip(this.inet, '-6', 'route', 'add', `2001:db8:${i}::/64`, 'via', `2001:db8:f0${i}::1`);
+      this.ip(isp, '-6', 'addr', 'add', `2001:db8:${i}::1/64`, 'dev', 'wan', 'nodad');
+      this.ip(isp, '-6', 'addr', 'add', `fe80::${i}/64`, 'dev', 'wan', 'nodad');
+      this.ip(this.r, '-6', 'addr', 'add', `2001:db8:${i}::2/64`, 'dev', `eth${i}`, 'nodad');
+      this.nft(isp, `table inet haiplabbcp38 { chain forward { type filter hook forward priority -10; policy accept; iifname "wan" ip6 saddr != 2001:db8:${i}::/64 counter drop; }; }\n`);
+      if (!ra.includes(i)) continue;
+      this.exec(this.r, 'sysctl', '-qw', `net.ipv6.conf.eth${i}.accept_ra=2`);
+      const conf = join(this.dir, `radvd-isp${i}.conf`);
+      writeFileSync(conf, 'interface wan {\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  AdvDefaultLifetime 30;\n};\n', { mode: 0o644 });
+      this.spawnIn(isp, ['radvd', '-C', conf, '-p', join(this.dir, `radvd-isp${i}.pid`), '-n', '-m', 'stderr']);
+    }
+  }
+
+  /**
+   * IPv6 on the LAN (after enableIPv6 on a lab with `lan`): the LAN host fd00:200::2/64 behind the
+   * router's fd00:200::1, NPTv6's poor cousin in the lab's own table (masquerade per uplink), and a
+   * server address in the internet for the sticky tests.
+   */
+  enableLan6() {
+    this.ip(this.r, '-6', 'addr', 'add', `${LAN_GATEWAY6}/64`, 'dev', 'lan0', 'nodad');
+    this.ip(this.lan, '-6', 'addr', 'add', `${LAN_HOST6}/64`, 'dev', 'eth0', 'nodad');
+    this.ip(this.lan, '-6', 'route', 'add', 'default', 'via', LAN_GATEWAY6);
+    this.ip(this.inet, 'addr', 'add', `${SERVER6}/128`, 'dev', 'lo');
+    const masq = Array.from({ length: this.uplinks }, (_, k) => `oifname "eth${k + 1}" ip6 saddr fd00:200::/64 masquerade`);
+    this.nft(this.r, `table ip6 haiplabnat6 { chain postrouting { type nat hook postrouting priority srcnat; policy accept; ${masq.join('; ')}; }; }\n`);
+  }
+
+  /** Packets isp<i> dropped because the router sent them from an IPv6 address outside its /64. */
+  bcp38Drops6(i: number): number {
+    const out = this.exec(this.isp(i), 'nft', 'list', 'table', 'inet', 'haiplabbcp38');
+    return Number(/counter packets (\d+)/.exec(out)?.[1] ?? 0);
+  }
+
+  /** Silent loss of one family only at isp<i>. */
+  dropFamilyAtIsp(i: number, family: 4 | 6) {
+    const proto = family === 6 ? 'ipv6' : 'ipv4';
+    this.nft(this.isp(i), `table inet haiplab { chain forward_drop { type filter hook forward priority 0; policy accept; iifname "wan" meta nfproto ${proto} drop; oifname "wan" meta nfproto ${proto} drop; }; }\n`);
+  }
+
+  /** The router's main IPv6 default route that the kernel uses (lowest metric) as `dev[ via gw]`. */
+  defaultRoute6(): string {
+    const routes: { dev: string; gateway?: string; metric?: number }[] = JSON.parse(this.ip(this.r, '-j', '-6', 'route', 'show', 'default') || '[]');
+    const r = routes.sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0];
+    return r ? `${r.dev}${r.gateway ? ` via ${r.gateway}` : ''}` : '';
+  }
+
+  /** Polls until the IPv6 default route leaves through `dev`; the elapsed ms, or throws after `timeoutMs`. */
+  async waitForDefault6(dev: string, timeoutMs: number, since = Date.now()): Promise<number> {
+    for (;;) {
+      if (this.defaultRoute6().split(' ')[0] === dev) return Date.now() - since;
+      if (Date.now() - since > timeoutMs) throw new Error(`IPv6 default route still "${this.defaultRoute6()}" after ${timeoutMs} ms, waiting for ${dev}`);
+      await sleep(20);
+    }
+  }
+
   /** A port forward on the router: TCP `port` arriving on eth<i> goes to the LAN host's `toPort`. */
   portForward(i: number, port: number, toPort: number) {
     this.nft(this.r, `table ip haiplabdnat { chain prerouting { type nat hook prerouting priority dstnat; policy accept; iifname "eth${i}" tcp dport ${port} dnat to ${LAN_HOST}:${toPort}; }; }\n`);
@@ -149,14 +226,14 @@ export class Lab {
     return new Haip(child);
   }
 
-  /** The router's eth<i> (198.18.<i>.2/24) to isp<i>'s wan (198.18.<i>.1/24). */
-  addUplink(i: number, withAddress = true) {
+  /** The router's eth<i> (198.18.<i>.2/24) to isp<i>'s wan (198.18.<i>.1/24); `dev` names it otherwise. */
+  addUplink(i: number, withAddress = true, router = this.r, dev = `eth${i}`) {
     const isp = this.isp(i);
-    this.ip(isp, 'link', 'add', 'wan', 'type', 'veth', 'peer', 'name', `eth${i}`, 'netns', this.r);
+    this.ip(isp, 'link', 'add', 'wan', 'type', 'veth', 'peer', 'name', dev, 'netns', router);
     this.ip(isp, 'addr', 'add', `198.18.${i}.1/24`, 'dev', 'wan');
     this.ip(isp, 'link', 'set', 'wan', 'up');
-    this.ip(this.r, 'link', 'set', `eth${i}`, 'up');
-    if (withAddress) this.ip(this.r, 'addr', 'add', `198.18.${i}.2/24`, 'dev', `eth${i}`);
+    this.ip(router, 'link', 'set', dev, 'up');
+    if (withAddress) this.ip(router, 'addr', 'add', `198.18.${i}.2/24`, 'dev', dev);
   }
 
   gateway(i: number): string {
@@ -268,6 +345,11 @@ export class Lab {
     return `probe: ${probe}\ntables: { ${tables} }\nlinks:\n${links.join('\n')}\n${this.pathsYaml()}\n${extra}`;
   }
 
+  /** Runs a haip command (status, plan, ...) in the router namespace to the end. */
+  cli(...args: string[]): SpawnSyncReturns<string> {
+    return spawnSync('ip', ['netns', 'exec', this.r, process.execPath, HAIP_JS, ...args], { encoding: 'utf8' });
+  }
+
   startHaip(args: string[], env: NodeJS.ProcessEnv = {}): Haip {
     const child = spawn('ip', ['netns', 'exec', this.r, process.execPath, HAIP_JS, ...args], {
       env: { PATH: process.env.PATH, ...env },
@@ -349,6 +431,15 @@ export class Haip {
   async stop(): Promise<number | null> {
     this.child.kill('SIGTERM');
     return this.exited;
+  }
+}
+
+/** Polls `check` every `stepMs` until it returns true; the elapsed ms since `since`, or throws with `what`. */
+export async function within(ms: number, what: string, check: () => boolean, since = Date.now(), stepMs = 20): Promise<number> {
+  for (;;) {
+    if (check()) return Date.now() - since;
+    if (Date.now() - since > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(stepMs);
   }
 }
 

@@ -91,6 +91,7 @@ describe('legacy --route command line', () => {
         weight: 1,
         table: 7201,
         gateway: undefined,
+        onLink: true,
         source: undefined,
         probe: { targets: ['198.18.0.1'], intervalMs: 1000, timeoutMs: 1000, quorum: 1, down: 3, up: 3, qualityWindowMs: 60000 },
       },

@@ -10,13 +10,15 @@ import { networkOf6 } from '../../src/net/desired';
 import { commandArgv, parseInterfaces, parseRoutes, parseRules } from '../../src/net/iproute';
 import { reconcile } from '../../src/net/plan';
 import { observe, readScope } from '../../src/net/router';
-import { planReport } from '../../src/ops';
+import { checkReport, planReport } from '../../src/ops';
+import { renderStatus } from '../../src/statusView';
 import { flushArgv } from '../../src/net/conntrack';
 import { StickyState, syncSticky } from '../../src/net/sticky';
 import { stickyTable } from '../../src/net/nft';
 import { isIPv6Event } from '../../src/sys/linkEvents';
 import { RunResult } from '../../src/sys/runner';
-import { StatusDoc, renderMetrics, statusLine } from '../../src/status';
+import { renderMetrics } from '../../src/metrics';
+import { StatusDoc, statusLine } from '../../src/status';
 import { FakeClock, FakeKernel, FakeLinkEvents, FakeProber, memoryLog, RecordingNotifier } from './fakes';
 
 const DUAL = parseConfigText(
@@ -182,6 +184,15 @@ describe('IPv6: the daemon on the fake kernel', () => {
     assert.equal(t.lastDoc().active6, 'dsl');
     assert.match(statusLine(t.lastDoc()), /^active: dsl \(eth1 via 198\.18\.1\.1\); IPv6 active: dsl \(eth1 via fe80::1\); dsl\/4 up/);
     assert.match(renderMetrics(t.lastDoc()), /haip_link_active\{link="dsl",interface="eth1",family="6"\} 1/);
+    assert.match(renderMetrics(t.lastDoc()), /haip_switches_total\{family="6"\} 1/);
+    const table = renderStatus(t.lastDoc(), Date.now()).split('\n');
+    assert.match(table[0], /^default route: dsl /);
+    assert.match(table[1], /^IPv6 default route: dsl /);
+    assert.match(table[2], /^\s+LINK\s+FAMILY\s+INTERFACE/);
+    assert.deepEqual(
+      table.slice(3, 7).map((l) => l.split(/\s+/).slice(0, 4).join(' ')),
+      ['* dsl IPv4 eth1', ' cable IPv4 eth2', '* dsl IPv6 eth1', ' cable IPv6 eth2'],
+    );
     assert.deepEqual(t.kernel.unknown, []);
   });
 
@@ -306,6 +317,10 @@ describe('IPv6: events and sticky', () => {
 });
 
 describe('IPv6: haip plan', () => {
+  it('haip check names the links that take part in IPv6', () => {
+    assert.equal(checkReport(DUAL), 'dual.yaml: ok, 2 links: dsl, cable; IPv6 too on dsl, cable');
+  });
+
   it('prints the ip -6 commands and each family\'s links', async () => {
     const text = await planReport(DUAL, dualKernel());
     assert.match(text, /# IPv6 links \(assuming every usable link answers its probes\):/);
