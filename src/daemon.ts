@@ -8,11 +8,13 @@ import { statusDocument } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
 import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil, recordFailure } from './health/damping';
 import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
+import { qualityLimits, stepQuality } from './health/quality';
 import { LinkMonitor, RoundResult } from './health/monitor';
 import { HookEvent, HookRunner } from './hooks';
-import { Log } from './log';
+import { eventFields, Log } from './log';
 import { Config, Family, familyLink, LinkConfig, LinkHealth, NetState, Route } from './model';
 import { defaultRouteFor, desiredFamilies, learnedGateway6, viewLink, viewLink6 } from './net/desired';
+import { LearnedGateway, learnGateways } from './net/gateways';
 import { Observation } from './net/router';
 import { selectRoute } from './select';
 import { Clock, TimerHandle } from './sys/clock';
@@ -68,6 +70,7 @@ interface Lane {
 const fam = (f: Family) => (f === 6 ? 'IPv6 ' : '');
 
 export class Daemon {
+  private learned = new Map<string, LearnedGateway>();
   private readonly lanes: Lane[];
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
@@ -252,7 +255,10 @@ export class Daemon {
     this.deps.log.debug(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: ${detail}${r.rttMs !== undefined ? `, rtt ${r.rttMs.toFixed(2)} ms` : ''}`);
     if (r.error && r.error !== rt.lastError && !rt.view.unusable) this.deps.log.error(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: cannot probe: ${r.error}; counting it as a failure`);
     rt.lastError = r.error;
-    const next = rt.view.unusable ? forceDown(rt.health, rt.view.unusable, now) : stepHealth(rt.health, r.ok, link.probe, now, detail);
+    let next = rt.view.unusable ? forceDown(rt.health, rt.view.unusable, now) : stepHealth(rt.health, r.ok, link.probe, now, detail);
+    // Quality is judged while the link answers; an outage is the business of down/up, not of max_loss.
+    if (next.state === 'up' || next.state === 'degraded') next = stepQuality(next, rt.quality, qualityLimits(link), now);
+    else rt.quality.length = 0;
     if (next.state !== rt.health.state) {
       this.setHealth(rt, next);
       void this.sync('probe');
@@ -266,7 +272,7 @@ export class Daemon {
   private setHealth(rt: LinkRuntime, next: LinkHealth) {
     const from = rt.health;
     rt.health = next;
-    if (from.state === 'up' && next.state === 'down') rt.damping = recordFailure(rt.damping, this.deps.clock.now(), this.damping());
+    if ((from.state === 'up' || from.state === 'degraded') && next.state === 'down') rt.damping = recordFailure(rt.damping, this.deps.clock.now(), this.damping());
     if (next.state === 'down' && from.state !== 'down') this.reconciler.flushLater(rt.config.name, rt.family);
     if (from.state !== next.state) this.announce([{ kind: 'link', family: rt.family, link: rt.config.name, from, to: next }]);
   }
@@ -351,11 +357,12 @@ export class Daemon {
 
   private updateViews(lane: Lane, obs: Observation) {
     const now = this.deps.clock.now();
+    if (lane.family === 4) this.learnGateways(obs);
     for (const rt of lane.links.all()) {
       const before = rt.view;
       const seen = rt.seen;
       const iface = obs.interfaces.get(rt.config.interface);
-      const view = lane.family === 6 ? viewLink6(rt.config, iface, learnedGateway6(rt.config, obs.net.routes, this.config)) : viewLink(rt.config, iface);
+      const view = lane.family === 6 ? viewLink6(rt.config, iface, learnedGateway6(rt.config, obs.net.routes, this.config)) : viewLink(rt.config, iface, this.learned.get(rt.config.name));
       if (lane.family === 6 && view.gateway !== before.gateway && view.learnedFrom && view.gateway)
         this.deps.log.notice(`${rt.config.name}: IPv6 gateway ${before.gateway ? `${before.gateway} -> ` : ''}${view.gateway}, learned from the kernel's default route via ${view.learnedFrom}`);
       rt.view = view;
@@ -369,7 +376,8 @@ export class Daemon {
         if (seen) this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again for ${lane.family === 6 ? 'IPv6' : 'IPv4'} (source ${view.source})`);
         // A new interface or address has no history: let its first probe round decide, as at start.
         // Carrier coming back on the same address keeps the link down until `up` good rounds.
-        if (!before.source || before.source !== view.source) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };
+        // A newly learned gateway is a new path too.
+        if (!before.source || before.source !== view.source || before.gateway !== view.gateway) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };
       } else if (before.source !== view.source) {
         this.deps.log.notice(`${rt.config.name}: ${fam(lane.family)}source address ${before.source} -> ${view.source}`);
       }
@@ -445,27 +453,30 @@ export class Daemon {
       if (t.kind === 'link') {
         const rt = lane.links.get(t.link)!;
         const msg = `link ${t.link} (${rt.config.interface})${t.family === 6 ? ' IPv6' : ''}: ${t.from.state} -> ${t.to.state}: ${t.to.reason}`;
+        const ev = this.hookEvent(t.to.state === 'up' ? 'link-up' : t.to.state === 'degraded' ? 'link-degraded' : 'link-down', rt, t.to.state, t.from.state);
         if (t.to.state === 'down') {
-          log.warning(msg);
+          log.warning(msg, eventFields(ev));
           // Whichever link goes down last: links failing together must be told too.
-          if (lane.routedBy && !lane.links.all().some((o) => o.health.state === 'up'))
+          if (lane.routedBy && !lane.links.all().some((o) => o.health.state === 'up' || o.health.state === 'degraded'))
             log.error(`every link is down${t.family === 6 ? ' for IPv6' : ''}; keeping the ${fam(t.family)}default route on ${lane.routedBy} and probing on`);
-        } else log.notice(msg);
+        } else if (t.to.state === 'degraded') log.warning(msg, eventFields(ev));
+        else log.notice(msg, eventFields(ev));
         const held = t.to.state === 'up' ? this.heldBack(rt) : null;
         if (held) {
           rt.heldLogged = true;
           log.notice(`${t.link}${t.family === 6 ? ' (IPv6)' : ''} answers again but is ${held}`);
         }
-        hooks?.run(this.hookEvent(t.to.state === 'up' ? 'link-up' : 'link-down', rt, t.to.state, t.from.state));
+        hooks?.run(ev);
       } else {
         const to = lane.links.get(t.to)!;
         const from = t.from ? lane.links.get(t.from) : undefined;
         const via = (rt: LinkRuntime) => `${rt.config.name} (${rt.config.interface}${this.gatewayOf(rt) ? ` via ${this.gatewayOf(rt)}` : ''})`;
         const msg = `switch: ${fam(t.family)}default route ${from ? via(from) : 'none'} -> ${via(to)}: ${t.reason}`;
+        const ev = this.hookEvent('switch', to, to.health.state, t.from ?? '');
         // A move away from a failed link is a warning; anything else (start, fail-back) is a notice.
-        if (from && from.health.state !== 'up') log.warning(msg);
-        else log.notice(msg);
-        this.queuedHooks.push(this.hookEvent('switch', to, to.health.state, t.from ?? ''));
+        if (from && from.health.state !== 'up') log.warning(msg, eventFields(ev));
+        else log.notice(msg, eventFields(ev));
+        this.queuedHooks.push(ev);
       }
     }
     this.publishStatus();
@@ -476,7 +487,18 @@ export class Daemon {
   }
 
   private gatewayOf(rt: LinkRuntime): string | undefined {
-    return rt.family === 6 ? rt.view.gateway : rt.config.gateway;
+    return rt.view.gateway ?? (rt.family === 6 ? rt.config.gateway6 : rt.config.gateway);
+  }
+
+  /** IPv4 gateways of links without one in the config, from the routes their DHCP clients install. */
+  private learnGateways(obs: Observation) {
+    const { protocol, mainTable } = this.config;
+    const learned = learnGateways(this.config.links, obs.interfaces, obs.deviceRoutes, this.learned, protocol, mainTable);
+    for (const [name, g] of learned) {
+      const before = this.learned.get(name)?.gateway;
+      if (before !== g.gateway) this.deps.log.notice(`${name}: gateway ${before ? `${before} -> ` : ''}${g.gateway}, learned from ${g.from}`);
+    }
+    this.learned = learned;
   }
 
   private hookEvent(event: HookEvent['event'], rt: LinkRuntime, state: string, previous: string): HookEvent {

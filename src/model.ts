@@ -44,6 +44,10 @@ export interface ProbeSettings {
   up: number;
   /** How probes are sent: one long-lived ping per target (stream), one ping per probe (spawn); unset is auto. */
   method?: 'auto' | 'spawn' | 'stream';
+  /** Quality limits over qualityWindowMs; absent: none (a link that answers is up, however badly). */
+  maxLossPct?: number;
+  maxRttMs?: number;
+  qualityWindowMs: number;
 }
 
 export interface LinkConfig {
@@ -53,6 +57,11 @@ export interface LinkConfig {
   /** Routing table number for source routing; absent: no table or rule (the original haip's mode). */
   table?: number;
   gateway?: string;
+  /**
+   * With no gateway configured or learned on a broadcast interface: `default dev IF` anyway. Only the
+   * original command line sets it (`--route W/T/DEV` meant exactly that); haip.yaml links never do.
+   */
+  onLink?: boolean;
   /** Fixed source address; absent: the interface's primary IPv4 address, followed as it changes. */
   source?: string;
   /** IPv6 next hop (link-local allowed); absent: learned from the kernel (router advertisements, DHCPv6 clients). */
@@ -88,6 +97,8 @@ export interface Config {
   hooksDir: string;
   /** Prometheus text file for node_exporter's textfile collector; absent: none written. */
   metricsFile?: string;
+  /** Metrics are rewritten at once on a change of state, otherwise at most this often (flash). */
+  metricsIntervalMs: number;
   /** The original haip's --toggle command, run on every switch with IFNAME and GATEWAY. */
   toggle?: string;
   hookTimeoutMs: number;
@@ -111,8 +122,11 @@ export interface Route {
   /** Absent: IPv4. */
   family?: 6;
   table: number;
+  /** `unreachable`: ends a link's table, so nothing from its source falls through to main. Absent: unicast. */
+  type?: 'unreachable';
   dst: string; // "default" or a CIDR
-  dev: string;
+  /** The output device; absent only for an unreachable route. */
+  dev?: string;
   gateway?: string;
   prefsrc?: string;
   scope?: 'link';
@@ -130,6 +144,8 @@ export interface Rule {
   fwmark?: number;
   mask?: number;
   iif?: string;
+  /** Output interface: matches traffic from sockets bound to it (haip's probes), never forwarded traffic. */
+  oif?: string;
   /** `lookup main suppress_prefixlength 0`: main's specific routes, not its default. */
   suppressPrefixlen?: number;
   protocol?: number;
@@ -144,12 +160,15 @@ export interface NetState {
 export interface InterfaceFacts {
   name: string;
   up: boolean; // administratively up and carrier present
+  /** IFF_POINTOPOINT (ppp, tun, gre): `default dev IF` reaches the far end without a gateway. */
+  pointToPoint?: boolean;
   addresses: { address: string; prefixlen: number; peer?: string }[];
   /** Global IPv6 addresses in use (not tentative, failed or deprecated); absent: none read. */
   addresses6?: { address: string; prefixlen: number }[];
 }
 
-export type LinkState = 'unknown' | 'up' | 'down';
+/** `degraded`: answering, but beyond a quality limit (max_loss, max_rtt); it carries traffic only when no link is up. */
+export type LinkState = 'unknown' | 'up' | 'degraded' | 'down';
 
 export interface LinkHealth {
   state: LinkState;
@@ -175,9 +194,9 @@ export function tableName(t: number): string {
 
 /** A route as `ip route` arguments; `table` renders the table (a name for people, a number for ip). */
 export function routeWords(r: Route, table: (t: number) => string = tableName): string[] {
-  const parts = [r.dst];
+  const parts = r.type ? [r.type, r.dst] : [r.dst];
   if (r.gateway) parts.push('via', r.gateway);
-  parts.push('dev', r.dev);
+  if (r.dev) parts.push('dev', r.dev);
   if (r.prefsrc) parts.push('src', r.prefsrc);
   if (r.scope) parts.push('scope', r.scope);
   parts.push('proto', String(r.protocol));
@@ -203,6 +222,7 @@ export function ruleWords(r: Rule, forIp = false): string[] {
   if (r.to) parts.push('to', r.to);
   if (r.fwmark !== undefined) parts.push('fwmark', r.mask !== undefined ? `${mark(r.fwmark)}/${mark(r.mask)}` : mark(r.fwmark));
   if (r.iif) parts.push('iif', r.iif);
+  if (r.oif) parts.push('oif', r.oif);
   parts.push('lookup', forIp ? String(r.table) : tableName(r.table));
   if (r.suppressPrefixlen !== undefined) parts.push('suppress_prefixlength', String(r.suppressPrefixlen));
   if (r.protocol !== undefined) parts.push(forIp ? 'protocol' : 'proto', String(r.protocol));

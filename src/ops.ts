@@ -3,6 +3,7 @@
 import { Log } from './log';
 import { Config, familyLink, Route, routeToString } from './model';
 import { desiredFamilies, FamilyPlan, learnedGateway6, viewLink, viewLink6 } from './net/desired';
+import { learnGateways } from './net/gateways';
 import { commandToString } from './net/iproute';
 import { reconcile, withoutForeignConflicts } from './net/plan';
 import { applyCommands, observe, readScope } from './net/router';
@@ -14,12 +15,14 @@ import { replaceScript, removeStickyTable, STICKY_TABLE, stickyTable } from './n
 export function checkReport(config: Config): string {
   const n = config.links.length;
   if (!n) return `${config.source}: ok, no links: haip changes nothing on this host until links are added (see haip.yaml(5))`;
-  return `${config.source}: ok, ${n} link${n === 1 ? '' : 's'}: ${config.links.map((l) => l.name).join(', ')}`;
+  const six = config.links.filter((l) => familyLink(l, 6)).map((l) => l.name);
+  return `${config.source}: ok, ${n} link${n === 1 ? '' : 's'}: ${config.links.map((l) => l.name).join(', ')}${six.length ? `; IPv6 too on ${six.join(', ')}` : ''}`;
 }
 
 export async function planReport(config: Config, ip: Runner): Promise<string> {
   const scope = readScope(config);
   const obs = await observe(ip, scope);
+  const learned = learnGateways(config.links, obs.interfaces, obs.deviceRoutes, new Map(), config.protocol, config.mainTable);
   const out: string[] = [`# haip plan for ${config.source}: nothing is changed by this command`, '#'];
   if (!config.links.length) out.push('# no links configured: haip installs nothing for them (see haip.yaml(5))');
   const plans: FamilyPlan[] = [];
@@ -28,13 +31,14 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
     // Each family on its own, as the daemon runs it: the links with targets of that family.
     const links = config.links.flatMap((l) => familyLink(l, family) ?? []);
     const views = links.map((l) =>
-      family === 6 ? viewLink6(l, obs.interfaces.get(l.interface), learnedGateway6(l, obs.net.routes, config)) : viewLink(l, obs.interfaces.get(l.interface)),
+      family === 6 ? viewLink6(l, obs.interfaces.get(l.interface), learnedGateway6(l, obs.net.routes, config)) : viewLink(l, obs.interfaces.get(l.interface), learned.get(l.name)),
     );
     if (config.links.length) out.push(`# ${family === 6 ? 'IPv6 ' : ''}links (assuming every usable link answers its probes):`);
     const usable = views.filter((v) => !v.unusable);
     const best = usable.reduce<(typeof usable)[number] | undefined>((b, v) => (!b || v.link.weight < b.link.weight ? v : b), undefined);
     for (const v of views) {
-      const via = v.gateway ? `, gateway ${v.gateway}${v.learnedFrom ? ' (learned)' : ''}` : '';
+      const howLearned = v.learnedFrom ? (family === 4 ? ` (learned from ${v.learnedFrom})` : ' (learned)') : '';
+      const via = v.gateway ? `, gateway ${v.gateway}${howLearned}` : family === 4 ? ', point-to-point' : '';
       const state = v.unusable ? `unusable: ${v.unusable}` : `usable, source ${v.source}${v.connected ? `, connected ${v.connected}` : ''}${via}`;
       const role = v === best ? 'would carry the default route (lowest weight among usable links)' : v.unusable ? 'cannot be chosen' : `standby (weight ${v.link.weight} > ${best?.link.weight})`;
       out.push(`#   ${v.link.name} (${v.link.interface}, weight ${v.link.weight}${v.link.table ? `, table ${v.link.table}` : ''}): ${state}; ${role}`);

@@ -7,12 +7,14 @@ import { RawConfig, RawProbe } from './raw';
 export const DEFAULTS = {
   interval: 1000,
   timeout: 1000,
+  qualityWindow: 60_000,
   quorum: 1,
   down: 3,
   up: 3,
   stateDir: '/run/haip',
   hooksDir: '/etc/haip/hooks.d',
   hookTimeoutMs: 10_000,
+  metricsIntervalMs: 15_000,
   protocol: 72,
   rulePriorityBase: 10000,
   markMask: 0xff,
@@ -47,6 +49,9 @@ function probeSettings(own: RawProbe | undefined, base: RawProbe | undefined): P
     down: (pick('down') as number) ?? DEFAULTS.down,
     up: (pick('up') as number) ?? DEFAULTS.up,
     ...(pick('method') ? { method: pick('method') as ProbeSettings['method'] } : {}),
+    ...(pick('max_loss') !== undefined ? { maxLossPct: parseFloat(pick('max_loss') as string) } : {}),
+    ...(pick('max_rtt') !== undefined ? { maxRttMs: parseDuration(pick('max_rtt')!) } : {}),
+    qualityWindowMs: parseDuration(pick('quality_window') ?? DEFAULTS.qualityWindow / 1000),
   };
 }
 
@@ -86,6 +91,7 @@ export function toConfig(raw: RawConfig, source: string): Config {
     hooksDir: raw.hooks_dir ?? DEFAULTS.hooksDir,
     metricsFile: raw.metrics_file,
     hookTimeoutMs: raw.hook_timeout === undefined ? DEFAULTS.hookTimeoutMs : parseDuration(raw.hook_timeout),
+    metricsIntervalMs: raw.metrics_interval === undefined ? DEFAULTS.metricsIntervalMs : parseDuration(raw.metrics_interval),
     damping: {
       penalty: raw.damping?.penalty ?? DAMPING_DEFAULTS.penalty,
       halfLifeMs: raw.damping?.half_life === undefined ? DAMPING_DEFAULTS.halfLifeMs : parseDuration(raw.damping.half_life),

@@ -72,6 +72,8 @@ export function legacyConfig(opts: LegacyOptions): Config {
   // Numbers only: the command line names nothing in /etc/iproute2.
   return {
     ...config,
+    // The original's `--route W/T/DEV` without a gateway meant `default dev DEV`; a learned gateway still wins.
+    links: config.links.map((l) => (l.gateway ? l : { ...l, onLink: true })),
     toggle: opts.toggle,
     stateDir: opts.stateDir ?? config.stateDir,
     rtTablesFile: undefined,

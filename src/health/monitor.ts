@@ -101,7 +101,7 @@ export class LinkMonitor {
         this.link.probe.targets.map(async (t) => ({
           address: t,
           result: await this.withDeadline(
-            this.prober.probe(t, address, this.link.probe.timeoutMs, { intervalMs: this.link.probe.intervalMs, method: this.link.probe.method }),
+            this.prober.probe(t, address, this.link.probe.timeoutMs, { intervalMs: this.link.probe.intervalMs, method: this.link.probe.method, device: this.link.interface }),
             () => (stuck = true),
           ),
         })),

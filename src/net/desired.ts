@@ -1,6 +1,7 @@
 // What the kernel should hold for a config, the interfaces as they are now, and the chosen link.
 // Pure: the daemon, `haip plan` and the tests all call it with plain data.
 import { Config, Family, InterfaceFacts, LinkConfig, NetState, Route, Rule } from '../model';
+import type { LearnedGateway } from './gateways';
 
 /** A configured link as it stands on this host right now. */
 export interface LinkView {
@@ -9,14 +10,17 @@ export interface LinkView {
   source?: string;
   /** The connected prefix for the link's table (e.g. 198.18.1.0/24, or the ppp peer). */
   connected?: string;
+  /**
+   * The next hop: from the config (gateway, gateway6), or learned from the kernel; absent on an IPv4
+   * point-to-point link.
+   */
+  gateway?: string;
+  /** Where a learned gateway came from (the route it was read from), for the log and status. */
+  learnedFrom?: string;
   /** Why the link cannot carry traffic right now, or undefined when it can. */
   unusable?: string;
   /** Absent: the IPv4 view. */
   family?: 6;
-  /** The IPv6 next hop: gateway6 from the config, or learned from the kernel. */
-  gateway?: string;
-  /** Where a learned gateway came from (the route it was read from), for the log. */
-  learnedFrom?: string;
 }
 
 export function networkOf(address: string, prefixlen: number): string {
@@ -26,16 +30,32 @@ export function networkOf(address: string, prefixlen: number): string {
   return `${[24, 16, 8, 0].map((s) => (net >>> s) & 255).join('.')}/${prefixlen}`;
 }
 
-export function viewLink(link: LinkConfig, iface: InterfaceFacts | undefined): LinkView {
-  if (!iface) return { link, unusable: `interface ${link.interface} does not exist` };
+/** IFF_POINTOPOINT (ppp, tun), or an address with a peer (what pppd leaves): no gateway needed. */
+export function isPointToPoint(iface: InterfaceFacts, addr = iface.addresses[0]): boolean {
+  return !!iface.pointToPoint || (addr?.peer !== undefined && addr.peer !== addr.address);
+}
+
+/**
+ * @param learned the gateway learned from the kernel for a link whose config names none.
+ */
+export function viewLink(link: LinkConfig, iface: InterfaceFacts | undefined, learned?: LearnedGateway): LinkView {
+  if (!iface) return { link, ...(link.gateway ? { gateway: link.gateway } : {}), unusable: `interface ${link.interface} does not exist` };
   const addr = link.source ? iface.addresses.find((a) => a.address === link.source) : iface.addresses[0];
   const source = addr?.address;
   let connected: string | undefined;
   if (addr?.peer && addr.peer !== addr.address) connected = addr.peer.includes('/') ? addr.peer : addr.peer;
   else if (addr && addr.prefixlen < 32) connected = networkOf(addr.address, addr.prefixlen);
   const view: LinkView = { link, source, connected };
+  const gateway = link.gateway ?? learned?.gateway;
+  if (gateway) view.gateway = gateway;
+  if (!link.gateway && learned) view.learnedFrom = learned.from;
+  // Only a point-to-point link reaches its far end with `default dev IF`; on a broadcast link that
+  // route makes the host ARP for every destination, which never works.
+  const pointToPoint = isPointToPoint(iface, addr);
   if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
   else if (!addr) view.unusable = link.source ? `${link.interface} does not hold ${link.source}` : `${link.interface} has no IPv4 address`;
+  else if (!gateway && !pointToPoint && !link.onLink)
+    view.unusable = `gateway of ${link.interface} unknown: no default route through it in any table (none from a DHCP client) and no gateway in the config`;
   return view;
 }
 
@@ -106,8 +126,8 @@ export function viewLink6(link: LinkConfig, iface: InterfaceFacts | undefined, l
   return view;
 }
 
-export function viewLinks(config: Config, interfaces: Map<string, InterfaceFacts>): LinkView[] {
-  return config.links.map((l) => viewLink(l, interfaces.get(l.interface)));
+export function viewLinks(config: Config, interfaces: Map<string, InterfaceFacts>, learned = new Map<string, LearnedGateway>()): LinkView[] {
+  return config.links.map((l) => viewLink(l, interfaces.get(l.interface), learned.get(l.name)));
 }
 
 /** Priorities inside haip's block: main's specific routes first, then one source rule per link. */
@@ -137,10 +157,16 @@ export function markMask(config: Config): number {
 export function defaultRouteFor(config: Config, view: LinkView, table: number): Route {
   if (view.family === 6) return { family: 6, table, dst: 'default', gateway: view.gateway, dev: view.link.interface, protocol: config.protocol };
   const r: Route = { table, dst: 'default', dev: view.link.interface, protocol: config.protocol };
-  if (view.link.gateway) r.gateway = view.link.gateway;
+  if (view.gateway) r.gateway = view.gateway;
   else r.scope = 'link';
   return r;
 }
+
+/** Closes each link's table below its default route: with the default gone, nothing falls through to main. */
+export const UNREACHABLE_METRIC = 4294967295;
+
+/** The output-interface rules share one priority, after main's specific routes and before every source rule. */
+export const OIF_RULE_OFFSET = 5;
 
 /**
  * The metric of haip's default route in main_table. IPv6 has no metric 0 (the kernel stores it as 1024,
@@ -185,6 +211,8 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
       if (plan.family === 6) {
         if (v.connected) routes.push({ family: 6, table, dst: v.connected, dev: v.link.interface, prefsrc: v.source, protocol: p });
         routes.push(defaultRouteFor(config, v, table));
+        routes.push({ family: 6, table, type: 'unreachable', dst: 'default', protocol: p, metric: UNREACHABLE_METRIC });
+        rules.push({ family: 6, priority: config.rulePriorityBase + OIF_RULE_OFFSET, oif: v.link.interface, table, protocol: p });
         // The whole prefix, not the one address: SLAAC gives the router several (stable, temporary), and
         // every one of them must leave by the ISP that owns the prefix (its BCP 38 filter drops the rest).
         rules.push({ family: 6, priority: sourceRulePriority(config, i), from: v.connected ?? v.source, table, protocol: p });
@@ -192,6 +220,10 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
       }
       if (v.connected) routes.push({ table, dst: v.connected, dev: v.link.interface, prefsrc: v.source, scope: 'link', protocol: p });
       routes.push(defaultRouteFor(config, v, table));
+      routes.push({ table, type: 'unreachable', dst: 'default', protocol: p, metric: UNREACHABLE_METRIC });
+      // Probes are bound to their interface: this rule keeps them in their own table even when another
+      // link has the same source address (identical home routers), whatever the source rules say.
+      rules.push({ priority: config.rulePriorityBase + OIF_RULE_OFFSET, oif: v.link.interface, table, protocol: p });
       rules.push({ priority: sourceRulePriority(config, i), from: v.source, table, protocol: p });
     }
     if (config.sticky) {

@@ -36,6 +36,11 @@ export function commandToString(c: Command): string {
 
 export const READ_ADDRS = ['-j', 'addr', 'show'];
 export const READ_RULES = ['-4', '-j', '-N', 'rule', 'show'];
+/**
+ * Every route through one interface, in any table: where a DHCP client, pppd or an admin put the
+ * interface's default route. The kernel filters by device, so other interfaces' routes are never sent.
+ */
+export const readDeviceRoutes = (dev: string) => ['-4', '-j', '-N', 'route', 'show', 'table', 'all', 'dev', dev];
 export const READ_RULES6 = ['-6', '-j', '-N', 'rule', 'show'];
 export const readRulesArgv = (family: Family) => (family === 6 ? READ_RULES6 : READ_RULES);
 
@@ -89,6 +94,7 @@ interface IpRuleJson {
   fwmark?: string;
   fwmask?: string;
   iif?: string;
+  oif?: string;
   table: string;
   suppress_prefixlen?: number;
   protocol?: string;
@@ -121,6 +127,7 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
     out.set(j.ifname, {
       name: j.ifname,
       up: flags.includes('UP') && flags.includes('LOWER_UP'),
+      pointToPoint: flags.includes('POINTOPOINT'),
       addresses,
       ...(addresses6.length ? { addresses6 } : {}),
     });
@@ -133,17 +140,22 @@ const withLen = (addr: string, len: unknown, family: Family) => (len === undefin
 /**
  * @param table the table asked for, for records that do not name theirs (main, or one table shown).
  * @param family the family asked for (`ip -6`): its records are tagged with it.
+ * @param dev the device the read was filtered by: iproute2 then leaves `dev` out of every route.
  */
-export function parseRoutes(text: string, table = MAIN_TABLE, family: Family = 4): Route[] {
+export function parseRoutes(text: string, table = MAIN_TABLE, family: Family = 4, dev?: string): Route[] {
   const out: Route[] = [];
   for (const j of parseJson<IpRouteJson>(text, 'route')) {
-    if ((j.type !== undefined && j.type !== 'unicast') || !j.dev) continue;
+    // With -N the type is a number: unreachable is 7 (RTN_UNREACHABLE); unicast is not shown.
+    const unreachable = j.type === 'unreachable' || j.type === '7';
+    const routeDev = j.dev ?? dev;
+    if (unreachable ? false : (j.type !== undefined && j.type !== 'unicast') || !routeDev) continue;
     const r: Route = {
       table: j.table === undefined ? table : Number(j.table),
       dst: j.dst,
-      dev: j.dev,
       protocol: j.protocol === undefined ? RTPROT_BOOT : Number(j.protocol),
     };
+    if (unreachable) r.type = 'unreachable';
+    else r.dev = routeDev;
     if (family === 6) r.family = 6;
     if (j.gateway) r.gateway = j.gateway;
     if (j.prefsrc) r.prefsrc = j.prefsrc;
@@ -163,6 +175,7 @@ export function parseRules(text: string, family: Family = 4): Rule[] {
     if (j.fwmark !== undefined) r.fwmark = Number(j.fwmark);
     if (j.fwmask !== undefined && Number(j.fwmask) !== 0xffffffff) r.mask = Number(j.fwmask);
     if (j.iif) r.iif = j.iif;
+    if (j.oif) r.oif = j.oif;
     if (j.suppress_prefixlen !== undefined) r.suppressPrefixlen = Number(j.suppress_prefixlen);
     if (j.protocol !== undefined) r.protocol = Number(j.protocol);
     return r;

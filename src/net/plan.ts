@@ -35,7 +35,8 @@ const same = (a: Route, b: Route) => routeToString(normalRoute(a)) === routeToSt
  */
 export function wouldWinOver(r: Route, desired: Route[]): boolean {
   if (r.dst !== 'default') return false;
-  return desired.some((d) => d.dst === 'default' && d.family === r.family && d.table === r.table && metricOf(r) <= metricOf(d) && !same(r, d));
+  // The unreachable default that closes a link table is there to lose: it never claims the table's default.
+  return desired.some((d) => d.dst === 'default' && !d.type && d.family === r.family && d.table === r.table && metricOf(r) <= metricOf(d) && !same(r, d));
 }
 
 export function reconcile(desired: NetState, actual: NetState, protocol: number): Command[] {

@@ -1,12 +1,16 @@
 // Reads the kernel's state and applies planned commands through a Runner. Every command is tried;
 // failures are collected with their argv and stderr, never thrown past the caller.
-import { configFamilies, Family, InterfaceFacts, LinkConfig, NetState, Route } from '../model';
+import { configFamilies, Family, InterfaceFacts, LinkConfig, MAIN_TABLE, NetState, Route } from '../model';
 import { CommandError, Runner, runChecked } from '../sys/runner';
-import { acceptedCodes, Command, commandArgv, NO_SUCH_TABLE, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, readRoutesArgv, readRulesArgv } from './iproute';
+import { isPointToPoint } from './desired';
+import { gatewayDevices } from './gateways';
+import { acceptedCodes, Command, commandArgv, NO_SUCH_TABLE, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, readDeviceRoutes, readRoutesArgv, readRulesArgv } from './iproute';
 
 export interface Observation {
   interfaces: Map<string, InterfaceFacts>;
   net: NetState;
+  /** IPv4 routes gateways are learned from: main's defaults, and where needed a link interface's routes. */
+  deviceRoutes: Route[];
 }
 
 /** What haip reads: its own tables, the default routes of the table it keeps the default route in. */
@@ -19,6 +23,8 @@ export interface ReadScope {
   foreign: number[];
   /** The families to read: IPv6 only when a link probes an IPv6 target. */
   families: Family[];
+  /** Interfaces of links without an IPv4 gateway in the config: where gateways are learned. */
+  gatewayDevices: string[];
 }
 
 const RESERVED_TABLES = new Set([0, 253, 254, 255]);
@@ -30,10 +36,30 @@ const RESERVED_TABLES = new Set([0, 253, 254, 255]);
  */
 export async function observe(ip: Runner, scope: ReadScope): Promise<Observation> {
   const [addrs, ...perFamily] = await Promise.all([runChecked(ip, READ_ADDRS), ...scope.families.map((f) => observeFamily(ip, scope, f))]);
+  const interfaces = parseInterfaces(addrs.stdout);
+  const routes = perFamily.flatMap((n) => n.routes);
+  const mainDefaults = routes.filter((r) => (r.family ?? 4) === 4 && r.table === scope.mainTable && r.dst === 'default');
   return {
-    interfaces: parseInterfaces(addrs.stdout),
-    net: { routes: perFamily.flatMap((n) => n.routes), rules: perFamily.flatMap((n) => n.rules) },
+    interfaces,
+    net: { routes, rules: perFamily.flatMap((n) => n.rules) },
+    deviceRoutes: [...mainDefaults, ...(await readDeviceRoutesOf(ip, scope, interfaces, mainDefaults))],
   };
+}
+
+/**
+ * Where gateways are learned beyond main's default routes: every route through an interface of a link
+ * without a gateway, in any table (systemd-networkd and NetworkManager can put the default route in a
+ * table of their own). Read only for a broadcast interface that exists and has no foreign default in
+ * main (the usual DHCP client's place): the kernel filters the dump by device, so other interfaces'
+ * routes are never sent; an interface that vanished since (`Cannot find device`) has none.
+ */
+async function readDeviceRoutesOf(ip: Runner, scope: ReadScope, interfaces: Map<string, InterfaceFacts>, mainDefaults: Route[]): Promise<Route[]> {
+  const needed = [...new Set(scope.gatewayDevices)].filter((d) => {
+    const iface = interfaces.get(d);
+    return iface && !isPointToPoint(iface) && !mainDefaults.some((r) => r.dev === d && r.gateway && r.protocol !== scope.protocol);
+  });
+  const perDev = await Promise.all(needed.map(async (dev) => ({ dev, r: await ip.run(readDeviceRoutes(dev)) })));
+  return perDev.flatMap(({ dev, r }) => (r.code === 0 ? parseRoutes(r.stdout, MAIN_TABLE, 4, dev) : []));
 }
 
 /** One family's rules, main's default routes and haip's tables. */
@@ -91,5 +117,6 @@ export function readScope(config: { mainTable: number; protocol: number; links: 
     protocol: config.protocol,
     tables: config.links.flatMap((l) => (l.table === undefined ? [] : [l.table])),
     foreign: config.rules.map((r) => r.table),
+    gatewayDevices: gatewayDevices(config),
   };
 }

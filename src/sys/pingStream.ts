@@ -2,7 +2,7 @@
 // sub-second intervals stay cheap, and a round looks at several echoes, each judged by its own timeout:
 // silent loss is seen one timeout after it starts, while random loss rarely fails a whole round.
 import { ChildProcess, spawn } from 'node:child_process';
-import { Prober, ProbeHints, ProbeResult } from './prober';
+import { Prober, ProbeHints, ProbeResult, sourceArgs } from './prober';
 import { LineBuffer } from './text';
 
 /** Echoes sent per round interval: more samples per round make random loss unlikely to fail a round. */
@@ -100,6 +100,7 @@ class PingStream {
   constructor(
     private readonly binary: string,
     readonly source: string,
+    readonly device: string | undefined,
     readonly target: string,
     readonly gapMs: number,
     readonly timeoutMs: number,
@@ -111,7 +112,7 @@ class PingStream {
     if (this.child || Date.now() - this.spawnedAt < RESPAWN_GAP_MS) return;
     this.spawnedAt = Date.now();
     const secs = (ms: number) => (ms / 1000).toFixed(3).replace(/\.?0+$/, '');
-    const argv = ['-n', '-O', '-i', secs(this.gapMs), '-W', secs(Math.max(this.timeoutMs, 1)), '-I', this.source, this.target];
+    const argv = ['-n', '-O', '-i', secs(this.gapMs), '-W', secs(Math.max(this.timeoutMs, 1)), ...sourceArgs(this.source, this.device), this.target];
     let child: ChildProcess;
     try {
       child = spawn(this.binary, argv, { env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -145,7 +146,7 @@ class PingStream {
       if (this.child !== child) return;
       this.child = undefined;
       const why = stderr.trim().split('\n').pop() || `exited ${signal ?? code}`;
-      this.fail(`${this.binary} -I ${this.source} ${this.target}: ${why}`);
+      this.fail(`${this.binary} ${sourceArgs(this.source, this.device).join(' ')} ${this.target}: ${why}`);
       this.onExit(this, code, stderr, Date.now() - this.spawnedAt);
     });
   }
@@ -163,8 +164,8 @@ class PingStream {
       };
       const listener = (o: EchoOutcome | { failed: string }) => {
         if ('failed' in o) finish({ alive: false, error: o.failed });
-        else if (o.alive) finish({ alive: true, rttMs: o.rttMs });
-        else if (++lost >= samples) finish({ alive: false });
+        else if (o.alive) finish({ alive: true, rttMs: o.rttMs, lost });
+        else if (++lost >= samples) finish({ alive: false, lost });
       };
       const timer = setTimeout(() => finish({ alive: false, error: this.child ? `no word from ${this.binary} for ${deadlineMs} ms` : this.error }), deadlineMs);
       this.listeners.add(listener);
@@ -200,10 +201,10 @@ export class StreamProber implements Prober {
 
   probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult> {
     const { samples, gapMs } = sampling(hints?.intervalMs ?? timeoutMs);
-    const key = `${source} ${target} ${gapMs} ${timeoutMs}`;
+    const key = `${source} ${hints?.device ?? ''} ${target} ${gapMs} ${timeoutMs}`;
     let s = this.streams.get(key);
     if (!s) {
-      s = new PingStream(this.binary, source, target, gapMs, timeoutMs, (_stream, code, stderr, ranMs) => {
+      s = new PingStream(this.binary, source, hints?.device, target, gapMs, timeoutMs, (_stream, code, stderr, ranMs) => {
         // A ping without -O (busybox) refuses the options at once; iputils never does for these.
         if (code !== 0 && ranMs < 2000 && /invalid option|unrecognized option|unknown option|usage/i.test(stderr)) this.unsupported = stderr.trim().split('\n')[0];
       });

@@ -6,29 +6,44 @@ export interface ProbeResult {
   rttMs?: number;
   /** Set when the probe could not be made at all (ping missing, bad address): a failure, loudly. */
   error?: string;
+  /** What a probe that was made got instead of an answer (HTTP 503, DNS SERVFAIL, a timeout), for the log. */
+  detail?: string;
+  /** Echoes this probe saw lost before its answer (a streamed round looks at several); absent: 0 if alive, else 1. */
+  lost?: number;
 }
 
 /** How a link asks to be probed: its round interval, and `probe.method` from the config. */
 export interface ProbeHints {
   intervalMs: number;
   method?: 'auto' | 'spawn' | 'stream';
+  /** The link's interface: the probe is bound to it as well as to the source address. */
+  device?: string;
 }
 
-/** Sends one echo request from `source`; exists so tests can substitute scripted answers. */
+/**
+ * ping's arguments for the source: the address, and the device too (iputils takes `-I` twice, binds the
+ * socket to the device with SO_BINDTODEVICE, and the kernel then skips every route through another
+ * device), so a probe leaves by its link even when another link has the same address or main has a
+ * route that covers the target.
+ */
+export function sourceArgs(source: string, device?: string): string[] {
+  return device ? ['-I', source, '-I', device] : ['-I', source];
+}
+
+/** Probes one target (an address or a tcp/http/dns URL) from `source`; exists so tests can substitute scripted answers. */
 export interface Prober {
   probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult>;
   close?(): void;
 }
 
 export class NodePingProber implements Prober {
-  async probe(target: string, source: string, timeoutMs: number): Promise<ProbeResult> {
+  async probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult> {
     try {
       const r = await ping.promise.probe(target, {
         numeric: true,
         timeout: Math.max(timeoutMs / 1000, 0.001),
         min_reply: 1,
-        // -I takes the address: the source rule routes it out of its own uplink.
-        extra: ['-I', source],
+        extra: sourceArgs(source, hints?.device),
       });
       if (r.alive) return { alive: true, rttMs: typeof r.time === 'number' ? r.time : Number(r.time) };
       // node-ping folds "cannot run" into not-alive; its output tells the two apart.

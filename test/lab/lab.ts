@@ -2,7 +2,7 @@
 // ISPs, and an "internet" holding the probe targets on lo. Failures are made the way they happen:
 // silent loss (nft drop), unreachable routes, carrier loss, a vanished interface, random loss.
 // Every namespace is removed on exit, also when a test fails or the process is interrupted.
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync, SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +42,9 @@ export interface LabOptions {
 }
 
 export const LAN_HOST = '198.18.200.2';
+export const LAN_HOST6 = 'fd00:200::2';
+export const LAN_GATEWAY6 = 'fd00:200::1';
+export const SERVER6 = '2001:db8:ff::10';
 export const LAN_GATEWAY = '198.18.200.1';
 /** A TCP echo server in the internet that tells each client the address it sees (tcpPeer.ts). */
 export const SERVER = '198.51.100.1';
@@ -85,7 +88,8 @@ export class Lab {
     return lab;
   }
 
-  private addNs(ns: string) {
+  /** A namespace of the lab's own (removed with it), with forwarding on and rp_filter off. */
+  addNs(ns: string) {
     execFileSync('ip', ['netns', 'add', ns]);
     this.namespaces.push(ns);
     this.ip(ns, 'link', 'set', 'lo', 'up');
@@ -157,6 +161,20 @@ export class Lab {
     }
   }
 
+  /**
+   * IPv6 on the LAN (after enableIPv6 on a lab with `lan`): the LAN host fd00:200::2/64 behind the
+   * router's fd00:200::1, NPTv6's poor cousin in the lab's own table (masquerade per uplink), and a
+   * server address in the internet for the sticky tests.
+   */
+  enableLan6() {
+    this.ip(this.r, '-6', 'addr', 'add', `${LAN_GATEWAY6}/64`, 'dev', 'lan0', 'nodad');
+    this.ip(this.lan, '-6', 'addr', 'add', `${LAN_HOST6}/64`, 'dev', 'eth0', 'nodad');
+    this.ip(this.lan, '-6', 'route', 'add', 'default', 'via', LAN_GATEWAY6);
+    this.ip(this.inet, 'addr', 'add', `${SERVER6}/128`, 'dev', 'lo');
+    const masq = Array.from({ length: this.uplinks }, (_, k) => `oifname "eth${k + 1}" ip6 saddr fd00:200::/64 masquerade`);
+    this.nft(this.r, `table ip6 haiplabnat6 { chain postrouting { type nat hook postrouting priority srcnat; policy accept; ${masq.join('; ')}; }; }\n`);
+  }
+
   /** Packets isp<i> dropped because the router sent them from an IPv6 address outside its /64. */
   bcp38Drops6(i: number): number {
     const out = this.exec(this.isp(i), 'nft', 'list', 'table', 'inet', 'haiplabbcp38');
@@ -208,14 +226,14 @@ export class Lab {
     return new Haip(child);
   }
 
-  /** The router's eth<i> (198.18.<i>.2/24) to isp<i>'s wan (198.18.<i>.1/24). */
-  addUplink(i: number, withAddress = true) {
+  /** The router's eth<i> (198.18.<i>.2/24) to isp<i>'s wan (198.18.<i>.1/24); `dev` names it otherwise. */
+  addUplink(i: number, withAddress = true, router = this.r, dev = `eth${i}`) {
     const isp = this.isp(i);
-    this.ip(isp, 'link', 'add', 'wan', 'type', 'veth', 'peer', 'name', `eth${i}`, 'netns', this.r);
+    this.ip(isp, 'link', 'add', 'wan', 'type', 'veth', 'peer', 'name', dev, 'netns', router);
     this.ip(isp, 'addr', 'add', `198.18.${i}.1/24`, 'dev', 'wan');
     this.ip(isp, 'link', 'set', 'wan', 'up');
-    this.ip(this.r, 'link', 'set', `eth${i}`, 'up');
-    if (withAddress) this.ip(this.r, 'addr', 'add', `198.18.${i}.2/24`, 'dev', `eth${i}`);
+    this.ip(router, 'link', 'set', dev, 'up');
+    if (withAddress) this.ip(router, 'addr', 'add', `198.18.${i}.2/24`, 'dev', dev);
   }
 
   gateway(i: number): string {
@@ -327,6 +345,11 @@ export class Lab {
     return `probe: ${probe}\ntables: { ${tables} }\nlinks:\n${links.join('\n')}\n${this.pathsYaml()}\n${extra}`;
   }
 
+  /** Runs a haip command (status, plan, ...) in the router namespace to the end. */
+  cli(...args: string[]): SpawnSyncReturns<string> {
+    return spawnSync('ip', ['netns', 'exec', this.r, process.execPath, HAIP_JS, ...args], { encoding: 'utf8' });
+  }
+
   startHaip(args: string[], env: NodeJS.ProcessEnv = {}): Haip {
     const child = spawn('ip', ['netns', 'exec', this.r, process.execPath, HAIP_JS, ...args], {
       env: { PATH: process.env.PATH, ...env },
@@ -408,6 +431,15 @@ export class Haip {
   async stop(): Promise<number | null> {
     this.child.kill('SIGTERM');
     return this.exited;
+  }
+}
+
+/** Polls `check` every `stepMs` until it returns true; the elapsed ms since `since`, or throws with `what`. */
+export async function within(ms: number, what: string, check: () => boolean, since = Date.now(), stepMs = 20): Promise<number> {
+  for (;;) {
+    if (check()) return Date.now() - since;
+    if (Date.now() - since > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(stepMs);
   }
 }
 

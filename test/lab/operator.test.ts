@@ -1,18 +1,16 @@
 // What an admin at the console uses, against a real daemon in a lab: haip status (table and JSON),
 // haip plan (changes nothing), hooks on switches (with a time limit), and the metrics file.
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { HAIP_JS, Lab, sleep } from './lab';
+import { Lab, sleep } from './lab';
 
 /** An unusual number, so the test can tell its own hook's sleep from anything else on the machine. */
 const HANG_SECONDS = 4242;
 const FAST = '{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
 
-function haipCli(lab: Lab, ...args: string[]) {
-  return spawnSync('ip', ['netns', 'exec', lab.r, process.execPath, HAIP_JS, ...args], { encoding: 'utf8' });
-}
+const haipCli = (lab: Lab, ...args: string[]) => lab.cli(...args);
 
 test('haip status names the active link and each link\'s state and RTT, before and after a failover', async (t) => {
   const lab = Lab.create();
@@ -56,14 +54,22 @@ test('haip status names the active link and each link\'s state and RTT, before a
   // The metrics file for node_exporter's textfile collector.
   await sleep(1100);
   const prom = readFileSync(`${lab.dir}/metrics/haip.prom`, 'utf8');
-  assert.match(prom, /^haip_link_up\{link="isp1",interface="eth1"\} 0$/m);
-  assert.match(prom, /^haip_link_up\{link="isp2",interface="eth2"\} 1$/m);
-  assert.match(prom, /^haip_link_active\{link="isp2",interface="eth2"\} 1$/m);
-  assert.match(prom, /^haip_switches_total 2$/m);
-  assert.match(prom, /^haip_probe_rounds_total\{link="isp1",interface="eth1"\} [1-9]\d*$/m);
-  assert.match(prom, /^haip_link_rtt_seconds\{link="isp2",interface="eth2"\} 0\.\d+/m);
+  assert.match(prom, /^haip_link_up\{link="isp1",interface="eth1",family="4"\} 0$/m);
+  assert.match(prom, /^haip_link_up\{link="isp2",interface="eth2",family="4"\} 1$/m);
+  assert.match(prom, /^haip_link_active\{link="isp2",interface="eth2",family="4"\} 1$/m);
+  assert.match(prom, /^haip_switches_total\{family="4"\} 2$/m);
+  assert.match(prom, /^haip_probe_rounds_total\{link="isp1",interface="eth1",family="4"\} [1-9]\d*$/m);
+  assert.match(prom, /^haip_link_rtt_seconds\{link="isp2",interface="eth2",family="4"\} 0\.\d+/m);
+  assert.match(prom, /^haip_link_state\{link="isp1",interface="eth1",family="4",state="down"\} 1$/m);
+  assert.match(prom, /^haip_link_state\{link="isp1",interface="eth1",family="4",state="unknown"\} 0$/m);
+  assert.match(prom, /^haip_running 1$/m);
+  assert.equal(readFileSync(`${lab.dir}/state/healthy`, 'utf8'), '1\n', 'isp2 is up and carries the default route');
 
   await haip.stop();
+  // Stopped: no link series left looking current, and no health to vouch for.
+  assert.doesNotMatch(readFileSync(`${lab.dir}/metrics/haip.prom`, 'utf8'), /haip_link_/);
+  assert.match(readFileSync(`${lab.dir}/metrics/haip.prom`, 'utf8'), /^haip_running 0$/m);
+  assert.equal(readFileSync(`${lab.dir}/state/healthy`, 'utf8'), '0\n');
   const after = haipCli(lab, 'status', '-c', cfg);
   assert.equal(after.status, 3);
   assert.match(after.stdout, /haip is not running/);

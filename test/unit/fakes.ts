@@ -13,17 +13,19 @@
 //   routes on that device using it as prefsrc or reaching it as a connected prefix, and the last address
 //   going drops every route on the device (fib_disable_ip). Removing an interface
 //   or taking it administratively down drops every route on it. Carrier loss keeps routes (flag linkdown).
+// - `unreachable` routes (no device; `-N` shows their type as "7"); `oif` rules.
 // - IPv6 (`ip -6`): its own routes and rules beside IPv4's; a route added without a metric gets 1024,
 //   a connected prefix is `proto kernel metric 256`, a link-local gateway (fe80::/10) is reachable on any
 //   device, rules and routes print /128 host selectors bare. Not modelled: link-local addresses, DAD.
-// - Not modelled: the local table (255) routes, route types other than unicast, tos, multipath.
+// - Not modelled: the local table (255) routes, route types other than unicast and unreachable, tos,
+//   multipath.
 // - Any other argv answers code 255 and is recorded in `unknown`, so tests can assert none happened.
-import { Log } from '../../src/log';
+import { Log, LogFields } from '../../src/log';
 import { LogLevel } from '../../src/model';
 import { Clock, TimerHandle } from '../../src/sys/clock';
 import { LinkEvents } from '../../src/sys/linkEvents';
 import { Notifier } from '../../src/sys/notifier';
-import { Prober, ProbeResult } from '../../src/sys/prober';
+import { Prober, ProbeHints, ProbeResult } from '../../src/sys/prober';
 import { Runner, RunResult } from '../../src/sys/runner';
 
 // ---- addresses ------------------------------------------------------------------------------------------
@@ -120,6 +122,8 @@ export interface FakeInterface {
   name: string;
   adminUp: boolean;
   carrier: boolean;
+  /** IFF_POINTOPOINT (ppp, tun): shown as POINTOPOINT in the flags instead of BROADCAST. */
+  pointToPoint?: boolean;
   addresses: FakeAddress[];
 }
 
@@ -127,8 +131,9 @@ export interface FakeRoute {
   /** Absent: IPv4. */
   family?: 6;
   table: number;
+  type?: 'unreachable';
   dst: string; // "default", "a.b.c.d" or "a.b.c.d/n"
-  dev: string;
+  dev: string; // '' for unreachable
   gateway?: string;
   prefsrc?: string;
   scope: number; // 0 universe, 253 link, 254 host
@@ -145,6 +150,7 @@ export interface FakeRule {
   fwmark?: number;
   fwmask?: number;
   iif?: string;
+  oif?: string;
   table: number;
   suppressPrefixlen?: number;
   protocol: number; // 0 unspec, 2 kernel
@@ -185,9 +191,9 @@ export class FakeKernel implements Runner {
 
   // ---- test helpers ----
 
-  addInterface(name: string, addresses: FakeAddress[] = [], opts: { up?: boolean; carrier?: boolean } = {}): this {
+  addInterface(name: string, addresses: FakeAddress[] = [], opts: { up?: boolean; carrier?: boolean; pointToPoint?: boolean } = {}): this {
     if (this.interfaces.has(name)) throw new Error(`fake kernel: ${name} exists`);
-    this.interfaces.set(name, { ifindex: this.nextIndex++, name, adminUp: opts.up ?? true, carrier: opts.carrier ?? true, addresses: [] });
+    this.interfaces.set(name, { ifindex: this.nextIndex++, name, adminUp: opts.up ?? true, carrier: opts.carrier ?? true, pointToPoint: opts.pointToPoint, addresses: [] });
     for (const a of addresses) this.addAddress(name, a);
     return this;
   }
@@ -269,7 +275,13 @@ export class FakeKernel implements Runner {
     return this;
   }
 
-  /** Commands that change state (everything but the three reads). */
+  /** Removes a route as another program would (a DHCP client renewing), bypassing argv parsing. */
+  removeRawRoute(match: (r: FakeRoute) => boolean): this {
+    this.routes = this.routes.filter((r) => !match(r));
+    return this;
+  }
+
+  /** Commands that change state (everything but the reads). */
   get mutations(): string[] {
     return this.log.filter((a) => !a.includes('-j')).map((a) => a.join(' '));
   }
@@ -329,6 +341,12 @@ export class FakeKernel implements Runner {
     }
     if (key === '-4 -j -N rule show') return ok(JSON.stringify(this.ruleJson()));
     if (key === '-6 -j -N rule show') return ok(JSON.stringify(this.ruleJson(true)));
+    if (key.startsWith('-4 -j -N route show table all dev ') && argv.length === 9) {
+      if (!this.interfaces.has(argv[8])) return fail(1, `Cannot find device "${argv[8]}"`);
+      // Filtered by device, iproute2 leaves `dev` out of every route it prints.
+      const mine = this.routeJson().filter((j) => (j as { dev?: string }).dev === argv[8]);
+      return ok(JSON.stringify(mine.map((j) => ({ ...(j as object), dev: undefined }))));
+    }
     try {
       const six = argv[0] === '-6';
       if ((argv[0] === '-4' || six) && argv[1] === 'route' && (argv[2] === 'replace' || argv[2] === 'del')) return this.route(argv[2], argv.slice(3), six);
@@ -341,6 +359,8 @@ export class FakeKernel implements Runner {
   }
 
   private route(op: 'replace' | 'del', args: string[], six = false): RunResult {
+    const unreachable = args[0] === 'unreachable';
+    if (unreachable) args = args.slice(1);
     if (!args.length) throw new UnknownArgv();
     if (args[0] !== 'default' && is6(args[0]) !== six) return fail(2, 'Error: Invalid prefix for given prefix length.');
     const r: Partial<FakeRoute> & { dst: string } = { dst: routeDst(args[0]) };
@@ -382,6 +402,7 @@ export class FakeKernel implements Runner {
     // IPv6 has no metric 0: the kernel stores 1024.
     const metric = r.metric || (six ? 1024 : 0);
     const fam = (x: FakeRoute) => (x.family === 6) === six;
+    if (unreachable && (r.dev || r.gateway)) throw new UnknownArgv();
     if (op === 'del') {
       const i = this.routes.findIndex(
         (x) =>
@@ -393,10 +414,18 @@ export class FakeKernel implements Runner {
           (r.gateway === undefined || x.gateway === r.gateway) &&
           (r.prefsrc === undefined || x.prefsrc === r.prefsrc) &&
           (!scopeGiven || x.scope === r.scope) &&
-          (r.protocol === undefined || x.protocol === r.protocol),
+          (r.protocol === undefined || x.protocol === r.protocol) &&
+          (!unreachable || x.type === 'unreachable'),
       );
       if (i < 0) return fail(2, 'RTNETLINK answers: No such process');
       this.routes.splice(i, 1);
+      return ok();
+    }
+    if (unreachable) {
+      const route: FakeRoute = { ...(six ? { family: 6 as const } : {}), table, type: 'unreachable', dst: r.dst, dev: '', scope: 0, protocol: r.protocol ?? 3, metric };
+      const at = this.routes.findIndex((x) => fam(x) && x.table === table && x.dst === r.dst && x.metric === metric);
+      if (at >= 0) this.routes[at] = route;
+      else this.routes.push(route);
       return ok();
     }
     if (!r.dev) return fail(2, 'RTNETLINK answers: No such device');
@@ -455,6 +484,9 @@ export class FakeKernel implements Runner {
         case 'iif':
           r.iif = v;
           break;
+        case 'oif':
+          r.oif = v;
+          break;
         case 'lookup':
         case 'table':
           r.table = v === 'main' ? 254 : v === 'local' ? 255 : v === 'default' ? 253 : num(v);
@@ -475,7 +507,7 @@ export class FakeKernel implements Runner {
     if (op === 'add') {
       if (r.table === undefined) return fail(2, 'Error: Rule needs a table.');
       const rule: FakeRule = { ...(six ? { family: 6 as const } : {}), priority: r.priority ?? this.nextRulePriority(), table: r.table, protocol: r.protocol ?? 0 };
-      for (const k of ['src', 'dst', 'fwmark', 'fwmask', 'iif', 'suppressPrefixlen'] as const) if (r[k] !== undefined) (rule as any)[k] = r[k];
+      for (const k of ['src', 'dst', 'fwmark', 'fwmask', 'iif', 'oif', 'suppressPrefixlen'] as const) if (r[k] !== undefined) (rule as any)[k] = r[k];
       if (this.rules.some((x) => sameRule(x, rule))) return fail(2, 'RTNETLINK answers: File exists');
       // Rules of equal priority keep insertion order, as the kernel does.
       const at = this.rules.findIndex((x) => x.priority > rule.priority);
@@ -492,6 +524,7 @@ export class FakeKernel implements Runner {
         (r.dst === undefined || sameSel(x.dst, r.dst)) &&
         (r.fwmark === undefined || (x.fwmark === r.fwmark && x.fwmask === r.fwmask)) &&
         (r.iif === undefined || x.iif === r.iif) &&
+        (r.oif === undefined || x.oif === r.oif) &&
         (r.suppressPrefixlen === undefined || x.suppressPrefixlen === r.suppressPrefixlen) &&
         (r.protocol === undefined || x.protocol === r.protocol),
     );
@@ -501,11 +534,14 @@ export class FakeKernel implements Runner {
   }
 
   /**
-   * `ip route get DST from SRC` for a locally generated, unmarked packet: rules in priority order (iif lo
-   * matches local traffic, fwmark rules do not match mark 0), longest prefix in the table, and
-   * suppress_prefixlength. Null when nothing routes it.
+   * `ip route get DST from SRC [oif DEV]` for a locally generated, unmarked packet: rules in priority
+   * order (iif lo matches local traffic, fwmark rules do not match mark 0, oif rules only a socket bound
+   * to that device), longest prefix in the table (a bound socket skips routes through other devices, as
+   * fib_lookup_good_nhc() does), and suppress_prefixlength; an unreachable route ends the lookup. Null
+   * when nothing routes it (a bound socket's packet would then be sent on-link, ARPing for the target,
+   * which no ISP answers).
    */
-  routeGet(dst: string, src?: string): { dev: string; gateway?: string; table: number } | null {
+  routeGet(dst: string, src?: string, oif?: string): { dev: string; gateway?: string; table: number } | null {
     const six = is6(dst);
     const sorted = this.rules.filter((r) => (r.family === 6) === six).sort((a, b) => a.priority - b.priority);
     for (const rule of sorted) {
@@ -513,10 +549,12 @@ export class FakeKernel implements Runner {
       if (rule.dst && !inPrefix(dst, rule.dst.addr, rule.dst.len)) continue;
       if (rule.fwmark !== undefined && (0 & rule.fwmask!) !== rule.fwmark) continue;
       if (rule.iif && rule.iif !== 'lo') continue;
+      if (rule.oif && rule.oif !== oif) continue;
       let best: FakeRoute | undefined;
       let bestLen = -1;
       for (const r of this.routes) {
-        if ((r.family === 6) !== six || r.table !== rule.table || !this.interfaces.has(r.dev)) continue;
+        if ((r.family === 6) !== six || r.table !== rule.table) continue;
+        if (r.type !== 'unreachable' && (!this.interfaces.has(r.dev) || (oif !== undefined && r.dev !== oif))) continue;
         const { addr, len } = parsePrefix(r.dst);
         if (inPrefix(dst, addr, len) && (len > bestLen || (len === bestLen && r.metric < best!.metric))) {
           best = r;
@@ -525,6 +563,7 @@ export class FakeKernel implements Runner {
       }
       if (!best) continue;
       if (rule.suppressPrefixlen !== undefined && bestLen <= rule.suppressPrefixlen) continue;
+      if (best.type === 'unreachable') return null;
       return { dev: best.dev, gateway: best.gateway, table: best.table };
     }
     return null;
@@ -539,7 +578,7 @@ export class FakeKernel implements Runner {
 
   addrJson(): unknown[] {
     return [...this.interfaces.values()].map((i) => {
-      const flags = i.name === 'lo' ? ['LOOPBACK'] : ['BROADCAST', 'MULTICAST'];
+      const flags = i.name === 'lo' ? ['LOOPBACK'] : i.pointToPoint ? ['POINTOPOINT', 'MULTICAST', 'NOARP'] : ['BROADCAST', 'MULTICAST'];
       if (i.adminUp) flags.push('UP');
       if (i.adminUp && i.carrier) flags.push('LOWER_UP');
       else if (i.adminUp) flags.unshift('NO-CARRIER');
@@ -571,9 +610,9 @@ export class FakeKernel implements Runner {
           ? this.routes.filter((r) => fam(r) && r.table === table && r.dst === 'default').sort((a, b) => a.metric - b.metric)
           : this.sortedRoutes().filter((r) => fam(r) && r.table === table);
     return routes.map((r) => {
-      const j: Record<string, unknown> = { dst: r.dst };
+      const j: Record<string, unknown> = r.type ? { type: '7', dst: r.dst } : { dst: r.dst };
       if (r.gateway) j.gateway = r.gateway;
-      j.dev = r.dev;
+      if (r.dev) j.dev = r.dev;
       if (r.table !== 254 && table === undefined) j.table = String(r.table);
       // iproute2 does not print `proto boot`.
       if (r.protocol !== 3) j.protocol = String(r.protocol);
@@ -601,6 +640,7 @@ export class FakeKernel implements Runner {
         if (r.fwmask !== 0xffffffff) j.fwmask = '0x' + r.fwmask!.toString(16);
       }
       if (r.iif) j.iif = r.iif;
+      if (r.oif) j.oif = r.oif;
       j.table = String(r.table);
       if (r.suppressPrefixlen !== undefined) j.suppress_prefixlen = r.suppressPrefixlen;
       if (r.protocol && r.protocol !== 2) j.protocol = String(r.protocol);
@@ -634,6 +674,7 @@ export class FakeKernel implements Runner {
         if (r.dst) p.push('to', sel(r.dst));
         if (r.fwmark !== undefined) p.push('fwmark', r.fwmask === 0xffffffff ? hex(r.fwmark) : `${hex(r.fwmark)}/${hex(r.fwmask!)}`);
         if (r.iif) p.push('iif', r.iif);
+        if (r.oif) p.push('oif', r.oif);
         p.push('lookup', tn(r.table));
         if (r.suppressPrefixlen !== undefined) p.push('suppress_prefixlength', String(r.suppressPrefixlen));
         if (r.protocol && r.protocol !== 2) p.push('proto', pn(r.protocol));
@@ -642,9 +683,9 @@ export class FakeKernel implements Runner {
       .sort((a, b) => Number(a.text.startsWith('-6')) - Number(b.text.startsWith('-6')) || a.priority - b.priority || (a.text < b.text ? -1 : a.text > b.text ? 1 : 0))
       .map((x) => x.text);
     const routes = this.sortedRoutes().map((r) => {
-      const p = [r.family === 6 ? `-6 ${r.dst}` : r.dst];
+      const p = [...(r.type ? [r.type] : []), r.family === 6 ? `-6 ${r.dst}` : r.dst];
       if (r.gateway) p.push('via', r.gateway);
-      p.push('dev', r.dev);
+      if (r.dev) p.push('dev', r.dev);
       if (r.table !== 254) p.push('table', tn(r.table));
       p.push('proto', pn(r.protocol));
       if (r.scope === 253) p.push('scope', 'link');
@@ -689,6 +730,7 @@ function sameRule(a: FakeRule, b: FakeRule): boolean {
     a.fwmark === b.fwmark &&
     (a.fwmark === undefined || a.fwmask === b.fwmask) &&
     a.iif === b.iif &&
+    a.oif === b.oif &&
     a.suppressPrefixlen === b.suppressPrefixlen
   );
 }
@@ -764,11 +806,11 @@ export class FakeClock implements Clock {
 
 // ---- prober -------------------------------------------------------------------------------------------
 
-export type Answer = (target: string, source: string) => ProbeResult | Promise<ProbeResult>;
+export type Answer = (target: string, source: string, device?: string) => ProbeResult | Promise<ProbeResult>;
 
 /** Scripted ICMP: every target answers from every source unless told otherwise. */
 export class FakeProber implements Prober {
-  readonly calls: { target: string; source: string; timeoutMs: number }[] = [];
+  readonly calls: { target: string; source: string; timeoutMs: number; device?: string }[] = [];
   private downSources = new Set<string>();
   private downTargets = new Set<string>();
   private answer?: Answer;
@@ -800,11 +842,11 @@ export class FakeProber implements Prober {
     return this.calls.filter((c) => c.source === source).length;
   }
 
-  probe(target: string, source: string, timeoutMs: number): Promise<ProbeResult> {
-    this.calls.push({ target, source, timeoutMs });
+  probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult> {
+    this.calls.push({ target, source, timeoutMs, device: hints?.device });
     if (this.hang) return new Promise(() => {});
     if (this.error) return Promise.resolve({ alive: false, error: this.error });
-    if (this.answer) return Promise.resolve(this.answer(target, source));
+    if (this.answer) return Promise.resolve(this.answer(target, source, hints?.device));
     const alive = !this.downSources.has(source) && !this.downTargets.has(target);
     return Promise.resolve(alive ? { alive: true, rttMs: this.rttMs } : { alive: false });
   }
@@ -864,9 +906,13 @@ export class FakeLinkEvents implements LinkEvents {
   }
 }
 
-/** A Log that keeps lines in memory, for tests. */
-export function memoryLog(): Log & { lines: string[] } {
+/** A Log that keeps lines (and the fields of those that have any) in memory, for tests. */
+export function memoryLog(): Log & { lines: string[]; fields: Map<string, LogFields> } {
   const lines: string[] = [];
-  const at = (l: LogLevel) => (msg: string) => void lines.push(`${l}: ${msg}`);
-  return { lines, error: at('error'), warning: at('warning'), notice: at('notice'), info: at('info'), debug: at('debug'), setLevel() {} };
+  const fields = new Map<string, LogFields>();
+  const at = (l: LogLevel) => (msg: string, f?: LogFields) => {
+    lines.push(`${l}: ${msg}`);
+    if (f) fields.set(`${l}: ${msg}`, f);
+  };
+  return { lines, fields, error: at('error'), warning: at('warning'), notice: at('notice'), info: at('info'), debug: at('debug'), setLevel() {} };
 }

@@ -1,6 +1,7 @@
 // Shared test data: the configs and the named router states with their golden `ip` renderings.
 import { parseConfigText } from '../../src/config/load';
 import { Config } from '../../src/model';
+import { StatusDoc } from '../../src/status';
 import { FakeAddress, FakeKernel } from './fakes';
 
 export const CONFIG = parseConfigText(
@@ -61,11 +62,12 @@ export const STATES: Record<string, NamedState> = {
     interfaces: { eth1: { address: ETH1 } },
     active: 'dsl',
     golden: golden(
-      [...HAIP_RULES, '10010: from 198.18.1.2 lookup 101 proto 72'],
+      [...HAIP_RULES, '10005: from all oif eth1 lookup 101 proto 72', '10010: from 198.18.1.2 lookup 101 proto 72'],
       [
         'default via 198.18.1.1 dev eth1 proto 72',
         '198.18.1.0/24 dev eth1 proto kernel scope link src 198.18.1.2',
         'default via 198.18.1.1 dev eth1 table 101 proto 72',
+        'unreachable default table 101 proto 72 metric 4294967295',
         '198.18.1.0/24 dev eth1 table 101 proto 72 scope link src 198.18.1.2',
       ],
     ),
@@ -75,14 +77,16 @@ export const STATES: Record<string, NamedState> = {
     interfaces: { eth1: { address: ETH1 }, ppp0: { address: PPP0 } },
     active: 'dsl',
     golden: golden(
-      [...HAIP_RULES, '10010: from 198.18.1.2 lookup 101 proto 72', '10020: from 198.18.9.2 lookup 102 proto 72'],
+      [...HAIP_RULES, '10005: from all oif eth1 lookup 101 proto 72', '10010: from 198.18.1.2 lookup 101 proto 72', '10005: from all oif ppp0 lookup 102 proto 72', '10020: from 198.18.9.2 lookup 102 proto 72'],
       [
         'default via 198.18.1.1 dev eth1 proto 72',
         '198.18.1.0/24 dev eth1 proto kernel scope link src 198.18.1.2',
         '198.18.9.1 dev ppp0 proto kernel scope link src 198.18.9.2',
         'default via 198.18.1.1 dev eth1 table 101 proto 72',
+        'unreachable default table 101 proto 72 metric 4294967295',
         '198.18.1.0/24 dev eth1 table 101 proto 72 scope link src 198.18.1.2',
         'default dev ppp0 table 102 proto 72 scope link',
+        'unreachable default table 102 proto 72 metric 4294967295',
         '198.18.9.1 dev ppp0 table 102 proto 72 scope link src 198.18.9.2',
       ],
     ),
@@ -92,14 +96,16 @@ export const STATES: Record<string, NamedState> = {
     interfaces: { eth1: { address: ETH1 }, ppp0: { address: PPP0 } },
     active: 'lte',
     golden: golden(
-      [...HAIP_RULES, '10010: from 198.18.1.2 lookup 101 proto 72', '10020: from 198.18.9.2 lookup 102 proto 72'],
+      [...HAIP_RULES, '10005: from all oif eth1 lookup 101 proto 72', '10010: from 198.18.1.2 lookup 101 proto 72', '10005: from all oif ppp0 lookup 102 proto 72', '10020: from 198.18.9.2 lookup 102 proto 72'],
       [
         'default dev ppp0 proto 72 scope link',
         '198.18.1.0/24 dev eth1 proto kernel scope link src 198.18.1.2',
         '198.18.9.1 dev ppp0 proto kernel scope link src 198.18.9.2',
         'default via 198.18.1.1 dev eth1 table 101 proto 72',
+        'unreachable default table 101 proto 72 metric 4294967295',
         '198.18.1.0/24 dev eth1 table 101 proto 72 scope link src 198.18.1.2',
         'default dev ppp0 table 102 proto 72 scope link',
+        'unreachable default table 102 proto 72 metric 4294967295',
         '198.18.9.1 dev ppp0 table 102 proto 72 scope link src 198.18.9.2',
       ],
     ),
@@ -109,11 +115,12 @@ export const STATES: Record<string, NamedState> = {
     interfaces: { ppp0: { address: PPP0 } },
     active: 'lte',
     golden: golden(
-      [...HAIP_RULES, '10020: from 198.18.9.2 lookup 102 proto 72'],
+      [...HAIP_RULES, '10005: from all oif ppp0 lookup 102 proto 72', '10020: from 198.18.9.2 lookup 102 proto 72'],
       [
         'default dev ppp0 proto 72 scope link',
         '198.18.9.1 dev ppp0 proto kernel scope link src 198.18.9.2',
         'default dev ppp0 table 102 proto 72 scope link',
+        'unreachable default table 102 proto 72 metric 4294967295',
         '198.18.9.1 dev ppp0 table 102 proto 72 scope link src 198.18.9.2',
       ],
     ),
@@ -123,11 +130,12 @@ export const STATES: Record<string, NamedState> = {
     interfaces: { eth1: { address: ETH1 }, ppp0: {} },
     active: 'dsl',
     golden: golden(
-      [...HAIP_RULES, '10010: from 198.18.1.2 lookup 101 proto 72'],
+      [...HAIP_RULES, '10005: from all oif eth1 lookup 101 proto 72', '10010: from 198.18.1.2 lookup 101 proto 72'],
       [
         'default via 198.18.1.1 dev eth1 proto 72',
         '198.18.1.0/24 dev eth1 proto kernel scope link src 198.18.1.2',
         'default via 198.18.1.1 dev eth1 table 101 proto 72',
+        'unreachable default table 101 proto 72 metric 4294967295',
         '198.18.1.0/24 dev eth1 table 101 proto 72 scope link src 198.18.1.2',
       ],
     ),
@@ -137,14 +145,16 @@ export const STATES: Record<string, NamedState> = {
     interfaces: { eth1: { address: ETH1 }, ppp0: { address: { address: '198.18.9.7', prefixlen: 32, peer: '198.18.9.1' } } },
     active: 'lte',
     golden: golden(
-      [...HAIP_RULES, '10010: from 198.18.1.2 lookup 101 proto 72', '10020: from 198.18.9.7 lookup 102 proto 72'],
+      [...HAIP_RULES, '10005: from all oif eth1 lookup 101 proto 72', '10010: from 198.18.1.2 lookup 101 proto 72', '10005: from all oif ppp0 lookup 102 proto 72', '10020: from 198.18.9.7 lookup 102 proto 72'],
       [
         'default dev ppp0 proto 72 scope link',
         '198.18.1.0/24 dev eth1 proto kernel scope link src 198.18.1.2',
         '198.18.9.1 dev ppp0 proto kernel scope link src 198.18.9.7',
         'default via 198.18.1.1 dev eth1 table 101 proto 72',
+        'unreachable default table 101 proto 72 metric 4294967295',
         '198.18.1.0/24 dev eth1 table 101 proto 72 scope link src 198.18.1.2',
         'default dev ppp0 table 102 proto 72 scope link',
+        'unreachable default table 102 proto 72 metric 4294967295',
         '198.18.9.1 dev ppp0 table 102 proto 72 scope link src 198.18.9.7',
       ],
     ),
@@ -154,12 +164,13 @@ export const STATES: Record<string, NamedState> = {
     interfaces: { eth1: { address: ETH1, carrier: false }, ppp0: { address: PPP0 } },
     active: 'lte',
     golden: golden(
-      [...HAIP_RULES, '10020: from 198.18.9.2 lookup 102 proto 72'],
+      [...HAIP_RULES, '10005: from all oif ppp0 lookup 102 proto 72', '10020: from 198.18.9.2 lookup 102 proto 72'],
       [
         'default dev ppp0 proto 72 scope link',
         '198.18.1.0/24 dev eth1 proto kernel scope link src 198.18.1.2 linkdown',
         '198.18.9.1 dev ppp0 proto kernel scope link src 198.18.9.2',
         'default dev ppp0 table 102 proto 72 scope link',
+        'unreachable default table 102 proto 72 metric 4294967295',
         '198.18.9.1 dev ppp0 table 102 proto 72 scope link src 198.18.9.2',
       ],
     ),
@@ -203,3 +214,16 @@ export function setInterfaces(k: FakeKernel, spec: IfSpec) {
   }
 }
 
+/** A status document: dsl active and up, lte down. */
+export const statusDoc = (over: Partial<StatusDoc> = {}): StatusDoc => ({
+  active: 'dsl',
+  since: '2026-01-01T00:00:00.000Z',
+  pid: 1,
+  updated: '2026-01-01T00:01:00.000Z',
+  switches: 1,
+  links: [
+    { name: 'dsl', interface: 'eth1', state: 'up', since: '2026-01-01T00:00:00.000Z', reason: '', rtt_ms: 12.345, loss: 0, weight: 1, table: 101, source: '198.18.1.2', gateway: '198.18.1.1', targets: [], recent_rtt_ms: [10, 20, null, 30], rounds: 7 },
+    { name: 'lte', interface: 'ppp0', state: 'down', since: '2026-01-01T00:00:30.000Z', reason: '', rtt_ms: null, loss: 1, weight: 2, table: 102, source: null, gateway: null, targets: [], recent_rtt_ms: [], rounds: 7 },
+  ],
+  ...over,
+});

@@ -10,14 +10,15 @@ import { networkOf6 } from '../../src/net/desired';
 import { commandArgv, parseInterfaces, parseRoutes, parseRules } from '../../src/net/iproute';
 import { reconcile } from '../../src/net/plan';
 import { observe, readScope } from '../../src/net/router';
-import { planReport } from '../../src/ops';
+import { checkReport, planReport } from '../../src/ops';
 import { renderStatus } from '../../src/statusView';
 import { flushArgv } from '../../src/net/conntrack';
 import { StickyState, syncSticky } from '../../src/net/sticky';
 import { stickyTable } from '../../src/net/nft';
 import { isIPv6Event } from '../../src/sys/linkEvents';
 import { RunResult } from '../../src/sys/runner';
-import { StatusDoc, renderMetrics, statusLine } from '../../src/status';
+import { renderMetrics } from '../../src/metrics';
+import { StatusDoc, statusLine } from '../../src/status';
 import { FakeClock, FakeKernel, FakeLinkEvents, FakeProber, memoryLog, RecordingNotifier } from './fakes';
 
 const DUAL = parseConfigText(
@@ -75,6 +76,8 @@ function setup(config: Config = DUAL, kernel = dualKernel()) {
 const DUAL_GOLDEN_V6 = [
   '-6 0: from all lookup local',
   '-6 10000: from all lookup main suppress_prefixlength 0 proto 72',
+  '-6 10005: from all oif eth1 lookup 101 proto 72',
+  '-6 10005: from all oif eth2 lookup 102 proto 72',
   '-6 10010: from 2001:db8:1::/64 lookup 101 proto 72',
   '-6 10020: from 2001:db8:2::/64 lookup 102 proto 72',
   '-6 32766: from all lookup main',
@@ -170,7 +173,9 @@ describe('IPv6: the daemon on the fake kernel', () => {
     assert.match(t.log.lines.join('\n'), /cable: IPv6 gateway fe80::2, learned from the kernel's default route via fe80::2 proto 9 metric 1024/);
     // A second pass over the result changes nothing.
     const obs = await observe(t.kernel, readScope(DUAL));
-    assert.equal(obs.net.routes.filter((r) => r.family === 6).length, 6);
+    // main's two defaults, and per link table: connected, default, unreachable.
+    assert.equal(obs.net.routes.filter((r) => r.family === 6).length, 8);
+    assert.ok(obs.net.routes.some((r) => r.family === 6 && r.table === 101 && r.type === 'unreachable'));
     t.kernel.clearLog();
     await t.daemon.sync('request');
     assert.deepEqual(t.kernel.mutations, []);
@@ -316,6 +321,10 @@ describe('IPv6: events and sticky', () => {
 });
 
 describe('IPv6: haip plan', () => {
+  it('haip check names the links that take part in IPv6', () => {
+    assert.equal(checkReport(DUAL), 'dual.yaml: ok, 2 links: dsl, cable; IPv6 too on dsl, cable');
+  });
+
   it('prints the ip -6 commands and each family\'s links', async () => {
     const text = await planReport(DUAL, dualKernel());
     assert.match(text, /# IPv6 links \(assuming every usable link answers its probes\):/);

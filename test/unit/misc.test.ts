@@ -8,11 +8,11 @@ import { effectiveLevel, logStyle } from '../../src/log';
 import { LogLevel } from '../../src/model';
 import { nameFiles } from '../../src/net/names';
 import { flushOwned, planReport } from '../../src/ops';
-import { StatusDoc, statusLine } from '../../src/status';
+import { statusLine } from '../../src/status';
 import { renderStatus, sparkline } from '../../src/statusView';
 import { watchdogIntervalMs } from '../../src/sys/notify';
 import { FakeClock, FakeKernel, memoryLog } from './fakes';
-import { CONFIG, ETH1, PPP0, setInterfaces, STATES } from './fixtures';
+import { CONFIG, ETH1, PPP0, setInterfaces, STATES, statusDoc } from './fixtures';
 
 describe('log levels and style', () => {
   const cases: [LogLevel, number, LogLevel][] = [
@@ -46,18 +46,7 @@ describe('watchdog interval from the environment', () => {
   for (const [env, want] of cases) it(`${JSON.stringify(env)} -> ${want}`, () => assert.equal(watchdogIntervalMs(env, 4242), want));
 });
 
-const doc = (over: Partial<StatusDoc> = {}): StatusDoc => ({
-  active: 'dsl',
-  since: '2026-01-01T00:00:00.000Z',
-  pid: 1,
-  updated: '2026-01-01T00:01:00.000Z',
-  switches: 1,
-  links: [
-    { name: 'dsl', interface: 'eth1', state: 'up', since: '2026-01-01T00:00:00.000Z', reason: '', rtt_ms: 12.345, loss: 0, weight: 1, table: 101, source: '198.18.1.2', gateway: '198.18.1.1', targets: [], recent_rtt_ms: [10, 20, null, 30], rounds: 7 },
-    { name: 'lte', interface: 'ppp0', state: 'down', since: '2026-01-01T00:00:30.000Z', reason: '', rtt_ms: null, loss: 1, weight: 2, table: 102, source: null, gateway: null, targets: [], recent_rtt_ms: [], rounds: 7 },
-  ],
-  ...over,
-});
+const doc = statusDoc;
 
 describe('status: STATUS= line and `haip status` table', () => {
   it('names the active link, then every link', () => {
@@ -186,17 +175,21 @@ describe('haip plan and haip flush on the fake kernel', () => {
       `# haip plan for haip.yaml: nothing is changed by this command
 #
 # links (assuming every usable link answers its probes):
-#   dsl (eth1, weight 1, table 101): usable, source 198.18.1.2, connected 198.18.1.0/24; would carry the default route (lowest weight among usable links)
-#   lte (ppp0, weight 2, table 102): usable, source 198.18.9.2, connected 198.18.9.1; standby (weight 2 > 1)
+#   dsl (eth1, weight 1, table 101): usable, source 198.18.1.2, connected 198.18.1.0/24, gateway 198.18.1.1; would carry the default route (lowest weight among usable links)
+#   lte (ppp0, weight 2, table 102): usable, source 198.18.9.2, connected 198.18.9.1, point-to-point; standby (weight 2 > 1)
 #
-# 10 command(s), adds before deletes:
+# 14 command(s), adds before deletes:
 ip -4 route replace 198.18.1.0/24 dev eth1 src 198.18.1.2 scope link proto 72 table 101
 ip -4 route replace default via 198.18.1.1 dev eth1 proto 72 table 101
+ip -4 route replace unreachable default proto 72 metric 4294967295 table 101
 ip -4 route replace 198.18.9.1 dev ppp0 src 198.18.9.2 scope link proto 72 table 102
 ip -4 route replace default dev ppp0 scope link proto 72 table 102
+ip -4 route replace unreachable default proto 72 metric 4294967295 table 102
 ip -4 route replace default via 198.18.1.1 dev eth1 proto 72 table 254
 ip -4 rule add priority 10000 lookup 254 suppress_prefixlength 0 protocol 72
+ip -4 rule add priority 10005 oif eth1 lookup 101 protocol 72
 ip -4 rule add priority 10010 from 198.18.1.2 lookup 101 protocol 72
+ip -4 rule add priority 10005 oif ppp0 lookup 102 protocol 72
 ip -4 rule add priority 10020 from 198.18.9.2 lookup 102 protocol 72
 ip -4 rule add priority 5001 fwmark 0x1 lookup 101 protocol 72
 ip -4 rule add priority 5002 fwmark 0x2/0xff lookup 102 protocol 72

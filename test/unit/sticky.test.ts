@@ -92,6 +92,7 @@ test('desiredState: one fwmark rule per link after every source rule, kept while
   ];
   assert.deepEqual(desiredState(c, views, 'dsl').rules.map(ruleToString), [
     'priority 10000 from all lookup main suppress_prefixlength 0 proto 72',
+    'priority 10005 from all oif eth1 lookup 101 proto 72',
     'priority 10010 from 198.18.1.2 lookup 101 proto 72',
     'priority 11010 from all fwmark 0x1/0xff lookup 101 proto 72',
     'priority 11020 from all fwmark 0x2/0xff lookup 102 proto 72',
