@@ -9,7 +9,7 @@ import { Watchdog } from './core/watchdog';
 import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil, recordFailure } from './health/damping';
 import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
 import { qualityLimits, stepQuality } from './health/quality';
-import { LinkMonitor, RoundResult } from './health/monitor';
+import { LinkMonitor, RoundResult, Silence } from './health/monitor';
 import { HookEvent, HookRunner } from './hooks';
 import { eventFields, Log } from './log';
 import { Config, Family, familyLink, LinkConfig, LinkHealth, NetState, Route } from './model';
@@ -241,6 +241,7 @@ export class Daemon {
         return { address: v && !v.unusable ? v.source : undefined, why: v?.unusable };
       },
       (link, r) => this.onRound(this.lane(family), link, r),
+      (link, silence) => this.onSilence(this.lane(family), link, silence),
     );
   }
 
@@ -267,6 +268,18 @@ export class Daemon {
       this.markStatusDirty();
     }
     this.checkReady();
+  }
+
+  /** No answer for `down x interval`: an answering link goes down now, not at the end of its rounds. */
+  private onSilence(lane: Lane, link: LinkConfig, silence: Silence) {
+    const rt = lane.links.get(link.name);
+    if (!rt || rt.config !== link || this.stopped || rt.view.unusable) return;
+    if (rt.health.state !== 'up' && rt.health.state !== 'degraded') return;
+    const { quorum, targets } = link.probe;
+    const who = quorum > 1 ? `fewer than ${quorum} of ${targets.length} targets answered` : `no answer from ${targets.length > 1 ? 'any target' : 'its target'}`;
+    this.setHealth(rt, forceDown(rt.health, `${who} for ${(silence.forMs / 1000).toFixed(1)} s`, silence.at));
+    rt.quality.length = 0;
+    void this.sync('probe');
   }
 
   private setHealth(rt: LinkRuntime, next: LinkHealth) {

@@ -60,7 +60,7 @@ const probe = {
     interval: { ...duration, description: 'Time between probe rounds. Default 1s.' },
     timeout: { ...duration, description: 'How long a round waits for each reply. Default 1s.' },
     quorum: { type: 'integer', minimum: 1, description: 'Targets that must answer for a round to be good. Default 1.' },
-    down: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive bad rounds that take an UP link DOWN. Default 3.' },
+    down: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive bad rounds that take an UP link DOWN; a link whose targets are all streamed pings (method auto or stream) also goes DOWN once fewer than quorum targets have answered for down x interval, whichever comes first. Default 3.' },
     up: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive good rounds that bring a DOWN link back UP. Default 3.' },
     max_loss: {
       type: 'string',

@@ -3,6 +3,7 @@
 import { LinkConfig } from '../model';
 import { Clock, TimerHandle } from '../sys/clock';
 import { Prober, ProbeResult } from '../sys/prober';
+import { judgeSilence } from './silence';
 
 export interface RoundResult {
   ok: boolean;
@@ -36,8 +37,17 @@ export function summarize(link: LinkConfig, perTarget: RoundResult['perTarget'],
   };
 }
 
+/** A link silent for `down x interval`: no target (fewer than quorum) answered in that long. */
+export interface Silence {
+  forMs: number;
+  at: number;
+}
+
 export class LinkMonitor {
   private timer?: TimerHandle;
+  private silenceTimer?: TimerHandle;
+  private watchingSince = 0;
+  private watchedAddress?: string;
   private running = false;
   private stopped = true;
 
@@ -48,16 +58,49 @@ export class LinkMonitor {
     /** The link's current source address, or a reason why there is none. */
     private readonly source: () => { address?: string; why?: string },
     private readonly onRound: (link: LinkConfig, r: RoundResult) => void,
+    /** Told when a prober that sees every echo finds the link silent for `down x interval`. */
+    private readonly onSilence?: (link: LinkConfig, s: Silence) => void,
   ) {}
 
   start(): void {
     this.stopped = false;
     this.schedule(0);
+    this.watchingSince = this.clock.now();
+    this.watchedAddress = this.source().address;
+    if (this.onSilence && this.prober.lastAnswer) this.watchSilence(this.silenceWindowMs());
   }
 
   stop(): void {
     this.stopped = true;
     this.timer?.cancel();
+    this.silenceTimer?.cancel();
+  }
+
+  private silenceWindowMs(): number {
+    return this.link.probe.down * this.link.probe.intervalMs;
+  }
+
+  /** One timer, set for the moment the current silence would reach the window; answers push it on. */
+  private watchSilence(ms: number) {
+    if (this.stopped) return;
+    this.silenceTimer = this.clock.setTimeout(() => {
+      const { probe } = this.link;
+      const address = this.source().address;
+      const hints = { intervalMs: probe.intervalMs, method: probe.method, device: this.link.interface };
+      if (address !== this.watchedAddress) {
+        // A new source address is a new stream: its silence counts from now.
+        this.watchedAddress = address;
+        this.watchingSince = this.clock.now();
+      }
+      const last = address ? probe.targets.map((t) => this.prober.lastAnswer!(t, address, probe.timeoutMs, hints)) : [];
+      const now = this.clock.now();
+      const window = this.silenceWindowMs();
+      // Without a source the rounds say so; silence is judged on answers that could have come.
+      const v = address ? judgeSilence(last, probe.quorum, window, this.watchingSince, now) : { silent: false, forMs: 0, checkAt: now + window };
+      if (v.silent) this.onSilence!(this.link, { forMs: v.forMs, at: now });
+      // Once told, the next word is due a whole window later (the link is down by then, or answering).
+      this.watchSilence(Math.max(1, v.silent ? window : v.checkAt - now));
+    }, ms);
   }
 
   private schedule(ms: number) {

@@ -7,8 +7,12 @@ import { LineBuffer } from './text';
 
 /** Echoes sent per round interval: more samples per round make random loss unlikely to fail a round. */
 export const MAX_SAMPLES = 4;
-/** ping's gap between echoes never goes below this (root may go lower; nobody should). */
-const MIN_GAP_MS = 100;
+/**
+ * ping's gap between echoes never goes below this (iputils lets root go to 2 ms). 50 ms gives the fast
+ * profile (200 ms) four echoes a round too: 11 in a row must be lost on every target before its 600 ms
+ * of silence takes a link down.
+ */
+const MIN_GAP_MS = 50;
 /** A stream that died is started again at most this often. */
 const RESPAWN_GAP_MS = 1000;
 /** A stream no probe asked for in this long is stopped (source changed, link removed). */
@@ -93,6 +97,8 @@ class PingStream {
   /** Why this stream cannot probe right now (ping missing, refused its arguments, exited). */
   error?: string;
   lastUsed = Date.now();
+  /** When an echo was last answered within the timeout (Date.now()), or the stream made: silence counts from there. */
+  lastAnswerAt = Date.now();
   private spawnedAt = -Infinity;
   private listeners = new Set<(o: EchoOutcome | { failed: string }) => void>();
   private judge?: EchoJudge;
@@ -186,8 +192,13 @@ class PingStream {
   }
 
   private tell(o: EchoOutcome | { failed: string }) {
+    if ('alive' in o && o.alive) this.lastAnswerAt = Date.now();
     for (const l of [...this.listeners]) l(o);
   }
+}
+
+function streamKey(target: string, source: string, timeoutMs: number, hints?: ProbeHints): string {
+  return `${source} ${hints?.device ?? ''} ${target} ${sampling(hints?.intervalMs ?? timeoutMs).gapMs} ${timeoutMs}`;
 }
 
 /** Probes through long-lived ping processes, one per (source, target, pace). */
@@ -201,7 +212,7 @@ export class StreamProber implements Prober {
 
   probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult> {
     const { samples, gapMs } = sampling(hints?.intervalMs ?? timeoutMs);
-    const key = `${source} ${hints?.device ?? ''} ${target} ${gapMs} ${timeoutMs}`;
+    const key = streamKey(target, source, timeoutMs, hints);
     let s = this.streams.get(key);
     if (!s) {
       s = new PingStream(this.binary, source, hints?.device, target, gapMs, timeoutMs, (_stream, code, stderr, ranMs) => {
@@ -213,6 +224,11 @@ export class StreamProber implements Prober {
     }
     s.ensure();
     return s.next(samples, samples * gapMs + timeoutMs + 1000);
+  }
+
+  /** undefined until a probe has made this stream (the rounds judge until then). */
+  lastAnswer(target: string, source: string, timeoutMs: number, hints?: ProbeHints): number | undefined {
+    return this.streams.get(streamKey(target, source, timeoutMs, hints))?.lastAnswerAt;
   }
 
   /** Live ping children, for the curious (bench, tests). */
@@ -255,16 +271,22 @@ export class AutoProber implements Prober {
   ) {}
 
   probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult> {
-    const method = hints?.method ?? 'auto';
-    if (method === 'spawn') return this.spawner.probe(target, source, timeoutMs, hints);
-    if (method === 'auto' && this.stream.unsupported) {
-      if (!this.warned) {
-        this.warned = true;
-        this.warn(`ping cannot stream (${this.stream.unsupported}); probing with one ping per probe instead`);
-      }
-      return this.spawner.probe(target, source, timeoutMs, hints);
+    if (this.streams(hints)) return this.stream.probe(target, source, timeoutMs, hints);
+    if (hints?.method !== 'spawn' && !this.warned) {
+      this.warned = true;
+      this.warn(`ping cannot stream (${this.stream.unsupported}); probing with one ping per probe instead`);
     }
-    return this.stream.probe(target, source, timeoutMs, hints);
+    return this.spawner.probe(target, source, timeoutMs, hints);
+  }
+
+  /** Only streams can tell; one ping per probe is judged by rounds alone. */
+  lastAnswer(target: string, source: string, timeoutMs: number, hints?: ProbeHints): number | undefined {
+    return this.streams(hints) ? this.stream.lastAnswer(target, source, timeoutMs, hints) : undefined;
+  }
+
+  private streams(hints?: ProbeHints): boolean {
+    const method = hints?.method ?? 'auto';
+    return method === 'stream' || (method === 'auto' && !this.stream.unsupported);
   }
 
   close() {

@@ -33,6 +33,11 @@ export function sourceArgs(source: string, device?: string): string[] {
 /** Probes one target (an address or a tcp/http/dns URL) from `source`; exists so tests can substitute scripted answers. */
 export interface Prober {
   probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult>;
+  /**
+   * When `target` last answered within `timeoutMs` (clock ms; -Infinity: not yet), for judging a link by
+   * its silence; undefined when this prober cannot tell (one ping per probe, socket probes).
+   */
+  lastAnswer?(target: string, source: string, timeoutMs: number, hints?: ProbeHints): number | undefined;
   close?(): void;
 }
 

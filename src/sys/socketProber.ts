@@ -201,7 +201,15 @@ export class KindProber implements Prober {
   ) {}
 
   probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult> {
-    return (target.includes('://') ? this.sockets : this.icmp).probe(target, source, timeoutMs, hints);
+    return this.proberFor(target).probe(target, source, timeoutMs, hints);
+  }
+
+  lastAnswer(target: string, source: string, timeoutMs: number, hints?: ProbeHints): number | undefined {
+    return this.proberFor(target).lastAnswer?.(target, source, timeoutMs, hints);
+  }
+
+  private proberFor(target: string): Prober {
+    return target.includes('://') ? this.sockets : this.icmp;
   }
 
   close(): void {

@@ -16,11 +16,12 @@ test('parsePingLine reads replies, -O misses and ICMP errors', () => {
     assert.deepEqual(parsePingLine(l), { kind: 'other' });
 });
 
-test('sampling: up to 4 echoes per round, never closer than 100 ms', () => {
+test('sampling: up to 4 echoes per round, never closer than 50 ms', () => {
   assert.deepEqual(sampling(1000), { samples: 4, gapMs: 250 });
-  assert.deepEqual(sampling(200), { samples: 2, gapMs: 100 });
-  assert.deepEqual(sampling(100), { samples: 1, gapMs: 100 });
-  assert.deepEqual(sampling(50), { samples: 1, gapMs: 100 });
+  assert.deepEqual(sampling(200), { samples: 4, gapMs: 50 });
+  assert.deepEqual(sampling(100), { samples: 2, gapMs: 50 });
+  assert.deepEqual(sampling(50), { samples: 1, gapMs: 50 });
+  assert.deepEqual(sampling(20), { samples: 1, gapMs: 50 });
   assert.deepEqual(sampling(10_000), { samples: 4, gapMs: 2500 });
 });
 
@@ -96,8 +97,29 @@ test('StreamProber: a reply answers the probe; a stream of misses fails it after
   const dead = new StreamProber(script(t, 'i=1; while :; do sleep 0.05; echo "no answer yet for icmp_seq=$i"; i=$((i+1)); done'));
   t.after(() => dead.close());
   const t0 = Date.now();
-  assert.deepEqual(await dead.probe('203.0.113.1', '198.18.1.2', 100, { intervalMs: 200 }), { alive: false, lost: 2 });
+  assert.deepEqual(await dead.probe('203.0.113.1', '198.18.1.2', 100, { intervalMs: 200 }), { alive: false, lost: 4 });
   assert.ok(Date.now() - t0 < 1000);
+});
+
+test('StreamProber.lastAnswer: unknown before the stream is made, then the time of the last answer', async (t) => {
+  const p = new StreamProber(script(t, 'i=1; while :; do echo "64 bytes from $9: icmp_seq=$i ttl=64 time=0.5 ms"; i=$((i+1)); sleep 0.05; done'));
+  t.after(() => p.close());
+  const hints = { intervalMs: 200 };
+  assert.equal(p.lastAnswer('203.0.113.1', '198.18.1.2', 300, hints), undefined);
+  const before = Date.now();
+  await p.probe('203.0.113.1', '198.18.1.2', 300, hints);
+  const last = p.lastAnswer('203.0.113.1', '198.18.1.2', 300, hints)!;
+  assert.ok(last >= before && last <= Date.now(), `${last} within the probe`);
+  assert.equal(p.lastAnswer('203.0.113.1', '198.18.1.2', 300, { intervalMs: 1000 }), undefined, 'another pace is another stream');
+});
+
+test('StreamProber.lastAnswer: a silent stream keeps the time it was made', async (t) => {
+  const p = new StreamProber(script(t, 'i=1; while :; do sleep 0.05; echo "no answer yet for icmp_seq=$i"; i=$((i+1)); done'));
+  t.after(() => p.close());
+  const before = Date.now();
+  await p.probe('203.0.113.1', '198.18.1.2', 100, { intervalMs: 200 });
+  const last = p.lastAnswer('203.0.113.1', '198.18.1.2', 100, { intervalMs: 200 })!;
+  assert.ok(last >= before - 5 && last <= before + 50, 'silence counts from the start of the stream');
 });
 
 test('StreamProber: a missing ping is a failure with the reason, never alive', async (t) => {
@@ -122,6 +144,7 @@ test('AutoProber: a ping that cannot stream (busybox) falls back to spawning, an
   assert.deepEqual(calls, ['203.0.113.1', '203.0.113.2']);
   assert.equal(warnings.length, 1);
   assert.match(warnings[0], /cannot stream \(ping: unrecognized option/);
+  assert.equal(auto.lastAnswer('203.0.113.1', '198.18.1.2', 300, { intervalMs: 1000 }), undefined, 'spawned pings cannot tell silence');
   // method: stream insists, method: spawn never streams.
   assert.equal((await auto.probe('203.0.113.1', '198.18.1.2', 300, { intervalMs: 1000, method: 'stream' })).alive, false);
 });

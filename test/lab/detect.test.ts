@@ -1,0 +1,69 @@
+// Detection against the real kernel: how long a silent loss (nft drop at the ISP) takes to move the
+// default route, with the default profile (1 s, timeout 1 s, down 3) and the fast one (200 ms, timeout
+// 300 ms, down 3), and how often 30 % random loss each way on the primary (nft numgen) moves it.
+// HAIP_DETECT_RUNS (default 5) runs per profile; HAIP_DETECT_LOSS_S (default 180) seconds of loss, 0 skips it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Lab, sleep } from './lab';
+
+const RUNS = Number(process.env.HAIP_DETECT_RUNS ?? 5);
+const LOSS_S = Number(process.env.HAIP_DETECT_LOSS_S ?? 180);
+
+const PROFILES = [
+  { name: 'default', probe: '{ targets: [203.0.113.1, 203.0.113.2], interval: 1s, timeout: 1s, down: 3, up: 3 }', intervalMs: 1000, limitMs: 3200 },
+  { name: 'fast', probe: '{ targets: [203.0.113.1, 203.0.113.2], interval: 200ms, timeout: 300ms, down: 3, up: 3 }', intervalMs: 200, limitMs: 700 },
+];
+
+function median(xs: number[]): number {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+async function started(p: (typeof PROFILES)[number], t: { after(fn: () => void): void }) {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  // Damping off: five failures in a minute would hold the link back, and detection is what is measured.
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(p.probe, 'damping: { penalty: 0 }\n'))]);
+  await haip.waitFor(/ready:/, 10_000);
+  await lab.waitForDefault('eth1', 5000);
+  return { lab, haip };
+}
+
+for (const p of PROFILES)
+  test(`silent loss moves the route within ${p.limitMs} ms (median of ${RUNS}), ${p.name} profile`, async (t) => {
+    const { lab, haip } = await started(p, t);
+    const ms: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      // A random phase against the echoes and rounds, as a real failure has.
+      await sleep(500 + Math.random() * p.intervalMs);
+      const t0 = Date.now();
+      lab.dropAtIsp(1);
+      ms.push(await lab.waitForDefault('eth2', 20_000, t0));
+      await sleep(200);
+      lab.healIsp(1);
+      await lab.waitForDefault('eth1', 20_000);
+    }
+    const down = haip.lines.filter((l) => /isp1 \(eth1\): up -> down/.test(l));
+    console.log(`# ${p.name}: silent loss to route on eth2: median ${median(ms)} ms, range ${Math.min(...ms)}-${Math.max(...ms)} ms (${ms.join(', ')})`);
+    console.log(`# ${down[0] ?? 'no down line'}`);
+    assert.ok(median(ms) <= p.limitMs, `median ${median(ms)} ms > ${p.limitMs} ms`);
+    await haip.stop();
+  });
+
+test(`30 % random loss each way on the primary for ${LOSS_S} s moves the route 0 times, both profiles`, { skip: LOSS_S <= 0 }, async (t) => {
+  const runs = await Promise.all(
+    PROFILES.map(async (p) => {
+      const { lab, haip } = await started(p, t);
+      const from = haip.lines.length;
+      lab.lossAtIsp(1, 30);
+      await sleep(LOSS_S * 1000);
+      lab.healIsp(1);
+      const lines = haip.lines.slice(from);
+      await haip.stop();
+      return { p, switches: lines.filter((l) => /switch: default route/.test(l)).length, downs: lines.filter((l) => /isp1 \(eth1\): up -> down/.test(l)) };
+    }),
+  );
+  for (const r of runs) console.log(`# ${r.p.name}: ${r.switches} switches in ${LOSS_S} s of 30 % loss${r.downs.length ? `: ${r.downs.join(' | ')}` : ''}`);
+  for (const r of runs) assert.equal(r.switches, 0, `${r.p.name}: ${r.downs.join('\n')}`);
+});
