@@ -27,7 +27,7 @@ command -v sysctl >/dev/null || need+=(procps)
 command -v mandoc >/dev/null || need+=(mandoc)
 
 # The daemons admins really run, for the lab tests; each runs only inside a haip-* namespace.
-LAB_PACKAGES=(radvd dnsmasq-base dhcpcd-base udhcpc isc-dhcp-client)
+LAB_PACKAGES=(radvd dnsmasq-base dhcpcd-base udhcpc isc-dhcp-client keepalived)
 
 extra=()
 for arg in "$@"; do

@@ -10,7 +10,7 @@ import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil, recordFailu
 import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
 import { LinkMonitor, RoundResult } from './health/monitor';
 import { HookEvent, HookRunner } from './hooks';
-import { Log } from './log';
+import { eventFields, Log } from './log';
 import { Config, Family, familyLink, LinkConfig, LinkHealth, NetState, Route } from './model';
 import { defaultRouteFor, desiredFamilies, learnedGateway6, viewLink, viewLink6 } from './net/desired';
 import { LearnedGateway, learnGateways } from './net/gateways';
@@ -449,27 +449,29 @@ export class Daemon {
       if (t.kind === 'link') {
         const rt = lane.links.get(t.link)!;
         const msg = `link ${t.link} (${rt.config.interface})${t.family === 6 ? ' IPv6' : ''}: ${t.from.state} -> ${t.to.state}: ${t.to.reason}`;
+        const ev = this.hookEvent(t.to.state === 'up' ? 'link-up' : 'link-down', rt, t.to.state, t.from.state);
         if (t.to.state === 'down') {
-          log.warning(msg);
+          log.warning(msg, eventFields(ev));
           // Whichever link goes down last: links failing together must be told too.
           if (lane.routedBy && !lane.links.all().some((o) => o.health.state === 'up'))
             log.error(`every link is down${t.family === 6 ? ' for IPv6' : ''}; keeping the ${fam(t.family)}default route on ${lane.routedBy} and probing on`);
-        } else log.notice(msg);
+        } else log.notice(msg, eventFields(ev));
         const held = t.to.state === 'up' ? this.heldBack(rt) : null;
         if (held) {
           rt.heldLogged = true;
           log.notice(`${t.link}${t.family === 6 ? ' (IPv6)' : ''} answers again but is ${held}`);
         }
-        hooks?.run(this.hookEvent(t.to.state === 'up' ? 'link-up' : 'link-down', rt, t.to.state, t.from.state));
+        hooks?.run(ev);
       } else {
         const to = lane.links.get(t.to)!;
         const from = t.from ? lane.links.get(t.from) : undefined;
         const via = (rt: LinkRuntime) => `${rt.config.name} (${rt.config.interface}${this.gatewayOf(rt) ? ` via ${this.gatewayOf(rt)}` : ''})`;
         const msg = `switch: ${fam(t.family)}default route ${from ? via(from) : 'none'} -> ${via(to)}: ${t.reason}`;
+        const ev = this.hookEvent('switch', to, to.health.state, t.from ?? '');
         // A move away from a failed link is a warning; anything else (start, fail-back) is a notice.
-        if (from && from.health.state !== 'up') log.warning(msg);
-        else log.notice(msg);
-        this.queuedHooks.push(this.hookEvent('switch', to, to.health.state, t.from ?? ''));
+        if (from && from.health.state !== 'up') log.warning(msg, eventFields(ev));
+        else log.notice(msg, eventFields(ev));
+        this.queuedHooks.push(ev);
       }
     }
     this.publishStatus();

@@ -42,9 +42,9 @@ export interface HookSettings {
   toggle?: string;
 }
 
-export function hookEnv(ev: HookEvent): Record<string, string> {
-  const env: Record<string, string> = {
-    PATH: HOOK_PATH,
+/** What an event says, as HAIP_* variables: a hook's environment, and the fields of its journal entry. */
+export function eventVariables(ev: HookEvent): Record<string, string> {
+  const vars: Record<string, string> = {
     HAIP_EVENT: ev.event,
     HAIP_LINK: ev.link,
     HAIP_INTERFACE: ev.interface,
@@ -52,8 +52,12 @@ export function hookEnv(ev: HookEvent): Record<string, string> {
     HAIP_PREVIOUS: ev.previous,
     HAIP_FAMILY: String(ev.family ?? 4),
   };
-  if (ev.gateway) env.HAIP_GATEWAY = ev.gateway;
-  return env;
+  if (ev.gateway) vars.HAIP_GATEWAY = ev.gateway;
+  return vars;
+}
+
+export function hookEnv(ev: HookEvent): Record<string, string> {
+  return { PATH: HOOK_PATH, ...eventVariables(ev) };
 }
 
 /** Why root must not run `file`, or undefined when it may: see the module comment. */

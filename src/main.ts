@@ -2,6 +2,7 @@
 // process.* (argv, env, exit, signals); everything below it takes what it needs as arguments.
 // First import: it holds SIGHUP while the others load (see earlySignals.ts).
 import { takeOverSighup } from './sys/earlySignals';
+import { existsSync } from 'node:fs';
 import { CliArgs, commandHelp, COMMANDS, EX_TEMPFAIL, EX_USAGE, parseArgs, Subcommand, UsageError, USAGE } from './cli';
 import { legacyConfig } from './config/legacy';
 import { ConfigError, EX_CONFIG, loadConfigFile } from './config/load';
@@ -12,12 +13,15 @@ import { Config } from './model';
 import { writeNameFiles } from './net/names';
 import { checkReport, flushOwned, planReport } from './ops';
 import { systemClock } from './sys/clock';
+import { JOURNAL_SOCKET, JournalSender } from './sys/journal';
 import { IpMonitor, NftMonitor } from './sys/linkEvents';
 import { createNotifier, watchdogIntervalMs } from './sys/notify';
 import { AutoProber, StreamProber } from './sys/pingStream';
 import { NodePingProber } from './sys/prober';
 import { ProcessRunner } from './sys/runner';
-import { FileStatus } from './status';
+import { HealthFile } from './healthFile';
+import { MetricsFile } from './metrics';
+import { allSinks, FileStatus, FileWriter } from './status';
 import { AlreadyRunning, holdInstanceLock } from './sys/instanceLock';
 import { statusReport } from './statusView';
 
@@ -30,7 +34,8 @@ function loadConfig(args: CliArgs): Config {
   return args.stateDir ? { ...config, stateDir: args.stateDir } : config;
 }
 
-async function run(args: CliArgs, log: Log): Promise<number> {
+/** `flushLog` resolves once the log's last lines are out (the journal helper has sent them). */
+async function run(args: CliArgs, log: Log, flushLog: () => Promise<void>): Promise<number> {
   // Before anything touches the kernel: a second daemon must leave the first one's routes alone.
   await holdInstanceLock(process.pid);
   const config = loadConfig(args);
@@ -39,6 +44,9 @@ async function run(args: CliArgs, log: Log): Promise<number> {
   const notifier = createNotifier(process.env, log);
   const ip = new ProcessRunner('ip');
   let current = config;
+  const files = new FileWriter((m) => log.error(m));
+  // status.json last: it says which of the other files could not be written.
+  const status = allSinks(new HealthFile(() => current.stateDir, files), new MetricsFile(() => current, clock, files), new FileStatus(() => current, files));
   const daemon = new Daemon(config, {
     ip,
     nft: new ProcessRunner('nft'),
@@ -50,7 +58,7 @@ async function run(args: CliArgs, log: Log): Promise<number> {
     events: new IpMonitor(clock, (m) => log.warning(m)),
     nftEvents: new NftMonitor(clock, (m) => log.warning(m)),
     hooks: new ProcessHooks(() => current, log),
-    status: new FileStatus(() => current, (m) => log.error(m)),
+    status,
     watchdogMs: watchdogIntervalMs(process.env, process.pid),
     onConfig: (c) => {
       current = c;
@@ -70,7 +78,10 @@ async function run(args: CliArgs, log: Log): Promise<number> {
     } catch (err) {
       log.error(`stopping: ${(err as Error).message}`);
     }
+    // The health file and the metrics say that haip has stopped.
+    status.close();
     notifier.close();
+    await flushLog();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -114,11 +125,16 @@ async function main(argv: string[]): Promise<number> {
   }
   // The daemon logs to stdout (the journal); one-shot commands keep stdout for their output.
   const logTo = args.command === 'run' ? process.stdout : process.stderr;
-  const log = createLog(logStyle(process.env, !!logTo.isTTY), effectiveLevel('info', args.verbosity), logTo);
+  const style = logStyle(process.env, !!logTo.isTTY);
+  // Under journald the daemon's entries carry their fields over the native protocol; the helper's own
+  // troubles go to stderr (the journal's stream), never back into the log they are about.
+  const journal =
+    args.command === 'run' && style === 'journal' && existsSync(JOURNAL_SOCKET) ? new JournalSender(JOURNAL_SOCKET, (m) => process.stderr.write(`haip: ${m}\n`)) : undefined;
+  const log = createLog(style, effectiveLevel('info', args.verbosity), logTo, journal);
   const commands: Record<Subcommand, () => Promise<number> | number> = {
     help: () => (process.stdout.write((args.topic ? commandHelp(args.topic) : USAGE) + '\n'), 0),
     version: () => (process.stdout.write(`haip ${require('../../package.json').version}\n`), 0),
-    run: () => run(args, log),
+    run: () => run(args, log, async () => journal?.close(300)),
     check: () => {
       process.stdout.write(checkReport(loadConfig(args)) + '\n');
       return 0;

@@ -93,6 +93,8 @@ export interface Config {
   hooksDir: string;
   /** Prometheus text file for node_exporter's textfile collector; absent: none written. */
   metricsFile?: string;
+  /** Metrics are rewritten at once on a change of state, otherwise at most this often (flash). */
+  metricsIntervalMs: number;
   /** The original haip's --toggle command, run on every switch with IFNAME and GATEWAY. */
   toggle?: string;
   hookTimeoutMs: number;

@@ -15,7 +15,8 @@ import { replaceScript, removeStickyTable, STICKY_TABLE, stickyTable } from './n
 export function checkReport(config: Config): string {
   const n = config.links.length;
   if (!n) return `${config.source}: ok, no links: haip changes nothing on this host until links are added (see haip.yaml(5))`;
-  return `${config.source}: ok, ${n} link${n === 1 ? '' : 's'}: ${config.links.map((l) => l.name).join(', ')}`;
+  const six = config.links.filter((l) => familyLink(l, 6)).map((l) => l.name);
+  return `${config.source}: ok, ${n} link${n === 1 ? '' : 's'}: ${config.links.map((l) => l.name).join(', ')}${six.length ? `; IPv6 too on ${six.join(', ')}` : ''}`;
 }
 
 export async function planReport(config: Config, ip: Runner): Promise<string> {

@@ -58,6 +58,8 @@ export interface StatusDoc {
 /** Where the status document goes; exists so tests can keep it in memory. */
 export interface StatusSink {
   write(doc: StatusDoc): void;
+  /** The daemon has stopped: say so, or take back what is no longer true. */
+  close?(): void;
 }
 
 /** How old status.json may get before `haip status` calls it stale: a few probe intervals, at least 10 s. */
@@ -65,63 +67,60 @@ export function staleAfterMs(intervalsMs: number[]): number {
   return Math.max(10_000, 3 * Math.max(0, ...intervalsMs) + 2000);
 }
 
-export class FileStatus implements StatusSink {
-  /** The last failure per file, until a write of it succeeds; each logged once per new reason. */
+/**
+ * Writes the daemon's files (status.json, the metrics, the health file) without following links, and
+ * remembers each file's last failure until a write of it succeeds, logging each new reason once.
+ */
+export class FileWriter {
   private errors = new Map<string, string>();
 
   constructor(
-    private readonly paths: () => { stateDir: string; metricsFile?: string; links?: { probe: { intervalMs: number } }[] },
     private readonly onError: (msg: string) => void,
+    private readonly writeFile: (path: string, text: string) => void = writeFileSafely,
   ) {}
 
-  write(doc: StatusDoc): void {
-    const { stateDir, metricsFile, links = [] } = this.paths();
-    const statusPath = join(stateDir, 'status.json');
-    // Metrics first, so status.json can say whether they were written.
-    if (metricsFile) this.attempt(metricsFile, () => renderMetrics(doc));
-    this.attempt(statusPath, () => {
-      const others = [...this.errors].filter(([p]) => p !== statusPath).map(([p, e]) => `${p}: ${e}`);
-      return JSON.stringify({ ...doc, write_errors: others, stale_after_ms: staleAfterMs(links.map((l) => l.probe.intervalMs)) }, null, 2) + '\n';
-    });
-  }
-
-  private attempt(path: string, render: () => string) {
+  attempt(path: string, render: () => string): boolean {
     try {
-      writeFileSafely(path, render());
+      this.writeFile(path, render());
       this.errors.delete(path);
+      return true;
     } catch (err) {
       const reason = (err as Error).message;
       if (this.errors.get(path) !== reason) this.onError(`cannot write ${path}: ${reason}`);
       this.errors.set(path, reason);
+      return false;
     }
+  }
+
+  /** "PATH: reason" for each file whose last write failed, other than `except`. */
+  failures(except?: string): string[] {
+    return [...this.errors].filter(([p]) => p !== except).map(([p, e]) => `${p}: ${e}`);
   }
 }
 
-const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+/** status.json in the state dir, rewritten on every change (tmpfs: /run/haip by default). */
+export class FileStatus implements StatusSink {
+  constructor(
+    private readonly paths: () => { stateDir: string; links?: { probe: { intervalMs: number } }[] },
+    private readonly files: FileWriter,
+  ) {}
 
-/** The Prometheus text format, for node_exporter's textfile collector. */
-export function renderMetrics(doc: StatusDoc): string {
-  const out: string[] = [];
-  const family = (name: string, type: 'gauge' | 'counter', help: string, rows: [Record<string, string>, number | null][]) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of rows) {
-      if (value === null) continue;
-      const l = Object.entries(labels).map(([k, v]) => `${k}="${label(v)}"`).join(',');
-      out.push(`${name}${l ? `{${l}}` : ''} ${value}`);
-    }
+  /** Feed it after the other files' sinks, so status.json can say whether they were written. */
+  write(doc: StatusDoc): void {
+    const { stateDir, links = [] } = this.paths();
+    const statusPath = join(stateDir, 'status.json');
+    this.files.attempt(statusPath, () =>
+      JSON.stringify({ ...doc, write_errors: this.files.failures(statusPath), stale_after_ms: staleAfterMs(links.map((l) => l.probe.intervalMs)) }, null, 2) + '\n',
+    );
+  }
+}
+
+/** Several sinks fed the same documents, each on its own terms. */
+export function allSinks(...sinks: StatusSink[]): StatusSink & { close(): void } {
+  return {
+    write: (doc) => sinks.forEach((s) => s.write(doc)),
+    close: () => sinks.forEach((s) => s.close?.()),
   };
-  const per = (f: (l: LinkStatus) => number | null) =>
-    doc.links.map((l): [Record<string, string>, number | null] => [{ link: l.name, interface: l.interface, family: String(l.family ?? 4) }, f(l)]);
-  family('haip_link_up', 'gauge', '1 when the link is up, 0 when down or not yet known.', per((l) => (l.state === 'up' ? 1 : 0)));
-  family('haip_link_active', 'gauge', '1 for the link that carries the default route of its family.', per((l) => (l.name === activeOf(doc, l.family ?? 4) ? 1 : 0)));
-  family('haip_link_rtt_seconds', 'gauge', 'Mean RTT of the last probe round.', per((l) => (l.rtt_ms === null ? null : l.rtt_ms / 1000)));
-  family('haip_link_loss_ratio', 'gauge', 'Share of probes unanswered over the last minute.', per((l) => l.loss));
-  family('haip_probe_rounds_total', 'counter', 'Probe rounds completed since haip started.', per((l) => l.rounds));
-  family('haip_switches_total', 'counter', 'Default-route switches since haip started.', [
-    [{ family: '4' }, doc.switches],
-    [{ family: '6' }, doc.switches6 ?? null],
-  ]);
-  return out.join('\n') + '\n';
 }
 
 /** The link the kernel routes a family by, as the document says. */

@@ -41,6 +41,7 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
   };
   probeDurations(raw.probe, ['probe']);
   duration(raw.hook_timeout, ['hook_timeout']);
+  duration(raw.metrics_interval, ['metrics_interval']);
   raw.links.forEach((l, i) => l && typeof l === 'object' && probeDurations(l.probe, ['links', i, 'probe']));
   const names = new Map<string, number>();
   const linkTables = new Map<number, number>();

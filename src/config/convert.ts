@@ -13,6 +13,7 @@ export const DEFAULTS = {
   stateDir: '/run/haip',
   hooksDir: '/etc/haip/hooks.d',
   hookTimeoutMs: 10_000,
+  metricsIntervalMs: 15_000,
   protocol: 72,
   rulePriorityBase: 10000,
   markMask: 0xff,
@@ -86,6 +87,7 @@ export function toConfig(raw: RawConfig, source: string): Config {
     hooksDir: raw.hooks_dir ?? DEFAULTS.hooksDir,
     metricsFile: raw.metrics_file,
     hookTimeoutMs: raw.hook_timeout === undefined ? DEFAULTS.hookTimeoutMs : parseDuration(raw.hook_timeout),
+    metricsIntervalMs: raw.metrics_interval === undefined ? DEFAULTS.metricsIntervalMs : parseDuration(raw.metrics_interval),
     damping: {
       penalty: raw.damping?.penalty ?? DAMPING_DEFAULTS.penalty,
       halfLifeMs: raw.damping?.half_life === undefined ? DAMPING_DEFAULTS.halfLifeMs : parseDuration(raw.damping.half_life),

@@ -157,7 +157,12 @@ export const configSchema = {
     metrics_file: {
       type: 'string',
       pattern: '^/',
-      description: 'Prometheus text file for node_exporter\'s textfile collector (e.g. /var/lib/prometheus/node-exporter/haip.prom), mode 0644. Its directory must be root\'s and not writable by other accounts (a prometheus-owned directory is refused). Default: none.',
+      description:
+        'Prometheus text file for node_exporter\'s textfile collector, mode 0644. /run/haip/haip.prom keeps the writes off flash (link it from the collector\'s directory, see haip.yaml(5)). Its directory must be root\'s and not writable by other accounts (a prometheus-owned directory is refused). Default: none.',
+    },
+    metrics_interval: {
+      ...duration,
+      description: 'The metrics file is rewritten at once when a link\'s state or the active link changes, and otherwise at most this often (RTT, loss, counters). Default 15s.',
     },
     hook_timeout: { ...duration, description: 'A hook still running after this is killed. Default 10s.' },
     damping: {

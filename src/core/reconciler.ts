@@ -63,7 +63,8 @@ export class Reconciler {
   private timers: { event?: TimerHandle; resync?: TimerHandle; retry?: TimerHandle } = {};
   private lastApplied?: string;
   private lastDriftAt = -Infinity;
-  private driftRepeats = 0;
+  /** Drift corrections by what changed: when last, and how often since the burst's warning. */
+  private driftBursts = new Map<string, { lastAt: number; repeats: number }>();
   private retryDelay = RETRY_MS;
   private nftDue = false;
   private sticky: StickyState = { pendingFlush: new Set(), pendingFlush6: new Set() };
@@ -247,18 +248,26 @@ export class Reconciler {
     this.target.settle({ mainDefaults, failed: result.failed.map((command, i) => ({ command, error: result.errors[i] })) });
   }
 
-  /** A warning for the first correction of a burst; the rest of the burst only counts. */
+  /**
+   * A warning for the first correction of each change; the same change again within DRIFT_BURST_MS of
+   * the last is the same burst, only counted, and the count is told when the next burst starts.
+   */
   private logDrift(commands: Command[], actual: NetState, now: number) {
     const { log } = this.deps;
-    const what = commands.map((c) => describeDrift(c, actual)).join('; ');
-    if (now - this.lastDriftAt < DRIFT_BURST_MS) {
-      this.driftRepeats++;
-      log.debug(`changed outside haip again (${this.driftRepeats} more in this burst), putting back: ${what}`);
-      return;
+    for (const [what, b] of this.driftBursts) if (now - b.lastAt >= (b.repeats ? 10 : 1) * DRIFT_BURST_MS) this.driftBursts.delete(what);
+    for (const c of commands) {
+      const what = describeDrift(c, actual);
+      const b = this.driftBursts.get(what);
+      if (b && now - b.lastAt < DRIFT_BURST_MS) {
+        b.repeats++;
+        b.lastAt = now;
+        log.debug(`changed outside haip again (${b.repeats} more in this burst), putting back: ${what}`);
+        continue;
+      }
+      const earlier = b?.repeats ? ` (its previous burst was put back ${b.repeats + 1} times)` : '';
+      this.driftBursts.set(what, { lastAt: now, repeats: 0 });
+      log.warning(`changed outside haip, putting back: ${what}${earlier}`);
     }
-    const earlier = this.driftRepeats ? ` (the previous burst was put back ${this.driftRepeats + 1} times)` : '';
-    this.driftRepeats = 0;
-    for (const c of commands) log.warning(`changed outside haip, putting back: ${describeDrift(c, actual)}${earlier}`);
   }
 
   /** Each foreign route in haip's way is an error, logged once while it stays. */

@@ -236,6 +236,16 @@ t=$(now)
 if wait_for 15 default_via 198.18.1.1 eth1; then pass "fail-back: default route via isp1 after $(elapsed "$t")s"; else fail "fail-back: default route still '$(R route show default)'"; fi
 line=$(switch_at 5 'switch: .*isp2.*-> *isp1' | tail -1 || true)
 if [ -n "$line" ]; then pass "journal: the fail-back at priority notice"; note "$line"; else fail "journal: no notice-priority line for the switch isp2 -> isp1"; fi
+# Journal fields (native protocol): one link's story by its name, and the switch by its MESSAGE_ID.
+by_link() { C journalctl -u haip -b --no-pager -o cat HAIP_LINK=isp1 HAIP_EVENT=switch | grep -E 'switch: .*isp2.*-> *isp1' >/dev/null; }
+check "journal: journalctl -u haip HAIP_LINK=isp1 HAIP_EVENT=switch shows the fail-back to isp1" wait_for 5 by_link
+C journalctl -u haip -b --no-pager -o cat HAIP_LINK=isp1 | sed 's/^/      | /' || true
+down_fields() {
+  local v
+  v=$(C journalctl -u haip -b --no-pager -o verbose HAIP_LINK=isp1 HAIP_EVENT=link-down)
+  for f in MESSAGE_ID=cad33f2baa4d46f7a9885a15bc18d474 HAIP_INTERFACE=eth1 SYSLOG_IDENTIFIER=haip; do grep -qE "^ +$f\$" <<<"$v" || return 1; done
+}
+check "journal: isp1's link-down entry has its MESSAGE_ID, HAIP_INTERFACE and SYSLOG_IDENTIFIER" down_fields
 
 # ---- reload with a broken file ------------------------------------------------------------------
 echo "== systemctl reload with a broken file"

@@ -316,7 +316,7 @@ test('text and buffers: a ping printing 50 MB without a newline stays bounded; e
   writeFileSync(join(bin, 'ping'), `#!/bin/sh\nhead -c 50000000 /dev/zero | tr '\\0' x\nexec sleep 60\n`, { mode: 0o755 });
   const prom = join(lab.dir, 'prom');
   mkdirSync(prom, { mode: 0o755 });
-  const haip = lab.startHaip(['run', '-c', config(lab, `metrics_file: ${prom}/haip.prom\n`, FAST.replace(' }', ', method: stream }'))], { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` });
+  const haip = lab.startHaip(['run', '-c', config(lab, `metrics_file: ${prom}/haip.prom\nmetrics_interval: 1s\n`, FAST.replace(' }', ', method: stream }'))], { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` });
   let peakKb = 0;
   const t0 = Date.now();
   while (Date.now() - t0 < 12_000 && haip.child.exitCode === null) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Lab, sleep } from './lab';
+import { Haip, Lab, SERVER6, sleep } from './lab';
 
 const PROBE = '{ targets: [203.0.113.1, "2001:db8:ff::1"], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
 
@@ -93,9 +93,10 @@ test('IPv6-only loss on isp1 moves IPv6 to isp2 and leaves IPv4 on isp1, and bac
     assert.ok(failover <= 3000, `IPv${family} failover took ${failover} ms`);
     assert.ok(failback <= 3000, `IPv${family} failback took ${failback} ms`);
   }
-  const switches = haip.lines.filter((l) => / switch: /.test(l)).map((l) => l.replace(/^.*switch: /, ''));
-  assert.equal(switches.filter((l) => l.startsWith('IPv6')).length, 4, switches.join('\n'));
   for (const f of figures) console.log(`# figures: ${f}`);
+  // IPv6: the first choice, its failover and its failback; nothing more.
+  const switches = haip.lines.filter((l) => / switch: /.test(l)).map((l) => l.replace(/^.*switch: /, ''));
+  assert.equal(switches.filter((l) => l.startsWith('IPv6')).length, 3, switches.join('\n'));
   t.diagnostic(figures.join('; ') + ' (interval 500ms, timeout 500ms, down 3, up 3)');
 });
 
@@ -119,13 +120,60 @@ test('IPv6 drift: haip\'s IPv6 default, link route and rule removed by hand are 
   await haip.waitFor(/warning: changed outside haip, putting back: .*-6 /, 3000, mark);
   console.log(`# figures: IPv6 drift put back in ${ms} ms`);
   assert.ok(ms <= 1000, `put back after ${ms} ms`);
-  // A foreign IPv6 default that would win over haip's (metric 1 or less) is removed; the RA route stays.
-  lab.ip(lab.r, '-6', 'route', 'add', 'default', 'via', 'fe80::2', 'dev', 'eth2', 'metric', '1', 'proto', 'static');
+  // A foreign IPv6 default beside haip's at its metric (IPv6 has nothing below 1: `append` makes it an
+  // equal-cost sibling, carrying half the flows) is removed; the RA route stays.
+  lab.ip(lab.r, '-6', 'route', 'append', 'default', 'via', 'fe80::2', 'dev', 'eth2', 'metric', '1', 'proto', 'static');
   const t1 = Date.now();
-  while (/proto static/.test(lab.ip(lab.r, '-6', 'route', 'show', 'default'))) {
-    if (Date.now() - t1 > 3000) throw new Error(`the foreign metric-1 default is still there:\n${lab.ip(lab.r, '-6', 'route', 'show', 'default')}`);
+  while (/fe80::2 dev eth2[^\n]*metric 1 |nexthop/.test(lab.ip(lab.r, '-6', 'route', 'show', 'default'))) {
+    if (Date.now() - t1 > 3000) throw new Error(`the foreign metric-1 default is still beside haip's:\n${lab.ip(lab.r, '-6', 'route', 'show', 'default')}`);
     await sleep(20);
   }
   assert.match(lab.ip(lab.r, '-6', 'route', 'show', 'default'), /proto ra metric 1024/);
   assert.equal(lab.defaultRoute6(), 'eth1 via fe80::1');
+});
+
+test('sticky for IPv6: a LAN connection opened on the backup keeps its uplink across the IPv6 fail-back', async (t) => {
+  const lab = Lab.create({ lan: true });
+  t.after(() => lab.destroy());
+  lab.enableIPv6([]);
+  lab.enableLan6();
+  const server = lab.spawnNode(lab.inet, 'tcpPeer', ['server', SERVER6, '8080']);
+  await server.waitFor(/^listening$/, 5000);
+  const cfg = lab.writeConfig(
+    `sticky: true\nprobe: ${PROBE}\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
+      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1" }\n` +
+      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2" }\n` +
+      `${lab.pathsYaml()}\n`,
+  );
+  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
+  await haip.waitFor(/notice: ready:/, 10_000);
+  await lab.waitForDefault6('eth1', 3000);
+  assert.match(lab.ip(lab.r, '-6', 'rule', 'show'), /11020:\s+from all fwmark 0x2\/0xff lookup 102/);
+  const connect = async () => {
+    const c = lab.spawnNode(lab.lan, 'tcpPeer', ['client', SERVER6, '8080']);
+    await c.waitFor(/^connected \d+$/, 3000);
+    return c;
+  };
+  const say = async (c: Haip, word: string) => {
+    const from = c.lines.length;
+    c.send(word);
+    const line = await c.waitFor(new RegExp(`^reply ${word} from |^error |^closed$`), 2000, from);
+    const m = /^reply \S+ from (.+):\d+$/.exec(line);
+    if (!m) throw new Error(`${word}: ${line}`);
+    return m[1];
+  };
+  lab.dropFamilyAtIsp(1, 6);
+  await lab.waitForDefault6('eth2', 6000);
+  const old = await connect();
+  assert.equal(await say(old, 'before'), '2001:db8:2::2', 'opened while isp2 carries IPv6');
+  lab.healIsp(1);
+  await lab.waitForDefault6('eth1', 6000);
+  await haip.waitFor(/switch: IPv6 default route isp2 .* -> isp1 /);
+  assert.equal(await say(old, 'after'), '2001:db8:2::2', 'the old connection still leaves by isp2');
+  const fresh = await connect();
+  assert.equal(await say(fresh, 'new'), '2001:db8:1::2', 'a new connection takes isp1');
+  assert.equal(lab.bcp38Drops6(1) + lab.bcp38Drops6(2), 0, 'nothing left by the wrong uplink');
+  // IPv6 going down on isp2 flushes only its IPv6 connections.
+  lab.dropFamilyAtIsp(2, 6);
+  await haip.waitFor(/sticky: isp2 is down for IPv6: flushed its \d+ IPv6 connection/, 6000);
 });

@@ -42,6 +42,9 @@ export interface LabOptions {
 }
 
 export const LAN_HOST = '198.18.200.2';
+export const LAN_HOST6 = 'fd00:200::2';
+export const LAN_GATEWAY6 = 'fd00:200::1';
+export const SERVER6 = '2001:db8:ff::10';
 export const LAN_GATEWAY = '198.18.200.1';
 /** A TCP echo server in the internet that tells each client the address it sees (tcpPeer.ts). */
 export const SERVER = '198.51.100.1';
@@ -85,7 +88,8 @@ export class Lab {
     return lab;
   }
 
-  private addNs(ns: string) {
+  /** A namespace of the lab's own (removed with it), with forwarding on and rp_filter off. */
+  addNs(ns: string) {
     execFileSync('ip', ['netns', 'add', ns]);
     this.namespaces.push(ns);
     this.ip(ns, 'link', 'set', 'lo', 'up');
@@ -157,6 +161,20 @@ export class Lab {
     }
   }
 
+  /**
+   * IPv6 on the LAN (after enableIPv6 on a lab with `lan`): the LAN host fd00:200::2/64 behind the
+   * router's fd00:200::1, NPTv6's poor cousin in the lab's own table (masquerade per uplink), and a
+   * server address in the internet for the sticky tests.
+   */
+  enableLan6() {
+    this.ip(this.r, '-6', 'addr', 'add', `${LAN_GATEWAY6}/64`, 'dev', 'lan0', 'nodad');
+    this.ip(this.lan, '-6', 'addr', 'add', `${LAN_HOST6}/64`, 'dev', 'eth0', 'nodad');
+    this.ip(this.lan, '-6', 'route', 'add', 'default', 'via', LAN_GATEWAY6);
+    this.ip(this.inet, 'addr', 'add', `${SERVER6}/128`, 'dev', 'lo');
+    const masq = Array.from({ length: this.uplinks }, (_, k) => `oifname "eth${k + 1}" ip6 saddr fd00:200::/64 masquerade`);
+    this.nft(this.r, `table ip6 haiplabnat6 { chain postrouting { type nat hook postrouting priority srcnat; policy accept; ${masq.join('; ')}; }; }\n`);
+  }
+
   /** Packets isp<i> dropped because the router sent them from an IPv6 address outside its /64. */
   bcp38Drops6(i: number): number {
     const out = this.exec(this.isp(i), 'nft', 'list', 'table', 'inet', 'haiplabbcp38');
@@ -208,14 +226,14 @@ export class Lab {
     return new Haip(child);
   }
 
-  /** The router's eth<i> (198.18.<i>.2/24) to isp<i>'s wan (198.18.<i>.1/24). */
-  addUplink(i: number, withAddress = true) {
+  /** The router's eth<i> (198.18.<i>.2/24) to isp<i>'s wan (198.18.<i>.1/24); `dev` names it otherwise. */
+  addUplink(i: number, withAddress = true, router = this.r, dev = `eth${i}`) {
     const isp = this.isp(i);
-    this.ip(isp, 'link', 'add', 'wan', 'type', 'veth', 'peer', 'name', `eth${i}`, 'netns', this.r);
+    this.ip(isp, 'link', 'add', 'wan', 'type', 'veth', 'peer', 'name', dev, 'netns', router);
     this.ip(isp, 'addr', 'add', `198.18.${i}.1/24`, 'dev', 'wan');
     this.ip(isp, 'link', 'set', 'wan', 'up');
-    this.ip(this.r, 'link', 'set', `eth${i}`, 'up');
-    if (withAddress) this.ip(this.r, 'addr', 'add', `198.18.${i}.2/24`, 'dev', `eth${i}`);
+    this.ip(router, 'link', 'set', dev, 'up');
+    if (withAddress) this.ip(router, 'addr', 'add', `198.18.${i}.2/24`, 'dev', dev);
   }
 
   gateway(i: number): string {

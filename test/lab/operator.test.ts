@@ -54,14 +54,22 @@ test('haip status names the active link and each link\'s state and RTT, before a
   // The metrics file for node_exporter's textfile collector.
   await sleep(1100);
   const prom = readFileSync(`${lab.dir}/metrics/haip.prom`, 'utf8');
-  assert.match(prom, /^haip_link_up\{link="isp1",interface="eth1"\} 0$/m);
-  assert.match(prom, /^haip_link_up\{link="isp2",interface="eth2"\} 1$/m);
-  assert.match(prom, /^haip_link_active\{link="isp2",interface="eth2"\} 1$/m);
-  assert.match(prom, /^haip_switches_total 2$/m);
-  assert.match(prom, /^haip_probe_rounds_total\{link="isp1",interface="eth1"\} [1-9]\d*$/m);
-  assert.match(prom, /^haip_link_rtt_seconds\{link="isp2",interface="eth2"\} 0\.\d+/m);
+  assert.match(prom, /^haip_link_up\{link="isp1",interface="eth1",family="4"\} 0$/m);
+  assert.match(prom, /^haip_link_up\{link="isp2",interface="eth2",family="4"\} 1$/m);
+  assert.match(prom, /^haip_link_active\{link="isp2",interface="eth2",family="4"\} 1$/m);
+  assert.match(prom, /^haip_switches_total\{family="4"\} 2$/m);
+  assert.match(prom, /^haip_probe_rounds_total\{link="isp1",interface="eth1",family="4"\} [1-9]\d*$/m);
+  assert.match(prom, /^haip_link_rtt_seconds\{link="isp2",interface="eth2",family="4"\} 0\.\d+/m);
+  assert.match(prom, /^haip_link_state\{link="isp1",interface="eth1",family="4",state="down"\} 1$/m);
+  assert.match(prom, /^haip_link_state\{link="isp1",interface="eth1",family="4",state="unknown"\} 0$/m);
+  assert.match(prom, /^haip_running 1$/m);
+  assert.equal(readFileSync(`${lab.dir}/state/healthy`, 'utf8'), '1\n', 'isp2 is up and carries the default route');
 
   await haip.stop();
+  // Stopped: no link series left looking current, and no health to vouch for.
+  assert.doesNotMatch(readFileSync(`${lab.dir}/metrics/haip.prom`, 'utf8'), /haip_link_/);
+  assert.match(readFileSync(`${lab.dir}/metrics/haip.prom`, 'utf8'), /^haip_running 0$/m);
+  assert.equal(readFileSync(`${lab.dir}/state/healthy`, 'utf8'), '0\n');
   const after = haipCli(lab, 'status', '-c', cfg);
   assert.equal(after.status, 3);
   assert.match(after.stdout, /haip is not running/);

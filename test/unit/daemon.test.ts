@@ -419,6 +419,29 @@ describe('daemon: the kernel changes under it', () => {
     assert.ok(t.log.lines.includes('warning: changed outside haip, putting back: missing rule priority 10010 from 198.18.1.2 lookup 101 proto 72'), t.log.lines.join('\n'));
   });
 
+  it('a foreign default prepended again and again is removed each time and warned about once per burst; another change gets its own warning', async () => {
+    const t = await started();
+    for (let i = 0; i < 5; i++) {
+      t.kernel.addRawRoute({ dst: 'default', dev: 'ppp0', protocol: 4 }, { prepend: true });
+      t.events.fire('default dev ppp0 proto static');
+      await t.clock.advance(1000);
+      assert.equal(t.kernel.render(), DSL_ACTIVE, `round ${i}`);
+    }
+    const warned = t.log.lines.filter((l) => l.startsWith('warning: changed outside haip'));
+    assert.deepEqual(warned, ["warning: changed outside haip, putting back: a default route that would win over haip's: deleted default dev ppp0 scope link proto 4 table main"]);
+    assert.equal(t.log.lines.filter((l) => /changed outside haip again \(\d more in this burst\)/.test(l)).length, 4);
+    await t.kernel.run(['-4', 'rule', 'del', 'priority', '10010']);
+    t.events.fire('Deleted 10010');
+    await t.clock.advance(1000);
+    assert.equal(t.log.lines.filter((l) => l.startsWith('warning: changed outside haip')).length, 2);
+    // After a quiet minute, the next burst is warned about again, with the count of the last one.
+    await t.clock.advance(61_000);
+    t.kernel.addRawRoute({ dst: 'default', dev: 'ppp0', protocol: 4 }, { prepend: true });
+    t.events.fire('default dev ppp0 proto static');
+    await t.clock.advance(1000);
+    assert.match(t.log.lines.filter((l) => l.startsWith('warning: changed outside haip')).pop() ?? '', /\(its previous burst was put back 5 times\)$/);
+  });
+
   it('a default route replaced by dhclient is taken back', async () => {
     const t = await started();
     await t.kernel.run(['-4', 'route', 'replace', 'default', 'via', '198.18.1.1', 'dev', 'eth1', 'proto', '16']);

@@ -20,7 +20,7 @@
 // - Not modelled: the local table (255) routes, route types other than unicast and unreachable, tos,
 //   multipath.
 // - Any other argv answers code 255 and is recorded in `unknown`, so tests can assert none happened.
-import { Log } from '../../src/log';
+import { Log, LogFields } from '../../src/log';
 import { LogLevel } from '../../src/model';
 import { Clock, TimerHandle } from '../../src/sys/clock';
 import { LinkEvents } from '../../src/sys/linkEvents';
@@ -906,9 +906,13 @@ export class FakeLinkEvents implements LinkEvents {
   }
 }
 
-/** A Log that keeps lines in memory, for tests. */
-export function memoryLog(): Log & { lines: string[] } {
+/** A Log that keeps lines (and the fields of those that have any) in memory, for tests. */
+export function memoryLog(): Log & { lines: string[]; fields: Map<string, LogFields> } {
   const lines: string[] = [];
-  const at = (l: LogLevel) => (msg: string) => void lines.push(`${l}: ${msg}`);
-  return { lines, error: at('error'), warning: at('warning'), notice: at('notice'), info: at('info'), debug: at('debug'), setLevel() {} };
+  const fields = new Map<string, LogFields>();
+  const at = (l: LogLevel) => (msg: string, f?: LogFields) => {
+    lines.push(`${l}: ${msg}`);
+    if (f) fields.set(`${l}: ${msg}`, f);
+  };
+  return { lines, fields, error: at('error'), warning: at('warning'), notice: at('notice'), info: at('info'), debug: at('debug'), setLevel() {} };
 }

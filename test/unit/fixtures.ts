@@ -1,6 +1,7 @@
 // Shared test data: the configs and the named router states with their golden `ip` renderings.
 import { parseConfigText } from '../../src/config/load';
 import { Config } from '../../src/model';
+import { StatusDoc } from '../../src/status';
 import { FakeAddress, FakeKernel } from './fakes';
 
 export const CONFIG = parseConfigText(
@@ -213,3 +214,16 @@ export function setInterfaces(k: FakeKernel, spec: IfSpec) {
   }
 }
 
+/** A status document: dsl active and up, lte down. */
+export const statusDoc = (over: Partial<StatusDoc> = {}): StatusDoc => ({
+  active: 'dsl',
+  since: '2026-01-01T00:00:00.000Z',
+  pid: 1,
+  updated: '2026-01-01T00:01:00.000Z',
+  switches: 1,
+  links: [
+    { name: 'dsl', interface: 'eth1', state: 'up', since: '2026-01-01T00:00:00.000Z', reason: '', rtt_ms: 12.345, loss: 0, weight: 1, table: 101, source: '198.18.1.2', gateway: '198.18.1.1', targets: [], recent_rtt_ms: [10, 20, null, 30], rounds: 7 },
+    { name: 'lte', interface: 'ppp0', state: 'down', since: '2026-01-01T00:00:30.000Z', reason: '', rtt_ms: null, loss: 1, weight: 2, table: 102, source: null, gateway: null, targets: [], recent_rtt_ms: [], rounds: 7 },
+  ],
+  ...over,
+});

@@ -10,14 +10,15 @@ import { networkOf6 } from '../../src/net/desired';
 import { commandArgv, parseInterfaces, parseRoutes, parseRules } from '../../src/net/iproute';
 import { reconcile } from '../../src/net/plan';
 import { observe, readScope } from '../../src/net/router';
-import { planReport } from '../../src/ops';
+import { checkReport, planReport } from '../../src/ops';
 import { renderStatus } from '../../src/statusView';
 import { flushArgv } from '../../src/net/conntrack';
 import { StickyState, syncSticky } from '../../src/net/sticky';
 import { stickyTable } from '../../src/net/nft';
 import { isIPv6Event } from '../../src/sys/linkEvents';
 import { RunResult } from '../../src/sys/runner';
-import { StatusDoc, renderMetrics, statusLine } from '../../src/status';
+import { renderMetrics } from '../../src/metrics';
+import { StatusDoc, statusLine } from '../../src/status';
 import { FakeClock, FakeKernel, FakeLinkEvents, FakeProber, memoryLog, RecordingNotifier } from './fakes';
 
 const DUAL = parseConfigText(
@@ -316,6 +317,10 @@ describe('IPv6: events and sticky', () => {
 });
 
 describe('IPv6: haip plan', () => {
+  it('haip check names the links that take part in IPv6', () => {
+    assert.equal(checkReport(DUAL), 'dual.yaml: ok, 2 links: dsl, cable; IPv6 too on dsl, cable');
+  });
+
   it('prints the ip -6 commands and each family\'s links', async () => {
     const text = await planReport(DUAL, dualKernel());
     assert.match(text, /# IPv6 links \(assuming every usable link answers its probes\):/);

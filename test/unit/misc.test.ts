@@ -8,11 +8,11 @@ import { effectiveLevel, logStyle } from '../../src/log';
 import { LogLevel } from '../../src/model';
 import { nameFiles } from '../../src/net/names';
 import { flushOwned, planReport } from '../../src/ops';
-import { StatusDoc, statusLine } from '../../src/status';
+import { statusLine } from '../../src/status';
 import { renderStatus, sparkline } from '../../src/statusView';
 import { watchdogIntervalMs } from '../../src/sys/notify';
 import { FakeClock, FakeKernel, memoryLog } from './fakes';
-import { CONFIG, ETH1, PPP0, setInterfaces, STATES } from './fixtures';
+import { CONFIG, ETH1, PPP0, setInterfaces, STATES, statusDoc } from './fixtures';
 
 describe('log levels and style', () => {
   const cases: [LogLevel, number, LogLevel][] = [
@@ -46,18 +46,7 @@ describe('watchdog interval from the environment', () => {
   for (const [env, want] of cases) it(`${JSON.stringify(env)} -> ${want}`, () => assert.equal(watchdogIntervalMs(env, 4242), want));
 });
 
-const doc = (over: Partial<StatusDoc> = {}): StatusDoc => ({
-  active: 'dsl',
-  since: '2026-01-01T00:00:00.000Z',
-  pid: 1,
-  updated: '2026-01-01T00:01:00.000Z',
-  switches: 1,
-  links: [
-    { name: 'dsl', interface: 'eth1', state: 'up', since: '2026-01-01T00:00:00.000Z', reason: '', rtt_ms: 12.345, loss: 0, weight: 1, table: 101, source: '198.18.1.2', gateway: '198.18.1.1', targets: [], recent_rtt_ms: [10, 20, null, 30], rounds: 7 },
-    { name: 'lte', interface: 'ppp0', state: 'down', since: '2026-01-01T00:00:30.000Z', reason: '', rtt_ms: null, loss: 1, weight: 2, table: 102, source: null, gateway: null, targets: [], recent_rtt_ms: [], rounds: 7 },
-  ],
-  ...over,
-});
+const doc = statusDoc;
 
 describe('status: STATUS= line and `haip status` table', () => {
   it('names the active link, then every link', () => {

@@ -2,59 +2,14 @@
 // for a path socket and an abstract one. Needs no root, so it runs with the unit tests; the whole path
 // under systemd is in test/e2e/run.sh.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { receiver } from './datagramReceiver';
 import { memoryLog } from './fakes';
 import { nullNotifier } from '../../src/sys/notifier';
 import { createSdNotifier, formatMessage, SdNotifier } from '../../src/sys/sdnotify';
-
-// Binds the socket, says "bound", then prints each datagram it gets as one hex line.
-const RECEIVER = String.raw`
-use strict; use Socket qw(AF_UNIX SOCK_DGRAM pack_sockaddr_un);
-my $path = shift @ARGV; $path =~ s/^@/\0/;
-socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die "socket: $!";
-bind($s, pack_sockaddr_un($path)) or die "bind: $!";
-$| = 1; print "bound\n";
-while (defined recv($s, my $msg, 65536, 0)) { print unpack("H*", $msg), "\n"; }
-`;
-
-/** Starts a receiver on `address`; resolves once it is bound, with a way to await messages. */
-async function receiver(address: string) {
-  const child: ChildProcess = spawn('perl', ['-e', RECEIVER, address], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const messages: string[] = [];
-  const waiters: (() => void)[] = [];
-  let buffered = '';
-  await new Promise<void>((resolve, reject) => {
-    child.on('error', reject);
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (line === 'bound') resolve();
-        else messages.push(Buffer.from(line, 'hex').toString());
-        waiters.splice(0).forEach((w) => w());
-      }
-    });
-  });
-  const next = async (count: number) => {
-    const deadline = Date.now() + 5000;
-    while (messages.length < count) {
-      if (Date.now() > deadline) throw new Error(`got ${messages.length} of ${count} messages: ${JSON.stringify(messages)}`);
-      await new Promise<void>((r) => {
-        waiters.push(r);
-        setTimeout(r, 100);
-      });
-    }
-    return messages.slice(0, count);
-  };
-  return { next, stop: () => child.kill() };
-}
 
 test('formatMessage puts one field a line and keeps STATUS on one line', () => {
   assert.equal(formatMessage({ READY: '1', STATUS: 'a\nb' }), 'READY=1\nSTATUS=a b');
@@ -77,7 +32,7 @@ for (const kind of ['path', 'abstract'] as const) {
       notifier.notify({ WATCHDOG: '1' });
       notifier.notify({ RELOADING: '1' });
       notifier.notify({ STOPPING: '1' });
-      assert.deepEqual(await rx.next(4), [
+      assert.deepEqual((await rx.next(4)).map(String), [
         'READY=1\nSTATUS=active: isp1 (eth1); isp1 up 1.0ms, isp2 up 2.0ms',
         'WATCHDOG=1',
         'RELOADING=1',
