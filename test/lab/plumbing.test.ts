@@ -179,7 +179,7 @@ test('a point-to-point uplink without a gateway (ppp0-like): `default dev`, and 
   await lab.waitForDefault('ppp0', 3000);
   assert.match(t102(), /198\.18\.2\.1 dev ppp0 proto 72 scope 253 src 198\.18\.2\.6/);
   // Whether haip saw ppp0 gone and back, or (within one debounce) only its new address, depends on timing.
-  await haip.waitFor(/lte: ppp0 is usable again \(source 198\.18\.2\.6\)|lte: source address 198\.18\.2\.2 -> 198\.18\.2\.6/);
+  await haip.waitFor(/lte: ppp0 is usable again (?:for IPv4 )?\(source 198\.18\.2\.6\)|lte: source address 198\.18\.2\.2 -> 198\.18\.2\.6/);
 });
 
 test('a DHCP renew with a new address moves the source rule; nothing of the old address is left', async (t) => {
@@ -194,7 +194,7 @@ test('a DHCP renew with a new address moves the source rule; nothing of the old 
   const ms = await within(2000, 'rule for the new address', () => /from 198\.18\.2\.7 lookup 102/.test(lab.rules()) && !/198\.18\.2\.2/.test(lab.rules()), t0);
   t.diagnostic(`source rule followed the new address in ${ms} ms`);
   assert.match(lab.ip(lab.r, 'route', 'show', 'table', '102'), /198\.18\.2\.0\/24 dev eth2 proto 72 scope link src 198\.18\.2\.7/);
-  await haip.waitFor(/isp2: eth2 is usable again \(source 198\.18\.2\.7\)|isp2: source address 198\.18\.2\.2 -> 198\.18\.2\.7/, 2000);
+  await haip.waitFor(/isp2: eth2 is usable again (?:for IPv4 )?\(source 198\.18\.2\.7\)|isp2: source address 198\.18\.2\.2 -> 198\.18\.2\.7/, 2000);
   // The backup still works from its new address.
   lab.dropAtIsp(1);
   await lab.waitForDefault('eth2', 6000);
