@@ -11,8 +11,8 @@ import { Haip, Lab, REPO, sleep } from '../test/lab/lab';
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const FLAP_S = Number(process.env.BENCH_FLAP_S ?? 180);
 const CPU_S = Number(process.env.BENCH_CPU_S ?? 60);
-/** BENCH_ONLY=ready,failover,flap,cpu runs only those parts (for a quick look; `make bench` runs all). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'ready,failover,flap,cpu').split(','));
+/** BENCH_ONLY=ready,failover,flap,cpu,probes runs only those parts (for a quick look; `make bench` runs all). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'ready,failover,flap,cpu,probes').split(','));
 const TARGETS = '[203.0.113.1, 203.0.113.2]';
 const SEMI = '--max-semi-space-size=1';
 
@@ -23,17 +23,21 @@ interface Profile {
   down: number;
   up: number;
   method?: 'stream' | 'spawn';
+  /** Probe targets other than the two ICMP ones (tcp://, http://: probeServers answers them). */
+  targets?: string[];
 }
 const DEFAULT: Profile = { name: 'default', intervalMs: 1000, timeoutMs: 1000, down: 3, up: 3 };
 const FAST: Profile = { name: 'fast', intervalMs: 200, timeoutMs: 300, down: 3, up: 3 };
 const spawnOf = (p: Profile): Profile => ({ ...p, name: `${p.name}/spawn`, method: 'spawn' });
+/** The same pace with a TCP connect and an HTTP GET per link instead of two pings. */
+const socketsOf = (p: Profile): Profile => ({ ...p, name: `${p.name}/tcp+http`, targets: ['tcp://203.0.113.1:7000', 'http://203.0.113.1:8080/ok'] });
 
 function probeYaml(p: Profile): string {
-  return `{ targets: ${TARGETS}, interval: ${p.intervalMs}ms, timeout: ${p.timeoutMs}ms, down: ${p.down}, up: ${p.up}${p.method ? `, method: ${p.method}` : ''} }`;
+  return `{ targets: ${p.targets ? JSON.stringify(p.targets) : TARGETS}, interval: ${p.intervalMs}ms, timeout: ${p.timeoutMs}ms, down: ${p.down}, up: ${p.up}${p.method ? `, method: ${p.method}` : ''} }`;
 }
 
 function describe(p: Profile): string {
-  return `interval ${p.intervalMs}ms, timeout ${p.timeoutMs}ms, down ${p.down}, up ${p.up}, 2 targets, quorum 1, ${p.method ?? 'auto (stream)'}`;
+  return `interval ${p.intervalMs}ms, timeout ${p.timeoutMs}ms, down ${p.down}, up ${p.up}, 2 targets${p.targets ? ` (${p.targets.join(', ')})` : ''}, quorum 1, ${p.targets ? 'one perl helper' : (p.method ?? 'auto (stream)')}`;
 }
 
 export function median(xs: number[]): number | null {
@@ -230,6 +234,7 @@ interface CpuFigures {
 async function cpuRun(p: Profile, uplinks: number, seconds: number, nodeOptions = ''): Promise<CpuFigures> {
   const lab = Lab.create({ uplinks });
   try {
+    if (p.targets) await lab.spawnNode(lab.inet, 'probeServers', ['203.0.113.1', '7000', '8080']).waitFor(/^listening/, 5000);
     const { haip } = await startDaemon(lab, p, nodeOptions);
     // Past start-up: V8's memory reducer gives back the start-up heap about 8 s in (VmHWM keeps that peak).
     await sleep(10_000);
@@ -308,7 +313,7 @@ async function main() {
     date: new Date().toISOString(),
     host: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, kernel: execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim() },
     runs: RUNS,
-    profiles: { default: describe(DEFAULT), fast: describe(FAST), 'default/spawn': describe(spawnOf(DEFAULT)), 'fast/spawn': describe(spawnOf(FAST)) },
+    profiles: Object.fromEntries([DEFAULT, FAST, spawnOf(DEFAULT), spawnOf(FAST), socketsOf(DEFAULT), socketsOf(FAST)].map((p) => [p.name, describe(p)])),
   };
 
   log(`time to ready, ${RUNS} starts`);
@@ -337,6 +342,11 @@ async function main() {
     ...(await Promise.all([cpuRun(DEFAULT, 2, CPU_S, SEMI), cpuRun(FAST, 2, CPU_S, SEMI), cpuRun(DEFAULT, 8, CPU_S, SEMI)])),
     ...(await Promise.all([cpuRun(FAST, 8, CPU_S, SEMI)])),
   ];
+  // TCP and HTTP probes through the perl helper beside pings at the same pace (BENCH_ONLY=probes: only these).
+  if (ONLY.has('probes')) {
+    if (!ONLY.has('cpu')) results.cpu.push(...(await Promise.all([cpuRun(DEFAULT, 2, CPU_S), cpuRun(FAST, 2, CPU_S)])));
+    results.cpu.push(...(await Promise.all([cpuRun(socketsOf(DEFAULT), 2, CPU_S), cpuRun(socketsOf(FAST), 2, CPU_S)])));
+  }
   results.duration_s = Math.round((Date.now() - started) / 1000);
 
   const table = render(results);
@@ -386,9 +396,9 @@ function render(r: any): string {
     out.push(`  ${pad(f.profile, 14)} ${pad(f.loss_percent + '%', 5)} ${pad(f.seconds + ' s', 10)} ${pad(String(f.switches), 9)} ${pad(String(f.per_hour), 9)} ${f.model_per_hour < 0.01 ? f.model_per_hour.toExponential(1) : f.model_per_hour.toFixed(2)}`);
   out.push('');
   out.push(`CPU (daemon + children, utime+stime+cutime+cstime from /proc, % of one core) and daemon memory, over ${r.cpu[0]?.seconds ?? '?'} s from 10 s after ready; VmHWM is the start-up peak`);
-  out.push(`  ${pad('profile', 14)} ${pad('node options', 26)} ${pad('links x targets', 16)} ${pad('CPU %', 7)} ${pad('RSS MB med/max', 15)} ${pad('VmHWM MB', 9)} children (RSS MB)`);
+  out.push(`  ${pad('profile', 17)} ${pad('node options', 26)} ${pad('links x targets', 16)} ${pad('CPU %', 7)} ${pad('RSS MB med/max', 15)} ${pad('VmHWM MB', 9)} children (RSS MB)`);
   for (const c of r.cpu as CpuFigures[])
-    out.push(`  ${pad(c.profile, 14)} ${pad(c.node_options || '-', 26)} ${pad(`${c.uplinks} x ${c.targets}`, 16)} ${pad(c.cpu_percent_of_one_core.toFixed(2), 7)} ${pad(`${c.daemon_rss_mb_median}/${c.daemon_rss_mb_max}`, 15)} ${pad(String(c.daemon_hwm_mb), 9)} ${c.children} (${c.children_rss_mb})`);
+    out.push(`  ${pad(c.profile, 17)} ${pad(c.node_options || '-', 26)} ${pad(`${c.uplinks} x ${c.targets}`, 16)} ${pad(c.cpu_percent_of_one_core.toFixed(2), 7)} ${pad(`${c.daemon_rss_mb_median}/${c.daemon_rss_mb_max}`, 15)} ${pad(String(c.daemon_hwm_mb), 9)} ${c.children} (${c.children_rss_mb})`);
   out.push('');
   out.push(`Time to ready (spawn to the "ready:" log line, logged as READY=1 is sent; bare router each time): ${fmtMs(median(r.ready_ms))} median [${fmtMs(Math.min(...r.ready_ms))}-${fmtMs(Math.max(...r.ready_ms))}]`);
   out.push('');
@@ -405,6 +415,8 @@ function render(r: any): string {
     [`CPU <= 1.0 % at 2 x 2, 1 s: ${cpuOf('default', 2)?.cpu_percent_of_one_core}`, cpuOf('default', 2)?.cpu_percent_of_one_core <= 1.0],
     [`CPU <= 2 % at 2 x 2, fast: ${cpuOf('fast', 2)?.cpu_percent_of_one_core}`, cpuOf('fast', 2)?.cpu_percent_of_one_core <= 2.0],
     [`CPU at 2 x 2, 1 s, ${SEMI}: ${cpuOf('default', 2, SEMI)?.cpu_percent_of_one_core}; fast: ${cpuOf('fast', 2, SEMI)?.cpu_percent_of_one_core}`, cpuOf('default', 2, SEMI)?.cpu_percent_of_one_core <= 1.0 && cpuOf('fast', 2, SEMI)?.cpu_percent_of_one_core <= 2.0],
+    [`CPU <= 1.0 % at 2 x 2, 1 s, tcp+http: ${cpuOf('default/tcp+http', 2)?.cpu_percent_of_one_core}`, cpuOf('default/tcp+http', 2)?.cpu_percent_of_one_core <= 1.0],
+    [`CPU <= 2 % at 2 x 2, fast, tcp+http: ${cpuOf('fast/tcp+http', 2)?.cpu_percent_of_one_core}`, cpuOf('fast/tcp+http', 2)?.cpu_percent_of_one_core <= 2.0],
     [`daemon RSS <= 60 MB, plain node (max of 5 s samples, stream rows): ${rssMax('')}`, rssMax('') <= 60],
     [`daemon RSS <= 60 MB, ${SEMI} (max of 5 s samples): ${rssMax(SEMI)}`, rssMax(SEMI) <= 60],
   ];

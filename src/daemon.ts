@@ -8,6 +8,7 @@ import { statusDocument } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
 import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil, recordFailure } from './health/damping';
 import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
+import { qualityLimits, stepQuality } from './health/quality';
 import { LinkMonitor, RoundResult } from './health/monitor';
 import { HookEvent, HookRunner } from './hooks';
 import { eventFields, Log } from './log';
@@ -254,7 +255,10 @@ export class Daemon {
     this.deps.log.debug(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: ${detail}${r.rttMs !== undefined ? `, rtt ${r.rttMs.toFixed(2)} ms` : ''}`);
     if (r.error && r.error !== rt.lastError && !rt.view.unusable) this.deps.log.error(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: cannot probe: ${r.error}; counting it as a failure`);
     rt.lastError = r.error;
-    const next = rt.view.unusable ? forceDown(rt.health, rt.view.unusable, now) : stepHealth(rt.health, r.ok, link.probe, now, detail);
+    let next = rt.view.unusable ? forceDown(rt.health, rt.view.unusable, now) : stepHealth(rt.health, r.ok, link.probe, now, detail);
+    // Quality is judged while the link answers; an outage is the business of down/up, not of max_loss.
+    if (next.state === 'up' || next.state === 'degraded') next = stepQuality(next, rt.quality, qualityLimits(link), now);
+    else rt.quality.length = 0;
     if (next.state !== rt.health.state) {
       this.setHealth(rt, next);
       void this.sync('probe');
@@ -268,7 +272,7 @@ export class Daemon {
   private setHealth(rt: LinkRuntime, next: LinkHealth) {
     const from = rt.health;
     rt.health = next;
-    if (from.state === 'up' && next.state === 'down') rt.damping = recordFailure(rt.damping, this.deps.clock.now(), this.damping());
+    if ((from.state === 'up' || from.state === 'degraded') && next.state === 'down') rt.damping = recordFailure(rt.damping, this.deps.clock.now(), this.damping());
     if (next.state === 'down' && from.state !== 'down') this.reconciler.flushLater(rt.config.name, rt.family);
     if (from.state !== next.state) this.announce([{ kind: 'link', family: rt.family, link: rt.config.name, from, to: next }]);
   }
@@ -449,13 +453,14 @@ export class Daemon {
       if (t.kind === 'link') {
         const rt = lane.links.get(t.link)!;
         const msg = `link ${t.link} (${rt.config.interface})${t.family === 6 ? ' IPv6' : ''}: ${t.from.state} -> ${t.to.state}: ${t.to.reason}`;
-        const ev = this.hookEvent(t.to.state === 'up' ? 'link-up' : 'link-down', rt, t.to.state, t.from.state);
+        const ev = this.hookEvent(t.to.state === 'up' ? 'link-up' : t.to.state === 'degraded' ? 'link-degraded' : 'link-down', rt, t.to.state, t.from.state);
         if (t.to.state === 'down') {
           log.warning(msg, eventFields(ev));
           // Whichever link goes down last: links failing together must be told too.
-          if (lane.routedBy && !lane.links.all().some((o) => o.health.state === 'up'))
+          if (lane.routedBy && !lane.links.all().some((o) => o.health.state === 'up' || o.health.state === 'degraded'))
             log.error(`every link is down${t.family === 6 ? ' for IPv6' : ''}; keeping the ${fam(t.family)}default route on ${lane.routedBy} and probing on`);
-        } else log.notice(msg, eventFields(ev));
+        } else if (t.to.state === 'degraded') log.warning(msg, eventFields(ev));
+        else log.notice(msg, eventFields(ev));
         const held = t.to.state === 'up' ? this.heldBack(rt) : null;
         if (held) {
           rt.heldLogged = true;

@@ -19,7 +19,7 @@ const HOOK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 const TAG_VAR = 'HAIP_HOOK_OF';
 
 export interface HookEvent {
-  event: 'link-up' | 'link-down' | 'switch';
+  event: 'link-up' | 'link-degraded' | 'link-down' | 'switch';
   /** The family the event is about: IPv4 and IPv6 change state and switch on their own. */
   family?: 4 | 6;
   link: string;

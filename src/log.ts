@@ -28,6 +28,7 @@ export interface Log {
 export const MESSAGE_IDS: Record<HookEvent['event'], string> = {
   switch: 'd4cd4cf6bfb6466c97c6a0d4ab768113',
   'link-up': '455cc310c205433a93f285650fa7da79',
+  'link-degraded': '428ac7dcd3224fc18e8d3b17be6ae4d8',
   'link-down': 'cad33f2baa4d46f7a9885a15bc18d474',
 };
 

@@ -18,6 +18,7 @@ import { IpMonitor, NftMonitor } from './sys/linkEvents';
 import { createNotifier, watchdogIntervalMs } from './sys/notify';
 import { AutoProber, StreamProber } from './sys/pingStream';
 import { NodePingProber } from './sys/prober';
+import { KindProber, SocketProber } from './sys/socketProber';
 import { ProcessRunner } from './sys/runner';
 import { HealthFile } from './healthFile';
 import { MetricsFile } from './metrics';
@@ -51,7 +52,7 @@ async function run(args: CliArgs, log: Log, flushLog: () => Promise<void>): Prom
     ip,
     nft: new ProcessRunner('nft'),
     conntrack: new ProcessRunner('conntrack'),
-    prober: new AutoProber(new StreamProber(), new NodePingProber(), (m) => log.warning(m)),
+    prober: new KindProber(new AutoProber(new StreamProber(), new NodePingProber(), (m) => log.warning(m)), new SocketProber()),
     clock,
     notifier,
     log,

@@ -6,7 +6,7 @@ import { LinkState } from './model';
 import { activeOf, FileWriter, LinkStatus, StatusDoc, StatusSink } from './status';
 import { Clock, TimerHandle } from './sys/clock';
 
-const STATES: LinkState[] = ['unknown', 'up', 'down'];
+const STATES: LinkState[] = ['unknown', 'up', 'degraded', 'down'];
 
 const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
@@ -34,10 +34,10 @@ export function renderMetrics(doc: StatusDoc): string {
     out,
     'haip_link_state',
     'gauge',
-    'The link\'s state: 1 for the state it is in (unknown until its first probe round, up, down), 0 for the others.',
+    'The link\'s state: 1 for the state it is in (unknown until its first probe round, up, degraded: answering beyond max_loss or max_rtt, down), 0 for the others.',
     doc.links.flatMap((l) => STATES.map((s): Row => [{ ...labels(l), state: s }, l.state === s ? 1 : 0])),
   );
-  family(out, 'haip_link_up', 'gauge', '1 when the link is up, 0 when down or not yet known (haip_link_state tells those apart).', per((l) => (l.state === 'up' ? 1 : 0)));
+  family(out, 'haip_link_up', 'gauge', '1 when the link answers its probes (up or degraded), 0 when down or not yet known (haip_link_state tells those apart).', per((l) => (l.state === 'up' || l.state === 'degraded' ? 1 : 0)));
   family(out, 'haip_link_active', 'gauge', '1 for the link that carries the default route of its family.', per((l) => (l.name === activeOf(doc, l.family ?? 4) ? 1 : 0)));
   family(out, 'haip_link_rtt_seconds', 'gauge', 'Mean RTT of the last probe round.', per((l) => (l.rtt_ms === null ? null : l.rtt_ms / 1000)));
   family(out, 'haip_link_loss_ratio', 'gauge', 'Share of probes unanswered over the last minute.', per((l) => l.loss));

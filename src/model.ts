@@ -44,6 +44,10 @@ export interface ProbeSettings {
   up: number;
   /** How probes are sent: one long-lived ping per target (stream), one ping per probe (spawn); unset is auto. */
   method?: 'auto' | 'spawn' | 'stream';
+  /** Quality limits over qualityWindowMs; absent: none (a link that answers is up, however badly). */
+  maxLossPct?: number;
+  maxRttMs?: number;
+  qualityWindowMs: number;
 }
 
 export interface LinkConfig {
@@ -163,7 +167,8 @@ export interface InterfaceFacts {
   addresses6?: { address: string; prefixlen: number }[];
 }
 
-export type LinkState = 'unknown' | 'up' | 'down';
+/** `degraded`: answering, but beyond a quality limit (max_loss, max_rtt); it carries traffic only when no link is up. */
+export type LinkState = 'unknown' | 'up' | 'degraded' | 'down';
 
 export interface LinkHealth {
   state: LinkState;

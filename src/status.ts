@@ -32,6 +32,18 @@ export interface LinkStatus {
   rounds: number;
   /** Why damping holds this UP link back ("held back 20 s: 4 failures in 10 min"), or null; absent in older files. */
   held?: string | null;
+  /** The quality window against the limits; null when the link has no quality limits; absent in older files. */
+  quality?: QualityStatus | null;
+}
+
+export interface QualityStatus {
+  /** Echoes looked at in the window (fewer than 20: not judged yet). */
+  samples: number;
+  loss_pct: number | null;
+  median_rtt_ms: number | null;
+  max_loss_pct: number | null;
+  max_rtt_ms: number | null;
+  window_s: number;
 }
 
 export interface StatusDoc {

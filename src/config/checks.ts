@@ -1,6 +1,7 @@
 // The checks a schema cannot express: names and tables that must be unique or known, durations a timer
 // can hold, quorums the targets can meet, sticky marks and priorities that fit.
 import { DURATION_PATTERN } from './schema';
+import { parseTarget } from '../sys/probeTarget';
 import { isIPv6 } from 'node:net';
 import { FAMILIES, familyOf } from '../model';
 import { networkOf6, STICKY_RULE_OFFSET } from '../net/desired';
@@ -38,6 +39,8 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
     if (!pr || typeof pr !== 'object') return;
     duration((pr as RawProbe).interval, [...path, 'interval']);
     duration((pr as RawProbe).timeout, [...path, 'timeout']);
+    duration((pr as RawProbe).max_rtt, [...path, 'max_rtt']);
+    duration((pr as RawProbe).quality_window, [...path, 'quality_window']);
   };
   probeDurations(raw.probe, ['probe']);
   duration(raw.hook_timeout, ['hook_timeout']);
@@ -139,6 +142,11 @@ function unusableHost6(addr: string, linkLocalOk: boolean): string | undefined {
   return undefined;
 }
 
+function targetAddress(t: unknown): unknown {
+  const p = typeof t === 'string' ? parseTarget(t) : undefined;
+  return p && !('error' in p) ? p.address : t;
+}
+
 /** Configs the schema accepts but that would send traffic the wrong way (issue 10, item 9). */
 function misroutingProblems(raw: RawConfig, locate: Locator, tables: Record<string, number>, linkTables: Map<number, number>): ConfigProblem[] {
   const out: ConfigProblem[] = [];
@@ -149,7 +157,8 @@ function misroutingProblems(raw: RawConfig, locate: Locator, tables: Record<stri
   };
   const targets = (pr: unknown, path: Segment[]) => {
     const ts = pr && typeof pr === 'object' ? (pr as RawProbe).targets : undefined;
-    if (Array.isArray(ts)) ts.forEach((t, j) => host(t, [...path, 'targets', j], 'a probe target'));
+    // The address inside a tcp://, http:// or dns:// target is checked as a bare one is.
+    if (Array.isArray(ts)) ts.forEach((t, j) => host(targetAddress(t), [...path, 'targets', j], 'a probe target'));
   };
   targets(raw.probe, ['probe']);
   const onInterface = new Map<string, number>();

@@ -7,6 +7,7 @@ import { RawConfig, RawProbe } from './raw';
 export const DEFAULTS = {
   interval: 1000,
   timeout: 1000,
+  qualityWindow: 60_000,
   quorum: 1,
   down: 3,
   up: 3,
@@ -48,6 +49,9 @@ function probeSettings(own: RawProbe | undefined, base: RawProbe | undefined): P
     down: (pick('down') as number) ?? DEFAULTS.down,
     up: (pick('up') as number) ?? DEFAULTS.up,
     ...(pick('method') ? { method: pick('method') as ProbeSettings['method'] } : {}),
+    ...(pick('max_loss') !== undefined ? { maxLossPct: parseFloat(pick('max_loss') as string) } : {}),
+    ...(pick('max_rtt') !== undefined ? { maxRttMs: parseDuration(pick('max_rtt')!) } : {}),
+    qualityWindowMs: parseDuration(pick('quality_window') ?? DEFAULTS.qualityWindow / 1000),
   };
 }
 

@@ -12,6 +12,7 @@ import { HostFiles, hostProblems, realHostFiles } from './host';
 import { Locator, yamlLocator } from './positions';
 import { ConfigError, ConfigProblem, schemaProblems, sortProblems } from './problems';
 import { RawConfig } from './raw';
+import { parseTarget } from '../sys/probeTarget';
 
 export { ConfigError, formatProblem, pathToString } from './problems';
 export type { ConfigProblem } from './problems';
@@ -29,6 +30,7 @@ function validator() {
     ajv.addFormat('ipaddr', { type: 'string', validate: (s: string) => isIP(s) !== 0 && !s.includes('%') });
     ajv.addFormat('ipv4prefix', { type: 'string', validate: isIPv4Prefix });
     ajv.addFormat('ifname', { type: 'string', validate: isInterfaceName });
+    ajv.addFormat('probetarget', { type: 'string', validate: (s: string) => !('error' in parseTarget(s)) });
     compiled = ajv.compile(configSchema);
   }
   return compiled;

@@ -3,6 +3,7 @@
 import { ErrorObject } from 'ajv';
 import { neutralise } from '../sys/text';
 import { Locator, Segment } from './positions';
+import { parseTarget } from '../sys/probeTarget';
 
 /** Problems shown per config: a file with 100,000 wrong lines needs the first ones, not all of them. */
 export const MAX_PROBLEMS = 100;
@@ -89,10 +90,15 @@ export function schemaProblems(errors: ErrorObject[], locate: Locator): ConfigPr
         where = locate(segs);
         message = `missing required field "${e.params.missingProperty}"`;
         break;
+      case 'type':
+        // A field that says what it expects says so for a wrong type too.
+        where = locate(segs);
+        message = (e.parentSchema as any)?.expects ? `must be ${expects(e)}` : (e.message ?? e.keyword);
+        break;
       case 'anyOf':
       case 'format':
         where = locate(segs);
-        message = `must be ${expects(e)}`;
+        message = formatDetail(e) ?? `must be ${expects(e)}`;
         break;
       case 'enum':
         where = locate(segs);
@@ -121,6 +127,13 @@ export function schemaProblems(errors: ErrorObject[], locate: Locator): ConfigPr
     }
   }
   return out;
+}
+
+/** A format that can say what exactly is wrong with a value says it (probe targets do). */
+function formatDetail(e: ErrorObject): string | undefined {
+  if (e.keyword !== 'format' || e.params.format !== 'probetarget') return undefined;
+  const t = parseTarget(e.data as string);
+  return 'error' in t ? t.error : undefined;
 }
 
 function expects(e: ErrorObject): string {

@@ -1,5 +1,7 @@
 // The one JSON Schema for haip.yaml. Validation, error messages and docs/configuration.md all come from it.
 
+import { TARGET_FORMS } from '../sys/probeTarget';
+
 // `expects` says what a value must be, for error messages; `description` says what the field is for.
 export const DURATION_PATTERN = '^(?=[0-9.]*[1-9])[0-9]+(\\.[0-9]+)?(ms|s|m)$';
 
@@ -44,17 +46,35 @@ const probe = {
   properties: {
     targets: {
       type: 'array',
-      items: ipAddress,
+      items: {
+        type: 'string',
+        format: 'probetarget',
+        expects: TARGET_FORMS,
+        description: 'A probe target: an IPv4 or IPv6 address (ICMP echo), tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME.',
+      },
       minItems: 1,
       uniqueItems: true,
       description:
-        'Addresses pinged through the link from its source address, IPv4 and IPv6 in one list. Each family is judged on its own: a link with IPv6 targets is routed and chosen for IPv6 too, independently of IPv4.',
+        'What each round probes through the link, from its source address and bound to its interface: a bare address is an ICMP echo (IPv4 and IPv6 in one list, each family judged on its own: a link with IPv6 targets is routed and chosen for IPv6 too); tcp://ADDR:PORT a TCP connect (an accepted or a refused connection both count: the far end answered); http://ADDR[:PORT]/PATH an HTTP GET that must answer 2xx or 3xx (append " host=NAME" for a Host header other than the address); dns://ADDR[:PORT]/NAME a query for the A records of NAME that must come back with at least one record. The socket kinds take IPv4 addresses for now. Addresses only, no host names. Kinds mix freely.',
     },
     interval: { ...duration, description: 'Time between probe rounds. Default 1s.' },
     timeout: { ...duration, description: 'How long a round waits for each reply. Default 1s.' },
     quorum: { type: 'integer', minimum: 1, description: 'Targets that must answer for a round to be good. Default 1.' },
     down: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive bad rounds that take an UP link DOWN. Default 3.' },
     up: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive good rounds that bring a DOWN link back UP. Default 3.' },
+    max_loss: {
+      type: 'string',
+      pattern: '^(100|[0-9]{1,2}(\\.[0-9]+)?)%$',
+      expects: 'a percentage from 0% to 100% such as "20%"',
+      description:
+        'Quality limit: a link losing more than this share of its probes over quality_window is degraded (it carries traffic only when no link is up within its limits), and is back once its loss is at most half of it. Default: no limit.',
+    },
+    max_rtt: {
+      ...duration,
+      description:
+        'Quality limit: a link whose median RTT over quality_window is above this is degraded, and is back once it is at most 80% of it. Default: no limit.',
+    },
+    quality_window: { ...duration, description: 'How far back max_loss and max_rtt look (at least 20 probes are needed to judge). Default 60s.' },
     method: {
       enum: ['auto', 'stream', 'spawn'],
       description: 'stream: one long-lived ping per target, several echoes per round; spawn: one ping process per probe (node-ping). Default auto (stream, spawn where ping cannot stream).',

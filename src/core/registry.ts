@@ -3,6 +3,7 @@
 import { DampingState, undamped } from '../health/damping';
 import { initialHealth } from '../health/hysteresis';
 import { LinkMonitor, RoundResult } from '../health/monitor';
+import { QualitySample, trimWindow } from '../health/quality';
 import { Family, LinkConfig, LinkHealth } from '../model';
 import { LinkView } from '../net/desired';
 
@@ -28,6 +29,8 @@ export interface LinkRuntime {
   /** When a round last completed with every probe settled: what the watchdog looks at. */
   lastTurnAt: number;
   lastError?: string;
+  /** The probes of the last quality_window while the link answers, for max_loss and max_rtt. */
+  quality: QualitySample[];
   /** Whether `view` came from the kernel yet: the first reading is not a change to tell. */
   seen: boolean;
   /** Route-flap damping: the penalty of recent failures. */
@@ -52,6 +55,11 @@ export function recordRound(rt: LinkRuntime, r: RoundResult, now: number): void 
     perTarget: r.perTarget.map((p) => ({ address: p.address, alive: p.result.alive, rttMs: p.result.rttMs })),
   });
   while (rt.rounds.length && rt.rounds[0].at < now - HISTORY_MS) rt.rounds.shift();
+  for (const p of r.perTarget) {
+    const lost = p.result.lost ?? (p.result.alive ? 0 : 1);
+    rt.quality.push({ at: r.at, sent: lost + (p.result.alive ? 1 : 0), lost, ...(p.result.alive && p.result.rttMs !== undefined ? { rttMs: p.result.rttMs } : {}) });
+  }
+  trimWindow(rt.quality, now, rt.config.probe.qualityWindowMs);
 }
 
 /** What a reload changed, by link name. */
@@ -97,6 +105,7 @@ export class LinkRegistry {
       rounds: [],
       roundsTotal: 0,
       lastTurnAt: now,
+      quality: [],
       damping: undamped(now),
     };
     this.links.set(l.name, rt);
@@ -133,6 +142,7 @@ export class LinkRegistry {
         if (probingChanged) {
           rt.health = { ...rt.health, streak: 0 };
           rt.rounds = [];
+          rt.quality = [];
         }
         if (probing) rt.monitor.start();
         continue;

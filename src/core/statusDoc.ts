@@ -1,5 +1,6 @@
 // The status document (status.json, STATUS=, metrics) as a pure function of the daemon's state.
-import { LinkStatus, StatusDoc } from '../status';
+import { hasLimits, qualityLimits, windowStats } from '../health/quality';
+import { LinkStatus, QualityStatus, StatusDoc } from '../status';
 import { LinkRuntime } from './registry';
 
 export interface StatusInput {
@@ -53,6 +54,21 @@ export function linkStatus(rt: LinkRuntime, held: string | null = null): LinkSta
     recent_rtt_ms: rt.rounds.slice(-30).map((r) => (r.rttMs !== undefined ? round2(r.rttMs) : null)),
     rounds: rt.roundsTotal,
     held,
+    quality: qualityStatus(rt),
+  };
+}
+
+function qualityStatus(rt: LinkRuntime): QualityStatus | null {
+  const limits = qualityLimits(rt.config);
+  if (!hasLimits(limits)) return null;
+  const s = windowStats(rt.quality);
+  return {
+    samples: s.sent,
+    loss_pct: s.sent ? round2(s.lossPct) : null,
+    median_rtt_ms: s.medianRttMs !== undefined ? round2(s.medianRttMs) : null,
+    max_loss_pct: limits.maxLossPct ?? null,
+    max_rtt_ms: limits.maxRttMs ?? null,
+    window_s: limits.windowMs / 1000,
   };
 }
 

@@ -19,6 +19,7 @@ export function stepHealth(h: LinkHealth, ok: boolean, t: Thresholds, now: numbe
         ? { state: 'up', streak: 0, since: now, reason: `first probe round answered${why}` }
         : { state: 'down', streak: 0, since: now, reason: `first probe round failed${why}` };
     case 'up':
+    case 'degraded': // answering, if badly: failed rounds take it down as they take an UP link
       if (ok) return h.streak === 0 ? h : { ...h, streak: 0 };
       if (h.streak + 1 >= t.down)
         return { state: 'down', streak: 0, since: now, reason: `${t.down} failed probe round${t.down > 1 ? 's' : ''} in a row${why}` };

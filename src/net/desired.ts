@@ -211,6 +211,8 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
       if (plan.family === 6) {
         if (v.connected) routes.push({ family: 6, table, dst: v.connected, dev: v.link.interface, prefsrc: v.source, protocol: p });
         routes.push(defaultRouteFor(config, v, table));
+        routes.push({ family: 6, table, type: 'unreachable', dst: 'default', protocol: p, metric: UNREACHABLE_METRIC });
+        rules.push({ family: 6, priority: config.rulePriorityBase + OIF_RULE_OFFSET, oif: v.link.interface, table, protocol: p });
         // The whole prefix, not the one address: SLAAC gives the router several (stable, temporary), and
         // every one of them must leave by the ISP that owns the prefix (its BCP 38 filter drops the rest).
         rules.push({ family: 6, priority: sourceRulePriority(config, i), from: v.connected ?? v.source, table, protocol: p });

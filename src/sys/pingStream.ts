@@ -164,8 +164,8 @@ class PingStream {
       };
       const listener = (o: EchoOutcome | { failed: string }) => {
         if ('failed' in o) finish({ alive: false, error: o.failed });
-        else if (o.alive) finish({ alive: true, rttMs: o.rttMs });
-        else if (++lost >= samples) finish({ alive: false });
+        else if (o.alive) finish({ alive: true, rttMs: o.rttMs, lost });
+        else if (++lost >= samples) finish({ alive: false, lost });
       };
       const timer = setTimeout(() => finish({ alive: false, error: this.child ? `no word from ${this.binary} for ${deadlineMs} ms` : this.error }), deadlineMs);
       this.listeners.add(listener);

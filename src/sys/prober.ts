@@ -6,6 +6,10 @@ export interface ProbeResult {
   rttMs?: number;
   /** Set when the probe could not be made at all (ping missing, bad address): a failure, loudly. */
   error?: string;
+  /** What a probe that was made got instead of an answer (HTTP 503, DNS SERVFAIL, a timeout), for the log. */
+  detail?: string;
+  /** Echoes this probe saw lost before its answer (a streamed round looks at several); absent: 0 if alive, else 1. */
+  lost?: number;
 }
 
 /** How a link asks to be probed: its round interval, and `probe.method` from the config. */
@@ -26,7 +30,7 @@ export function sourceArgs(source: string, device?: string): string[] {
   return device ? ['-I', source, '-I', device] : ['-I', source];
 }
 
-/** Sends one echo request from `source`; exists so tests can substitute scripted answers. */
+/** Probes one target (an address or a tcp/http/dns URL) from `source`; exists so tests can substitute scripted answers. */
 export interface Prober {
   probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult>;
   close?(): void;

@@ -57,7 +57,7 @@ describe('config: a good file', () => {
       table: 101,
       gateway: '198.18.1.1',
       source: undefined,
-      probe: { targets: ['203.0.113.1', '203.0.113.2'], intervalMs: 500, timeoutMs: 1500, quorum: 1, down: 4, up: 2 },
+      probe: { targets: ['203.0.113.1', '203.0.113.2'], intervalMs: 500, timeoutMs: 1500, quorum: 1, down: 4, up: 2, qualityWindowMs: 60000 },
     });
     assert.deepEqual(c.links[1], {
       name: 'lte',
@@ -66,7 +66,7 @@ describe('config: a good file', () => {
       table: 102,
       gateway: undefined,
       source: '198.18.9.2',
-      probe: { targets: ['198.51.100.7'], intervalMs: 60_000, timeoutMs: 1500, quorum: 1, down: 4, up: 5 },
+      probe: { targets: ['198.51.100.7'], intervalMs: 60_000, timeoutMs: 1500, quorum: 1, down: 4, up: 5, qualityWindowMs: 60000 },
     });
   });
 
@@ -89,7 +89,7 @@ describe('config: a good file', () => {
 
   it('defaults probing to 1s/1s, quorum 1, down 3, up 3', () => {
     const d = parseConfigText(withLink(''), 'x.yaml');
-    assert.deepEqual(d.links[0].probe, { targets: ['203.0.113.1'], intervalMs: 1000, timeoutMs: 1000, quorum: 1, down: 3, up: 3 });
+    assert.deepEqual(d.links[0].probe, { targets: ['203.0.113.1'], intervalMs: 1000, timeoutMs: 1000, quorum: 1, down: 3, up: 3, qualityWindowMs: 60000 });
     assert.equal(d.links[0].table, undefined);
     assert.equal(d.links[0].weight, 1);
   });
@@ -147,12 +147,12 @@ describe('config: each bad file reports FILE:LINE:COL: path: message', () => {
     {
       name: '"-h" as a target (would be an option to ping)',
       text: withLink('    probe: { targets: [-h] }\n'),
-      want: ['haip.yaml:6:24: links[0].probe.targets[0]: must be an IPv4 or IPv6 address such as 198.51.100.1 or 2001:db8::1'],
+      want: ['haip.yaml:6:24: links[0].probe.targets[0]: "-h" is not an IP address; a target is an IPv4 or IPv6 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME'],
     },
     {
       name: 'a host name as a target',
       text: withLink('    probe: { targets: [example.com] }\n'),
-      want: ['haip.yaml:6:24: links[0].probe.targets[0]: must be an IPv4 or IPv6 address such as 198.51.100.1 or 2001:db8::1'],
+      want: ['haip.yaml:6:24: links[0].probe.targets[0]: example.com is not an IP address (host names are not looked up: write the address); a target is an IPv4 or IPv6 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME'],
     },
     {
       name: 'bad gateway',
@@ -224,7 +224,7 @@ links:
     table: T1
 `;
     assert.deepEqual(problems(text, '/etc/haip/haip.yaml'), [
-      '/etc/haip/haip.yaml:2:26: probe.targets[1]: must be an IPv4 or IPv6 address such as 198.51.100.1 or 2001:db8::1',
+      '/etc/haip/haip.yaml:2:26: probe.targets[1]: "-h" is not an IP address; a target is an IPv4 or IPv6 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME',
       '/etc/haip/haip.yaml:3:13: probe.interval: must be a duration such as "500ms", "2s", "1m" or a number of seconds',
       '/etc/haip/haip.yaml:4:3: probe.quorom: unknown field "quorom" (did you mean "quorum"?)',
       '/etc/haip/haip.yaml:8:16: links[0].interface: must be a Linux interface name: 1 to 15 bytes, no "/", ":" or white space',

@@ -515,6 +515,64 @@ describe('daemon: watchdog', () => {
   });
 });
 
+describe('daemon: quality limits', () => {
+  it('a slow preferred link is degraded: the route moves, log, status and hooks say why; it comes back well inside the limit', async () => {
+    const config: Config = { ...CONFIG, links: CONFIG.links.map((l) => ({ ...l, probe: { ...l.probe, maxRttMs: 100, qualityWindowMs: 10_000 } })) };
+    const t = await started({ config });
+    const rtt = { [DSL_SRC]: 12.5, [LTE_SRC]: 12.5 };
+    t.prober.setAnswer((_target, source) => ({ alive: true, rttMs: rtt[source] }));
+    await t.clock.advance(10_000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'up');
+    rtt[DSL_SRC] = 300;
+    await t.clock.advance(4000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'up', 'the median is still fast');
+    await t.clock.advance(3000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'degraded');
+    assert.equal(t.daemon.activeLink, 'lte');
+    assert.equal(t.kernel.render(), LTE_ACTIVE);
+    // Half the window fast, half slow: the median is between the two.
+    assert.ok(t.log.lines.includes('warning: link dsl (eth1): up -> degraded: median RTT 156 ms > max_rtt 100 ms over the last 10 s'), t.log.lines.join('\n'));
+    assert.match(t.switches().at(-1)!, /^warning: switch: default route dsl .* -> lte \(ppp0\): dsl is degraded \(median RTT 156 ms > max_rtt 100 ms over the last 10 s\); lte is the best link that is up$/);
+    const dsl = t.lastDoc().links.find((l) => l.name === 'dsl')!;
+    assert.equal(dsl.state, 'degraded');
+    assert.deepEqual({ ...dsl.quality, samples: 0, median_rtt_ms: 0 }, { samples: 0, loss_pct: 0, median_rtt_ms: 0, max_loss_pct: null, max_rtt_ms: 100, window_s: 10 });
+    assert.ok(dsl.quality!.samples >= 20 && dsl.quality!.median_rtt_ms! > 100, JSON.stringify(dsl.quality));
+    assert.deepEqual(t.hookEvents.slice(-2).map((e) => [e.event, e.link, e.state, e.previous]), [
+      ['link-degraded', 'dsl', 'degraded', 'up'],
+      ['switch', 'lte', 'up', 'dsl'],
+    ]);
+    // With the backup gone too, the degraded link is better than none.
+    t.prober.setAnswer((_target, source) => (source === LTE_SRC ? { alive: false } : { alive: true, rttMs: rtt[source] }));
+    await t.clock.advance(3000);
+    assert.equal(t.daemon.healthOf('lte')?.state, 'down');
+    assert.equal(t.daemon.activeLink, 'dsl');
+    assert.match(t.switches().at(-1)!, /no link is within its quality limits; dsl is degraded/);
+    // 90 ms is inside max_rtt but not inside 80 % of it: still degraded.
+    t.prober.setAnswer((_target, source) => (source === LTE_SRC ? { alive: false } : { alive: true, rttMs: 90 }));
+    await t.clock.advance(12_000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'degraded');
+    t.prober.setAnswer((_target, source) => (source === LTE_SRC ? { alive: false } : { alive: true, rttMs: 20 }));
+    await t.clock.advance(12_000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'up');
+    assert.ok(t.log.lines.some((l) => /^notice: link dsl \(eth1\): degraded -> up: back within quality limits: loss 0\.0%, median RTT [0-9.]+ ms over the last 10 s$/.test(l)));
+    assert.deepEqual(t.hookEvents.at(-1)!.event, 'link-up');
+  });
+
+  it('an outage is not a quality problem: a link back from down starts with an empty window', async () => {
+    const config: Config = { ...CONFIG, links: CONFIG.links.map((l) => ({ ...l, probe: { ...l.probe, maxLossPct: 20, qualityWindowMs: 60_000 } })) };
+    const t = await started({ config });
+    await t.clock.advance(20_000);
+    t.prober.setDown(DSL_SRC);
+    await t.clock.advance(10_000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'down');
+    t.prober.setDown(DSL_SRC, false);
+    await t.clock.advance(30_000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'up');
+    assert.equal(t.daemon.activeLink, 'dsl');
+    assert.ok(!t.log.lines.some((l) => /degraded/.test(l)), t.log.lines.join('\n'));
+  });
+});
+
 describe('daemon: reload and stop', () => {
   it('reload with the same config changes nothing and keeps every link\'s health and probing', async () => {
     const t = await started();

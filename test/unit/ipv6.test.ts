@@ -76,6 +76,8 @@ function setup(config: Config = DUAL, kernel = dualKernel()) {
 const DUAL_GOLDEN_V6 = [
   '-6 0: from all lookup local',
   '-6 10000: from all lookup main suppress_prefixlength 0 proto 72',
+  '-6 10005: from all oif eth1 lookup 101 proto 72',
+  '-6 10005: from all oif eth2 lookup 102 proto 72',
   '-6 10010: from 2001:db8:1::/64 lookup 101 proto 72',
   '-6 10020: from 2001:db8:2::/64 lookup 102 proto 72',
   '-6 32766: from all lookup main',
@@ -171,7 +173,9 @@ describe('IPv6: the daemon on the fake kernel', () => {
     assert.match(t.log.lines.join('\n'), /cable: IPv6 gateway fe80::2, learned from the kernel's default route via fe80::2 proto 9 metric 1024/);
     // A second pass over the result changes nothing.
     const obs = await observe(t.kernel, readScope(DUAL));
-    assert.equal(obs.net.routes.filter((r) => r.family === 6).length, 6);
+    // main's two defaults, and per link table: connected, default, unreachable.
+    assert.equal(obs.net.routes.filter((r) => r.family === 6).length, 8);
+    assert.ok(obs.net.routes.some((r) => r.family === 6 && r.table === 101 && r.type === 'unreachable'));
     t.kernel.clearLog();
     await t.daemon.sync('request');
     assert.deepEqual(t.kernel.mutations, []);

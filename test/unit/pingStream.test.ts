@@ -92,11 +92,11 @@ function script(t: { after(fn: () => void): void }, body: string): string {
 test('StreamProber: a reply answers the probe; a stream of misses fails it after `samples` echoes', async (t) => {
   const alive = new StreamProber(script(t, 'i=1; while :; do echo "64 bytes from $9: icmp_seq=$i ttl=64 time=0.5 ms"; i=$((i+1)); sleep 0.05; done'));
   t.after(() => alive.close());
-  assert.deepEqual(await alive.probe('203.0.113.1', '198.18.1.2', 300, { intervalMs: 200 }), { alive: true, rttMs: 0.5 });
+  assert.deepEqual(await alive.probe('203.0.113.1', '198.18.1.2', 300, { intervalMs: 200 }), { alive: true, rttMs: 0.5, lost: 0 });
   const dead = new StreamProber(script(t, 'i=1; while :; do sleep 0.05; echo "no answer yet for icmp_seq=$i"; i=$((i+1)); done'));
   t.after(() => dead.close());
   const t0 = Date.now();
-  assert.deepEqual(await dead.probe('203.0.113.1', '198.18.1.2', 100, { intervalMs: 200 }), { alive: false });
+  assert.deepEqual(await dead.probe('203.0.113.1', '198.18.1.2', 100, { intervalMs: 200 }), { alive: false, lost: 2 });
   assert.ok(Date.now() - t0 < 1000);
 });
 
