@@ -177,3 +177,32 @@ test('sticky for IPv6: a LAN connection opened on the backup keeps its uplink ac
   lab.dropFamilyAtIsp(2, 6);
   await haip.waitFor(/sticky: isp2 is down for IPv6: flushed its \d+ IPv6 connection/, 6000);
 });
+
+test('a TCP probe to an IPv6 target (tcp://[ADDR]:PORT) judges IPv6 on its own', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  lab.enableIPv6([]);
+  lab.ip(lab.inet, 'addr', 'add', `${SERVER6}/128`, 'dev', 'lo');
+  const server = lab.spawnNode(lab.inet, 'tcpPeer', ['server', SERVER6, '8080']);
+  await server.waitFor(/^listening$/, 5000);
+  const cfg = lab.writeConfig(
+    `probe: { targets: [203.0.113.1, "tcp://[${SERVER6}]:8080"], interval: 500ms, timeout: 500ms, down: 3, up: 3 }\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
+      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1" }\n` +
+      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2" }\n` +
+      `${lab.pathsYaml()}\n`,
+  );
+  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
+  await haip.waitFor(/notice: ready:/, 10_000);
+  await lab.waitForDefault6('eth1', 3000);
+  const status = () => JSON.parse(readFileSync(join(lab.dir, 'state', 'status.json'), 'utf8'));
+  assert.deepEqual(
+    status().links.filter((l: { family: number }) => l.family === 6).map((l: { name: string; state: string }) => `${l.name} ${l.state}`),
+    ['isp1 up', 'isp2 up'],
+  );
+  // Only TCP over IPv6 dies on isp1 (ICMPv6 still passes): IPv6 moves, IPv4 stays.
+  lab.nft(lab.isp(1), 'table inet haiplab { chain forward_drop { type filter hook forward priority 0; policy accept; meta nfproto ipv6 meta l4proto tcp drop; }; }\n');
+  await lab.waitForDefault6('eth2', 6000);
+  assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
+  lab.healIsp(1);
+  await lab.waitForDefault6('eth1', 6000);
+});
