@@ -30,6 +30,8 @@ export function parseTarget(text: string): ProbeTarget | { error: string } {
   }
   const kind = scheme[1].toLowerCase();
   const rest = scheme[2];
+  if (!rest.startsWith('[') && (rest.split(/[/ ]/)[0].match(/:/g)?.length ?? 0) > 1)
+    return { error: `"${text}": an IPv6 address goes in brackets: ${kind}://[ADDR]:PORT` };
   if (kind === 'tcp') {
     const m = /^(\[[^\]]*\]|[^:/]*)(?::([^/]*))?$/.exec(rest);
     if (!m) return { error: `"${text}": a TCP target is tcp://ADDR:PORT, nothing after the port` };
@@ -78,12 +80,12 @@ export function targetOf(text: string): ProbeTarget {
   return t;
 }
 
-/** A bare address (ICMP, either family) or the ADDR of a URL (IPv6 in brackets; IPv4 only for now). */
+/** A bare address (ICMP, either family) or the ADDR of a URL (IPv6 in brackets). */
 function address(text: string, inUrl = false): { address: string } | { error: string } {
   const bracketed = /^\[(.*)\]$/.exec(text);
   const a = bracketed ? bracketed[1] : text;
   if (isIPv6(a) && !a.includes('%')) {
-    if (inUrl && bracketed) return { error: `${a} is an IPv6 address: TCP, HTTP and DNS probes take IPv4 addresses for now (ping it as a bare address)` };
+    if (inUrl && bracketed) return { address: a };
     if (inUrl) return { error: `an IPv6 address goes in brackets: [${a}]` };
     return bracketed ? { error: `a bare address goes without brackets: ${a}` } : { address: a };
   }

@@ -19,7 +19,7 @@ import { dnsQuery, httpRequest, judgeDns, judgeHttp } from './probeWire';
 // 512 bytes or the end. udp: send one datagram, the first one back is the answer.
 const HELPER = String.raw`
 use strict; use warnings;
-use Socket qw(AF_INET SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_ERROR inet_aton pack_sockaddr_in);
+use Socket qw(AF_INET AF_INET6 SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_ERROR inet_pton pack_sockaddr_in pack_sockaddr_in6);
 use IO::Select; use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
 use Errno qw(EINPROGRESS ECONNREFUSED EAGAIN EINTR);
 $0 = 'haip: probe helper';
@@ -40,15 +40,17 @@ sub connected { my $q = shift;
   $wr->remove($q->{sock}); $rd->add($q->{sock}); }
 sub start { my ($id, $op, $src, $dev, $dst, $port, $hex) = @_;
   my $s; my $udp = $op eq 'udp';
-  socket($s, AF_INET, $udp ? SOCK_DGRAM : SOCK_STREAM, 0) or do { print "$id fail socket: " . errtext($!) . "\n"; return; };
+  my $fam = index($dst, ':') >= 0 ? AF_INET6 : AF_INET;
+  my $sa = $fam == AF_INET6 ? \&pack_sockaddr_in6 : \&pack_sockaddr_in;
+  socket($s, $fam, $udp ? SOCK_DGRAM : SOCK_STREAM, 0) or do { print "$id fail socket: " . errtext($!) . "\n"; return; };
   my $q = { id => $id, op => $op, sock => $s, out => ($hex eq '-' ? '' : pack('H*', $hex)), buf => '' };
   $byfd{fileno $s} = $q; $byid{$id} = $q;
   if ($dev ne '-' && !setsockopt($s, SOL_SOCKET, $SO_BINDTODEVICE, pack('Z*', $dev))) { finish($q, "fail bind to device $dev: " . errtext($!)); return; }
-  my $a = inet_aton($src); my $b = inet_aton($dst);
+  my $a = inet_pton($fam, $src); my $b = inet_pton($fam, $dst);
   if (!$a || !$b) { finish($q, 'fail bad address'); return; }
-  bind($s, pack_sockaddr_in(0, $a)) or do { finish($q, "fail bind to $src: " . errtext($!)); return; };
+  bind($s, $sa->(0, $a)) or do { finish($q, "fail bind to $src: " . errtext($!)); return; };
   fcntl($s, F_SETFL, fcntl($s, F_GETFL, 0) | O_NONBLOCK);
-  if (connect($s, pack_sockaddr_in($port, $b))) { connected($q); return; }
+  if (connect($s, $sa->($port, $b))) { connected($q); return; }
   if ($! == EINPROGRESS) { $wr->add($s); return; }
   finish($q, $! == ECONNREFUSED ? 'refused' : 'fail connect: ' . errtext($!)); }
 sub readable { my $q = shift; my $buf = '';
@@ -186,7 +188,9 @@ export class SocketProber implements Prober {
 }
 
 function hostHeader(t: { address: string; port: number }): string {
-  return t.port === 80 ? t.address : `${t.address}:${t.port}`;
+  // RFC 3986: an IPv6 literal goes in brackets in a Host header.
+  const host = t.address.includes(':') ? `[${t.address}]` : t.address;
+  return t.port === 80 ? host : `${host}:${t.port}`;
 }
 
 function describe(t: ProbeTarget): string {

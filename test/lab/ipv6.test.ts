@@ -33,6 +33,22 @@ async function startDualStack(t: { after(fn: () => void): void }) {
   return { lab, haip };
 }
 
+/** A TCP server at SERVER6:8080 in the internet, and haip with both gateway6 written, IPv6 on isp1. */
+async function serveAndStart(lab: Lab, head: string): Promise<Haip> {
+  const server = lab.spawnNode(lab.inet, 'tcpPeer', ['server', SERVER6, '8080']);
+  await server.waitFor(/^listening$/, 5000);
+  const cfg = lab.writeConfig(
+    `${head}tables: { T1: 101, T2: 102 }\nlinks:\n` +
+      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1" }\n` +
+      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2" }\n` +
+      `${lab.pathsYaml()}\n`,
+  );
+  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
+  await haip.waitFor(/notice: ready:/, 10_000);
+  await lab.waitForDefault6('eth1', 3000);
+  return haip;
+}
+
 /** ping from one of the router's addresses: true when the target answered. */
 function pingFrom(lab: Lab, source: string, target: string): boolean {
   try {
@@ -137,17 +153,7 @@ test('sticky for IPv6: a LAN connection opened on the backup keeps its uplink ac
   t.after(() => lab.destroy());
   lab.enableIPv6([]);
   lab.enableLan6();
-  const server = lab.spawnNode(lab.inet, 'tcpPeer', ['server', SERVER6, '8080']);
-  await server.waitFor(/^listening$/, 5000);
-  const cfg = lab.writeConfig(
-    `sticky: true\nprobe: ${PROBE}\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
-      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1" }\n` +
-      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2" }\n` +
-      `${lab.pathsYaml()}\n`,
-  );
-  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
-  await haip.waitFor(/notice: ready:/, 10_000);
-  await lab.waitForDefault6('eth1', 3000);
+  const haip = await serveAndStart(lab, `sticky: true\nprobe: ${PROBE}\n`);
   assert.match(lab.ip(lab.r, '-6', 'rule', 'show'), /11020:\s+from all fwmark 0x2\/0xff lookup 102/);
   const connect = async () => {
     const c = lab.spawnNode(lab.lan, 'tcpPeer', ['client', SERVER6, '8080']);
@@ -176,4 +182,23 @@ test('sticky for IPv6: a LAN connection opened on the backup keeps its uplink ac
   // IPv6 going down on isp2 flushes only its IPv6 connections.
   lab.dropFamilyAtIsp(2, 6);
   await haip.waitFor(/sticky: isp2 is down for IPv6: flushed its \d+ IPv6 connection/, 6000);
+});
+
+test('a TCP probe to an IPv6 target (tcp://[ADDR]:PORT) judges IPv6 on its own', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  lab.enableIPv6([]);
+  lab.ip(lab.inet, 'addr', 'add', `${SERVER6}/128`, 'dev', 'lo');
+  await serveAndStart(lab, `probe: { targets: [203.0.113.1, "tcp://[${SERVER6}]:8080"], interval: 500ms, timeout: 500ms, down: 3, up: 3 }\n`);
+  const status = () => JSON.parse(readFileSync(join(lab.dir, 'state', 'status.json'), 'utf8'));
+  assert.deepEqual(
+    status().links.filter((l: { family: number }) => l.family === 6).map((l: { name: string; state: string }) => `${l.name} ${l.state}`),
+    ['isp1 up', 'isp2 up'],
+  );
+  // Only TCP over IPv6 dies on isp1 (ICMPv6 still passes): IPv6 moves, IPv4 stays.
+  lab.nft(lab.isp(1), 'table inet haiplab { chain forward_drop { type filter hook forward priority 0; policy accept; meta nfproto ipv6 meta l4proto tcp drop; }; }\n');
+  await lab.waitForDefault6('eth2', 6000);
+  assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
+  lab.healIsp(1);
+  await lab.waitForDefault6('eth1', 6000);
 });

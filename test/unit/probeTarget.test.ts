@@ -24,6 +24,9 @@ describe('probe targets: every form', () => {
     ['dns://203.0.113.53/example.com', { kind: 'dns', address: '203.0.113.53', port: 53, name: 'example.com' }],
     ['dns://203.0.113.53:5353/example.com.', { kind: 'dns', address: '203.0.113.53', port: 5353, name: 'example.com.' }],
     ['dns://203.0.113.53/_probe.example', { kind: 'dns', address: '203.0.113.53', port: 53, name: '_probe.example' }],
+    ['tcp://[2001:db8::1]:443', { kind: 'tcp', address: '2001:db8::1', port: 443 }],
+    ['http://[2001:db8::1]:8080/ok', { kind: 'http', address: '2001:db8::1', port: 8080, path: '/ok' }],
+    ['dns://[2001:db8::53]/example.com', { kind: 'dns', address: '2001:db8::53', port: 53, name: 'example.com' }],
   ];
   for (const [text, want] of cases) it(text, () => assert.deepEqual(parseTarget(text), want));
 });
@@ -34,8 +37,7 @@ describe('probe targets: each bad form says why', () => {
     ['example.com', /example\.com is not an IP address \(host names are not looked up: write the address\)/],
     ['', /the address is missing/],
     ['[2001:db8::1]', /a bare address goes without brackets: 2001:db8::1/],
-    ['tcp://[2001:db8::1]:443', /"tcp:\/\/\[2001:db8::1\]:443": 2001:db8::1 is an IPv6 address: TCP, HTTP and DNS probes take IPv4 addresses for now \(ping it as a bare address\)/],
-    ['http://[2001:db8::1]/', /TCP, HTTP and DNS probes take IPv4 addresses for now/],
+    ['tcp://2001:db8::1:443', /"tcp:\/\/2001:db8::1:443": an IPv6 address goes in brackets: tcp:\/\/\[ADDR\]:PORT/],
     ['fe80::1%eth0', /is not an IP address/],
     ['tcp://[203.0.113.1]:443', /\[203\.0\.113\.1\] is not an IPv6 address/],
     ['tcp://203.0.113.1', /a TCP target needs a port: tcp:\/\/203\.0\.113\.1:PORT/],
