@@ -67,3 +67,24 @@ test(`30 % random loss each way on the primary for ${LOSS_S} s moves the route 0
   for (const r of runs) console.log(`# ${r.p.name}: ${r.switches} switches in ${LOSS_S} s of 30 % loss${r.downs.length ? `: ${r.downs.join(' | ')}` : ''}`);
   for (const r of runs) assert.equal(r.switches, 0, `${r.p.name}: ${r.downs.join('\n')}`);
 });
+
+test('the seed README demo (--wait=2, --fail 3) switches in about --fail x --wait (6 s), median of 3 fresh labs', async (t) => {
+  const ms: number[] = [];
+  for (let run = 0; run < 3; run++) {
+    const lab = Lab.create({ uplinks: 1 });
+    t.after(() => lab.destroy());
+    lab.ip(lab.r, 'addr', 'add', '198.18.100.1/32', 'dev', 'eth1');
+    lab.ip(lab.r, 'addr', 'add', '198.18.100.2/32', 'dev', 'eth1');
+    const haip = lab.startHaip(['-vv', '--wait=2', '--route', '1/198.18.100.1/eth1', '--route', '2/198.18.100.2/eth1', '--state-dir', `${lab.dir}/state`]);
+    await haip.waitFor(/ready/, 15_000);
+    await sleep(500 + Math.random() * 2000);
+    const t0 = Date.now();
+    lab.ip(lab.r, 'addr', 'del', '198.18.100.1/32', 'dev', 'eth1');
+    await haip.waitFor(/switch: default route eth1-1 \(eth1\) -> eth1-2 \(eth1\): eth1-1 is down/, 20_000);
+    ms.push(Date.now() - t0);
+    await haip.stop();
+    lab.destroy();
+  }
+  console.log(`# seed demo (--wait=2): address deleted to switch: median ${median(ms)} ms, range ${Math.min(...ms)}-${Math.max(...ms)} ms (${ms.join(', ')})`);
+  assert.ok(median(ms) <= 7000, `median ${median(ms)} ms`);
+});
