@@ -44,9 +44,11 @@ test('a switch the kernel refuses ("Nexthop has invalid gateway") is never repor
   const haip = lab.startHaip(['run', '-c', cfg]);
   await haip.waitFor(/ready:/, 10_000);
   assert.equal(lab.defaultDev(), 'eth1');
-  // Without main's connected route for eth2 the kernel refuses `default via 198.18.2.1` in main (the
-  // gateway is not on-link there); isp2's own table keeps its routes, so isp2 stays up.
+  // The kernel refuses `default via 198.18.2.1` in main once the gateway no longer resolves to a
+  // unicast route: not in main (its connected route gone), and a blackhole for it in isp2's table,
+  // where haip's `oif eth2` rule sends the check. isp2's routes stay, so isp2 stays up.
   lab.ip(lab.r, 'route', 'del', '198.18.2.0/24', 'dev', 'eth2', 'table', 'main');
+  lab.ip(lab.r, 'route', 'add', 'blackhole', '198.18.2.1/32', 'table', '102');
   const from = haip.lines.length;
   lab.dropAtIsp(1);
   await haip.waitFor(/link isp1 \(eth1\): up -> down/, 5000, from);
@@ -66,6 +68,7 @@ test('a switch the kernel refuses ("Nexthop has invalid gateway") is never repor
   const hooked = existsSync(record) ? readFileSync(record, 'utf8') : '';
   assert.doesNotMatch(hooked, /switch isp2/, 'no switch hook ran');
   // The kernel can take it again: the retry moves the route, and only then is it told.
+  lab.ip(lab.r, 'route', 'del', 'blackhole', '198.18.2.1/32', 'table', '102');
   lab.ip(lab.r, 'route', 'add', '198.18.2.0/24', 'dev', 'eth2', 'proto', 'kernel', 'scope', 'link', 'src', '198.18.2.2');
   await lab.waitForDefault('eth2', 35_000);
   const line = await haip.waitFor(/switch: default route isp1 .* -> isp2/, 5000, from);
