@@ -44,11 +44,11 @@ test('a switch the kernel refuses ("Nexthop has invalid gateway") is never repor
   const haip = lab.startHaip(['run', '-c', cfg]);
   await haip.waitFor(/ready:/, 10_000);
   assert.equal(lab.defaultDev(), 'eth1');
-  // The kernel refuses `default via 198.18.2.1` in main once the gateway no longer resolves to a
-  // unicast route: not in main (its connected route gone), and a blackhole for it in isp2's table,
-  // where haip's `oif eth2` rule sends the check. isp2's routes stay, so isp2 stays up.
-  lab.ip(lab.r, 'route', 'del', '198.18.2.0/24', 'dev', 'eth2', 'table', 'main');
-  lab.ip(lab.r, 'route', 'add', 'blackhole', '198.18.2.1/32', 'table', '102');
+  // The kernel refuses `default via 198.18.2.1` in main once the gateway no longer resolves: a foreign
+  // blackhole rule for it ahead of every table. (A blackhole route in isp2's table does not do it: the
+  // nexthop check looks up at link scope, past universe-scope blackholes, and finds the connected
+  // route.) isp2's own table is checked in that table first and keeps its routes, so isp2 stays up.
+  lab.ip(lab.r, 'rule', 'add', 'priority', '9000', 'to', '198.18.2.1', 'blackhole');
   const from = haip.lines.length;
   lab.dropAtIsp(1);
   await haip.waitFor(/link isp1 \(eth1\): up -> down/, 5000, from);
@@ -68,8 +68,7 @@ test('a switch the kernel refuses ("Nexthop has invalid gateway") is never repor
   const hooked = existsSync(record) ? readFileSync(record, 'utf8') : '';
   assert.doesNotMatch(hooked, /switch isp2/, 'no switch hook ran');
   // The kernel can take it again: the retry moves the route, and only then is it told.
-  lab.ip(lab.r, 'route', 'del', 'blackhole', '198.18.2.1/32', 'table', '102');
-  lab.ip(lab.r, 'route', 'add', '198.18.2.0/24', 'dev', 'eth2', 'proto', 'kernel', 'scope', 'link', 'src', '198.18.2.2');
+  lab.ip(lab.r, 'rule', 'del', 'priority', '9000', 'to', '198.18.2.1', 'blackhole');
   await lab.waitForDefault('eth2', 35_000);
   const line = await haip.waitFor(/switch: default route isp1 .* -> isp2/, 5000, from);
   assert.ok(line);
