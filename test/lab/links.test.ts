@@ -213,6 +213,9 @@ test('a link table that lost its default (gateway unreachable) ends in unreachab
   lab.ip(lab.r, 'addr', 'add', '198.18.2.2/32', 'dev', 'eth2');
   await within(3000, 'table 102 without its default', () => !/^default via/m.test(lab.ip(lab.r, 'route', 'show', 'table', '102')));
   await within(3000, 'the unreachable default in table 102', () => /unreachable default .*metric 4294967295/.test(lab.ip(lab.r, 'route', 'show', 'table', '102')));
+  // The flush took the address away, so haip removed the link's rules; they come back in the same pass
+  // as the table's routes, a few ms after them.
+  await within(3000, 'the source rule into table 102', () => /from 198\.18\.2\.2 lookup 102/.test(lab.rules()));
   assert.throws(() => lab.exec(lab.r, 'ip', 'route', 'get', '203.0.113.1', 'from', '198.18.2.2'), /No route to host/, 'traffic from eth2\'s address must not leave by eth1');
   await haip.waitFor(/link isp2 \(eth2\): up -> down/, 6000);
   assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
