@@ -391,6 +391,9 @@ export class Daemon {
         // Carrier coming back on the same address keeps the link down until `up` good rounds.
         // A newly learned gateway is a new path too.
         if (!before.source || before.source !== view.source || before.gateway !== view.gateway) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };
+        // The interface may be a new one under the old name (a USB modem replugged, a veth re-created):
+        // probes bound to the old one would stay silent for good.
+        this.deps.prober.forget?.(rt.config.interface);
       } else if (before.source !== view.source) {
         this.deps.log.notice(`${rt.config.name}: ${fam(lane.family)}source address ${before.source} -> ${view.source}`);
       }

@@ -236,6 +236,14 @@ export class StreamProber implements Prober {
     return [...this.streams.values()].map((s) => s.child?.pid).filter((p): p is number => p !== undefined);
   }
 
+  forget(device: string) {
+    for (const [k, s] of this.streams)
+      if (s.device === device) {
+        s.stop();
+        this.streams.delete(k);
+      }
+  }
+
   close() {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
@@ -287,6 +295,11 @@ export class AutoProber implements Prober {
   private streams(hints?: ProbeHints): boolean {
     const method = hints?.method ?? 'auto';
     return method === 'stream' || (method === 'auto' && !this.stream.unsupported);
+  }
+
+  forget(device: string) {
+    this.stream.forget(device);
+    this.spawner.forget?.(device);
   }
 
   close() {

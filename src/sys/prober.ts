@@ -38,6 +38,11 @@ export interface Prober {
    * its silence; undefined when this prober cannot tell (one ping per probe, socket probes).
    */
   lastAnswer?(target: string, source: string, timeoutMs: number, hints?: ProbeHints): number | undefined;
+  /**
+   * Drops what is bound to `device`: a socket bound to an interface that was deleted stays bound to the
+   * dead ifindex even when an interface of the same name comes back, and would never answer again.
+   */
+  forget?(device: string): void;
   close?(): void;
 }
 

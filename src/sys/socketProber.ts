@@ -216,6 +216,11 @@ export class KindProber implements Prober {
     return target.includes('://') ? this.sockets : this.icmp;
   }
 
+  forget(device: string): void {
+    this.icmp.forget?.(device);
+    this.sockets.forget?.(device);
+  }
+
   close(): void {
     this.icmp.close?.();
     this.sockets.close?.();
