@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_TEST := node --test --test-reporter=spec
 
-.PHONY: all deps build unit lab e2e fresh test test-node18 demo bench docs deb clean
+.PHONY: all deps build unit lab e2e fresh test test-node18 demo bench bench-loss docs deb clean
 
 all: build
 
@@ -55,6 +55,10 @@ docs: build
 # Failover/failback, flapping, CPU and memory in lab namespaces; about 13 minutes, writes bench/results.json.
 bench: build
 	node dist/bench/run.js
+
+# 30 minutes of 30 % random loss on the primary, default and fast profiles side by side: writes bench/loss.json.
+bench-loss: build
+	BENCH_ONLY=loss node dist/bench/run.js
 
 clean:
 	rm -rf dist build

@@ -11,6 +11,8 @@ import { Haip, Lab, REPO, sleep } from '../test/lab/lab';
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const FLAP_S = Number(process.env.BENCH_FLAP_S ?? 180);
 const CPU_S = Number(process.env.BENCH_CPU_S ?? 60);
+/** `make bench-loss`: how long each profile runs under 30 % random loss (BENCH_ONLY=loss). */
+const LOSS_S = Number(process.env.BENCH_LOSS_S ?? 1800);
 /** BENCH_ONLY=ready,failover,flap,cpu,probes runs only those parts (for a quick look; `make bench` runs all). */
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'ready,failover,flap,cpu,probes').split(','));
 const TARGETS = '[203.0.113.1, 203.0.113.2]';
@@ -325,6 +327,19 @@ async function main() {
     runs: RUNS,
     profiles: Object.fromEntries([DEFAULT, FAST, spawnOf(DEFAULT), spawnOf(FAST), socketsOf(DEFAULT), socketsOf(FAST)].map((p) => [p.name, describe(p)])),
   };
+
+  // `make bench-loss` (BENCH_ONLY=loss): the long random-loss run alone, into bench/loss.json.
+  if (ONLY.has('loss')) {
+    log(`30 % random loss each way on the primary for ${LOSS_S} s, default and fast profiles side by side`);
+    const runs = await Promise.all([flapRun(DEFAULT, 30, LOSS_S), flapRun(FAST, 30, LOSS_S)]);
+    const lines = [`haip bench-loss ${results.date}: ${results.host.cpus} x ${results.host.cpu}, node ${results.host.node}; 30 % loss each way (nft numgen random) on isp1, damping off`];
+    lines.push(`  ${pad('profile', 10)} ${pad('measured', 10)} ${pad('switches', 9)} ${pad('isp1 down', 10)} model per hour`);
+    for (const f of runs) lines.push(`  ${pad(f.profile, 10)} ${pad(f.seconds + ' s', 10)} ${pad(String(f.switches), 9)} ${pad(String(f.isp1_down), 10)} ${f.model_per_hour.toExponential(1)}`);
+    const table = lines.join('\n');
+    writeFileSync(join(REPO, 'bench/loss.json'), JSON.stringify({ date: results.date, host: results.host, profiles: { default: describe(DEFAULT), fast: describe(FAST) }, runs, duration_s: Math.round((Date.now() - started) / 1000), table }, null, 2) + '\n');
+    process.stdout.write(table + '\n\nwritten to bench/loss.json\n');
+    return;
+  }
 
   log(`time to ready, ${RUNS} starts`);
   results.ready_ms = ONLY.has('ready') ? await readyRuns(DEFAULT, RUNS) : [];

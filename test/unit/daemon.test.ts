@@ -915,3 +915,58 @@ describe('daemon: foreign routes in a link\'s table (issue 11)', () => {
     assert.match(errors[0], /default via 198\.18\.1\.9 dev eth1/);
   });
 });
+
+describe('daemon: detection by silence', () => {
+  /**
+   * A prober that sees every echo, like the streamed pings: `lastAnswer` says when a target last
+   * answered; after the cut, dsl's rounds fail only when their timeout runs out, as a streamed round does.
+   */
+  function silentSetup() {
+    const t = setup();
+    let cutAt: number | undefined;
+    const answering = new Set(['203.0.113.1', '203.0.113.2']);
+    t.prober.lastAnswer = (target, source) => (source === DSL_SRC && cutAt !== undefined && !answering.has(target) ? cutAt : t.clock.now());
+    t.prober.setAnswer((target, source) => {
+      if (source !== DSL_SRC || cutAt === undefined || answering.has(target)) return { alive: true, rttMs: 12.5 };
+      return new Promise((resolve) => t.clock.setTimeout(() => resolve({ alive: false, lost: 4 }), 1000));
+    });
+    const cut = (...targets: string[]) => {
+      cutAt = t.clock.now();
+      for (const x of targets) answering.delete(x);
+    };
+    return { ...t, cut };
+  }
+
+  it('a link silent for down x interval goes down then, ahead of its rounds, and only then is the switch announced', async () => {
+    const t = silentSetup();
+    await t.daemon.start();
+    await t.clock.advance(10_000);
+    assert.equal(t.daemon.activeLink, 'dsl');
+    const hooksBefore = t.hookEvents.length;
+    t.cut('203.0.113.1', '203.0.113.2');
+    await t.clock.advance(2999);
+    assert.equal(t.daemon.activeLink, 'dsl', 'not before the window is over');
+    assert.ok(!t.log.lines.some((l) => /dsl \(eth1\): up -> down/.test(l)));
+    await t.clock.advance(1);
+    const down = t.log.lines.findIndex((l) => /link dsl \(eth1\): up -> down: no answer from any target for 3\.0 s/.test(l));
+    assert.ok(down >= 0, t.log.lines.join('\n'));
+    assert.equal(t.daemon.activeLink, 'lte');
+    assert.equal(t.kernel.render(), LTE_ACTIVE);
+    const sw = t.log.lines.findIndex((l) => / switch: default route dsl .* -> lte /.test(l));
+    assert.ok(sw > down, 'the link state first, then the switch the kernel made');
+    assert.deepEqual(
+      t.hookEvents.slice(hooksBefore).map((e) => `${e.event} ${e.link} ${e.state}`),
+      ['link-down dsl down', 'switch lte up'],
+    );
+  });
+
+  it('one answering target keeps the link up (quorum 1): silence needs every target silent', async () => {
+    const t = silentSetup();
+    await t.daemon.start();
+    await t.clock.advance(10_000);
+    t.cut('203.0.113.2');
+    await t.clock.advance(60_000);
+    assert.equal(t.daemon.activeLink, 'dsl');
+    assert.ok(!t.log.lines.some((l) => /up -> down/.test(l)), t.log.lines.join('\n'));
+  });
+});

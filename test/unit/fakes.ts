@@ -820,6 +820,8 @@ export class FakeProber implements Prober {
   hang = false;
   rttMs = 12.5;
   closed = false;
+  /** Set before the daemon starts: a prober that sees every echo (streamed pings), for detection by silence. */
+  lastAnswer?: (target: string, source: string, timeoutMs: number, hints?: ProbeHints) => number | undefined;
 
   setDown(source: string, down = true): this {
     if (down) this.downSources.add(source);
