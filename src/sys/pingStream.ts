@@ -8,6 +8,15 @@ import { LineBuffer } from './text';
 /** Echoes sent per round interval: more samples per round make random loss unlikely to fail a round. */
 export const MAX_SAMPLES = 4;
 /**
+ * While every echo is answered, a target is pinged at a quarter of that pace (once a round); the first
+ * echo left unanswered starts a booster at the full pace beside it, kept until BOOST_HOLD_MS pass without
+ * a miss. Wakeups, not bytes, are what probing costs a small router (a process woken for each echo and
+ * node woken for each line), so a healthy link costs a quarter, while a link that loses echoes is watched
+ * as closely as before. docs/decisions.md, "Detection by silence".
+ */
+export const QUIET_FACTOR = 4;
+export const BOOST_HOLD_MS = 10_000;
+/**
  * ping's gap between echoes never goes below this (iputils lets root go to 2 ms). 50 ms gives the fast
  * profile (200 ms) four echoes a round too: 11 in a row must be lost on every target before its 600 ms
  * of silence takes a link down.
@@ -19,9 +28,10 @@ const RESPAWN_GAP_MS = 1000;
 const IDLE_MS = 10_000;
 
 /** How many echoes a round of `intervalMs` looks at, and the gap between them. */
-export function sampling(intervalMs: number): { samples: number; gapMs: number } {
+export function sampling(intervalMs: number): { samples: number; gapMs: number; quietGapMs: number } {
   const samples = Math.max(1, Math.min(MAX_SAMPLES, Math.floor(intervalMs / MIN_GAP_MS)));
-  return { samples, gapMs: Math.max(MIN_GAP_MS, Math.round(intervalMs / samples)) };
+  const gapMs = Math.max(MIN_GAP_MS, Math.round(intervalMs / samples));
+  return { samples, gapMs, quietGapMs: gapMs * Math.min(QUIET_FACTOR, samples) };
 }
 
 /** What one echo came to: answered in time, or not. */
@@ -62,13 +72,20 @@ export class EchoJudge {
     private readonly gapMs: number,
     private readonly emit: (o: EchoOutcome) => void,
     private readonly after: (ms: number, fn: () => void) => { cancel(): void },
+    /** Told at the first sign of a miss: -O's "no answer yet", an ICMP error, a reply past the timeout. */
+    private readonly onMiss: () => void = () => {},
   ) {}
 
   line(text: string) {
     const p = parsePingLine(text);
-    if (p.kind === 'reply') this.settle(p.seq, p.rttMs <= this.timeoutMs, p.rttMs);
-    else if (p.kind === 'error') this.settle(p.seq, false);
-    else if (p.kind === 'unanswered' && !this.done.has(p.seq) && !this.timers.has(p.seq)) {
+    if (p.kind === 'reply') {
+      if (p.rttMs > this.timeoutMs) this.onMiss();
+      this.settle(p.seq, p.rttMs <= this.timeoutMs, p.rttMs);
+    } else if (p.kind === 'error') {
+      this.onMiss();
+      this.settle(p.seq, false);
+    } else if (p.kind === 'unanswered' && !this.done.has(p.seq) && !this.timers.has(p.seq)) {
+      this.onMiss();
       const wait = this.timeoutMs - this.gapMs;
       if (wait <= 0) this.settle(p.seq, false);
       else this.timers.set(p.seq, this.after(wait, () => this.settle(p.seq, false)));
@@ -92,15 +109,12 @@ export class EchoJudge {
   }
 }
 
-class PingStream {
+/** One ping process and the judge of its echoes. */
+class Pinger {
   child?: ChildProcess;
-  /** Why this stream cannot probe right now (ping missing, refused its arguments, exited). */
+  /** Why this ping cannot probe right now (ping missing, refused its arguments, exited). */
   error?: string;
-  lastUsed = Date.now();
-  /** When an echo was last answered within the timeout (Date.now()), or the stream made: silence counts from there. */
-  lastAnswerAt = Date.now();
   private spawnedAt = -Infinity;
-  private listeners = new Set<(o: EchoOutcome | { failed: string }) => void>();
   private judge?: EchoJudge;
 
   constructor(
@@ -110,7 +124,9 @@ class PingStream {
     readonly target: string,
     readonly gapMs: number,
     readonly timeoutMs: number,
-    private readonly onExit: (s: PingStream, code: number | null, stderr: string, ranMs: number) => void,
+    private readonly tell: (o: EchoOutcome | { failed: string }) => void,
+    private readonly onMiss: () => void,
+    private readonly onExit: (code: number | null, stderr: string, ranMs: number) => void,
   ) {}
 
   /** Starts ping unless it runs, or died less than a second ago. */
@@ -131,7 +147,7 @@ class PingStream {
     const judge = new EchoJudge(this.timeoutMs, this.gapMs, (o) => this.tell(o), (ms, fn) => {
       const t = setTimeout(fn, ms);
       return { cancel: () => clearTimeout(t) };
-    });
+    }, this.onMiss);
     this.judge = judge;
     let stderr = '';
     // Bounded: a ping that prints 50 MB without a newline must not grow a 776 MB buffer.
@@ -153,14 +169,97 @@ class PingStream {
       this.child = undefined;
       const why = stderr.trim().split('\n').pop() || `exited ${signal ?? code}`;
       this.fail(`${this.binary} ${sourceArgs(this.source, this.device).join(' ')} ${this.target}: ${why}`);
-      this.onExit(this, code, stderr, Date.now() - this.spawnedAt);
+      this.onExit(code, stderr, Date.now() - this.spawnedAt);
     });
+  }
+
+  stop(why = 'stopped') {
+    this.judge?.close();
+    const c = this.child;
+    this.child = undefined;
+    c?.kill('SIGTERM');
+    this.fail(why);
+  }
+
+  private fail(why: string) {
+    this.error = why;
+    this.tell({ failed: why });
+  }
+}
+
+/**
+ * The echoes of one target from one source: a quiet ping once a round while every echo is answered, and
+ * a booster at the full pace beside it from the first miss until BOOST_HOLD_MS pass without one.
+ */
+class PingStream {
+  lastUsed = Date.now();
+  /** When an echo was last answered within the timeout (Date.now()), or the stream made: silence counts from there. */
+  lastAnswerAt = Date.now();
+  /** The booster runs until then (Date.now()). */
+  private boostUntil = 0;
+  /** Boosts when the quiet ping's next answer is late: an echo lost is boosted for before ping can say so. */
+  private expectTimer?: NodeJS.Timeout;
+  private lastRttMs = 0;
+  private listeners = new Set<(o: EchoOutcome | { failed: string }) => void>();
+  private readonly quiet: Pinger;
+  private readonly booster?: Pinger;
+
+  constructor(
+    binary: string,
+    readonly source: string,
+    readonly device: string | undefined,
+    readonly target: string,
+    gapMs: number,
+    private readonly quietGapMs: number,
+    private readonly timeoutMs: number,
+    private readonly boostHoldMs: number,
+    onExit: (code: number | null, stderr: string, ranMs: number) => void,
+  ) {
+    const miss = () => this.boost();
+    this.quiet = new Pinger(binary, source, device, target, quietGapMs, timeoutMs, (o) => this.tell(o), miss, onExit);
+    // The booster's own end (stopped when the hold is over, or failing) is no word on the link.
+    if (quietGapMs > gapMs)
+      this.booster = new Pinger(binary, source, device, target, gapMs, timeoutMs, (o) => 'failed' in o || this.tell(o), miss, () => {});
+  }
+
+  get error(): string | undefined {
+    return this.quiet.error;
+  }
+
+  get running(): boolean {
+    return this.quiet.child !== undefined;
+  }
+
+  pids(): number[] {
+    return [this.quiet.child?.pid, this.booster?.child?.pid].filter((p): p is number => p !== undefined);
+  }
+
+  /** Starts the quiet ping unless it runs; stops the booster once its hold is over. */
+  ensure() {
+    const fresh = !this.quiet.child;
+    this.quiet.ensure();
+    if (fresh && this.quiet.child) this.expect();
+    if (this.booster?.child && Date.now() >= this.boostUntil) this.booster.stop();
+  }
+
+  private boost() {
+    if (!this.booster) return;
+    this.boostUntil = Date.now() + this.boostHoldMs;
+    if (this.quiet.child) this.booster.ensure();
+  }
+
+  /** The next quiet answer is due one gap after the last, plus twice its RTT and 20 ms of slack. */
+  private expect() {
+    if (!this.booster || this.booster.child) return;
+    clearTimeout(this.expectTimer);
+    this.expectTimer = setTimeout(() => this.boost(), this.quietGapMs + Math.min(this.timeoutMs, 2 * this.lastRttMs + 20));
+    this.expectTimer.unref();
   }
 
   /** Waits for `samples` echoes sent from now on: alive at the first answer, a miss when all are lost. */
   next(samples: number, deadlineMs: number): Promise<ProbeResult> {
     this.lastUsed = Date.now();
-    if (this.error && !this.child) return Promise.resolve({ alive: false, error: this.error });
+    if (this.error && !this.running) return Promise.resolve({ alive: false, error: this.error });
     return new Promise((resolve) => {
       let lost = 0;
       const finish = (r: ProbeResult) => {
@@ -173,32 +272,30 @@ class PingStream {
         else if (o.alive) finish({ alive: true, rttMs: o.rttMs, lost });
         else if (++lost >= samples) finish({ alive: false, lost });
       };
-      const timer = setTimeout(() => finish({ alive: false, error: this.child ? `no word from ${this.binary} for ${deadlineMs} ms` : this.error }), deadlineMs);
+      const timer = setTimeout(() => finish({ alive: false, error: this.running ? `no word from ping for ${deadlineMs} ms` : this.error }), deadlineMs);
       this.listeners.add(listener);
     });
   }
 
   stop() {
-    this.judge?.close();
-    const c = this.child;
-    this.child = undefined;
-    c?.kill('SIGTERM');
-    this.fail('stopped');
-  }
-
-  private fail(why: string) {
-    this.error = why;
-    this.tell({ failed: why });
+    clearTimeout(this.expectTimer);
+    this.booster?.stop();
+    this.quiet.stop();
   }
 
   private tell(o: EchoOutcome | { failed: string }) {
-    if ('alive' in o && o.alive) this.lastAnswerAt = Date.now();
+    if ('alive' in o && o.alive) {
+      this.lastAnswerAt = Date.now();
+      this.lastRttMs = o.rttMs ?? 0;
+      this.expect();
+    }
     for (const l of [...this.listeners]) l(o);
   }
 }
 
 function streamKey(target: string, source: string, timeoutMs: number, hints?: ProbeHints): string {
-  return `${source} ${hints?.device ?? ''} ${target} ${sampling(hints?.intervalMs ?? timeoutMs).gapMs} ${timeoutMs}`;
+  const { gapMs, quietGapMs } = sampling(hints?.intervalMs ?? timeoutMs);
+  return `${source} ${hints?.device ?? ''} ${target} ${gapMs} ${quietGapMs} ${timeoutMs}`;
 }
 
 /** Probes through long-lived ping processes, one per (source, target, pace). */
@@ -208,14 +305,17 @@ export class StreamProber implements Prober {
   /** Set once ping refuses the streaming options (busybox): AutoProber then spawns instead. */
   unsupported?: string;
 
-  constructor(private readonly binary = 'ping') {}
+  constructor(
+    private readonly binary = 'ping',
+    private readonly boostHoldMs = BOOST_HOLD_MS,
+  ) {}
 
   probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult> {
-    const { samples, gapMs } = sampling(hints?.intervalMs ?? timeoutMs);
+    const { samples, gapMs, quietGapMs } = sampling(hints?.intervalMs ?? timeoutMs);
     const key = streamKey(target, source, timeoutMs, hints);
     let s = this.streams.get(key);
     if (!s) {
-      s = new PingStream(this.binary, source, hints?.device, target, gapMs, timeoutMs, (_stream, code, stderr, ranMs) => {
+      s = new PingStream(this.binary, source, hints?.device, target, gapMs, quietGapMs, timeoutMs, this.boostHoldMs, (code, stderr, ranMs) => {
         // A ping without -O (busybox) refuses the options at once; iputils never does for these.
         if (code !== 0 && ranMs < 2000 && /invalid option|unrecognized option|unknown option|usage/i.test(stderr)) this.unsupported = stderr.trim().split('\n')[0];
       });
@@ -223,7 +323,7 @@ export class StreamProber implements Prober {
       this.sweepLater();
     }
     s.ensure();
-    return s.next(samples, samples * gapMs + timeoutMs + 1000);
+    return s.next(samples, samples * quietGapMs + timeoutMs + 1000);
   }
 
   /** undefined until a probe has made this stream (the rounds judge until then). */
@@ -233,7 +333,7 @@ export class StreamProber implements Prober {
 
   /** Live ping children, for the curious (bench, tests). */
   pids(): number[] {
-    return [...this.streams.values()].map((s) => s.child?.pid).filter((p): p is number => p !== undefined);
+    return [...this.streams.values()].flatMap((s) => s.pids());
   }
 
   forget(device: string) {

@@ -1,7 +1,8 @@
 // The streaming prober: reading ping's lines, judging each echo by its timeout, pacing, and the
 // prober itself against scripted pings (no network needed).
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,13 +17,13 @@ test('parsePingLine reads replies, -O misses and ICMP errors', () => {
     assert.deepEqual(parsePingLine(l), { kind: 'other' });
 });
 
-test('sampling: up to 4 echoes per round, never closer than 50 ms', () => {
-  assert.deepEqual(sampling(1000), { samples: 4, gapMs: 250 });
-  assert.deepEqual(sampling(200), { samples: 4, gapMs: 50 });
-  assert.deepEqual(sampling(100), { samples: 2, gapMs: 50 });
-  assert.deepEqual(sampling(50), { samples: 1, gapMs: 50 });
-  assert.deepEqual(sampling(20), { samples: 1, gapMs: 50 });
-  assert.deepEqual(sampling(10_000), { samples: 4, gapMs: 2500 });
+test('sampling: up to 4 echoes per round, never closer than 50 ms; a quiet ping once a round', () => {
+  assert.deepEqual(sampling(1000), { samples: 4, gapMs: 250, quietGapMs: 1000 });
+  assert.deepEqual(sampling(200), { samples: 4, gapMs: 50, quietGapMs: 200 });
+  assert.deepEqual(sampling(100), { samples: 2, gapMs: 50, quietGapMs: 100 });
+  assert.deepEqual(sampling(50), { samples: 1, gapMs: 50, quietGapMs: 50 });
+  assert.deepEqual(sampling(20), { samples: 1, gapMs: 50, quietGapMs: 50 });
+  assert.deepEqual(sampling(10_000), { samples: 4, gapMs: 2500, quietGapMs: 10_000 });
 });
 
 function judge(timeoutMs: number, gapMs: number) {
@@ -147,4 +148,31 @@ test('AutoProber: a ping that cannot stream (busybox) falls back to spawning, an
   assert.equal(auto.lastAnswer('203.0.113.1', '198.18.1.2', 300, { intervalMs: 1000 }), undefined, 'spawned pings cannot tell silence');
   // method: stream insists, method: spawn never streams.
   assert.equal((await auto.probe('203.0.113.1', '198.18.1.2', 300, { intervalMs: 1000, method: 'stream' })).alive, false);
+});
+
+test('StreamProber: a quiet ping once a round while answered; the first miss starts a booster at the full pace, stopped after the hold', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'haip-boost-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Logs each start's -i; answers while no "cut" file exists, then stays silent as ping -O does.
+  const ping = script(t, `echo "$4" >> ${dir}/starts; i=1; while :; do if [ -e ${dir}/cut ]; then echo "no answer yet for icmp_seq=$i"; else echo "64 bytes from $8: icmp_seq=$i ttl=64 time=0.5 ms"; fi; i=$((i+1)); sleep $4; done`);
+  const p = new StreamProber(ping, 600);
+  t.after(() => p.close());
+  const hints = { intervalMs: 200 };
+  const starts = () => (existsSync(join(dir, 'starts')) ? readFileSync(join(dir, 'starts'), 'utf8').trim().split('\n') : []);
+  assert.equal((await p.probe('203.0.113.1', '198.18.1.2', 300, hints)).alive, true);
+  await sleep(500);
+  assert.deepEqual(starts(), ['0.2'], 'answered: one quiet ping, once a round');
+  assert.equal(p.pids().length, 1);
+  writeFileSync(join(dir, 'cut'), '');
+  const cutAt = Date.now();
+  while (starts().length < 2 && Date.now() - cutAt < 2000) await sleep(10);
+  assert.deepEqual(starts(), ['0.2', '0.05'], 'a miss starts the booster at the full pace');
+  assert.ok(Date.now() - cutAt < 600, `boosted ${Date.now() - cutAt} ms after the cut`);
+  assert.equal(p.pids().length, 2);
+  rmSync(join(dir, 'cut'));
+  // The hold (600 ms here) runs from the last miss; the next probe after it stops the booster.
+  await sleep(900);
+  await p.probe('203.0.113.1', '198.18.1.2', 300, hints);
+  assert.equal(p.pids().length, 1, 'the booster stops once the hold is over');
+  assert.deepEqual(starts(), ['0.2', '0.05']);
 });
