@@ -17,7 +17,8 @@ const LOSS_S = Number(process.env.BENCH_LOSS_S ?? 1800);
 /** BENCH_ONLY=ready,failover,flap,cpu,probes runs only those parts (for a quick look; `make bench` runs all). */
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'ready,failover,flap,cpu,probes').split(','));
 const TARGETS = '[203.0.113.1, 203.0.113.2]';
-const SEMI = '--max-semi-space-size=1';
+/** The node options debian/haip.sbin runs the daemon with. */
+const SEMI = '--max-semi-space-size=1 --v8-pool-size=1';
 
 interface Profile {
   name: string;
@@ -390,7 +391,7 @@ async function main() {
   if (ONLY.has('flap')) for (const p of [DEFAULT, FAST, spawnOf(DEFAULT)]) for (const loss of [10, 20, 30]) flapJobs.push(flapRun(p, loss, FLAP_S));
   results.flap = await Promise.all(flapJobs);
 
-  // One daemon at a time (timings never overlap), as shipped (debian/haip.sbin runs node with SEMI);
+  // One daemon at a time (timings never overlap), as shipped (debian/haip.sbin runs node with SEMI's options);
   // the 2 x 2 rows CPU_RUNS times for a median and a range.
   log(`CPU and memory, ${CPU_S} s each, one daemon at a time`);
   results.cpu = [] as CpuFigures[];
@@ -414,6 +415,16 @@ async function main() {
     await cpuRows(socketsOf(FAST), 2, SEMI, 1);
   }
   results.duration_s = Math.round((Date.now() - started) / 1000);
+  // BENCH_ONLY: the parts not run this time are kept from the last bench/results.json, and say when they ran.
+  try {
+    const before = JSON.parse(readFileSync(join(REPO, 'bench/results.json'), 'utf8'));
+    const parts: [string, boolean][] = [['ready_ms', ONLY.has('ready')], ['failover', ONLY.has('failover')], ['flap', ONLY.has('flap')], ['cpu', ONLY.has('cpu') || ONLY.has('probes')]];
+    for (const [part, ran] of parts)
+      if (!ran && before[part]?.length) {
+        results[part] = before[part];
+        results.carried_over = { ...(results.carried_over ?? {}), [part]: before.carried_over?.[part] ?? before.date };
+      }
+  } catch {}
 
   const table = render(results);
   results.table = table;
@@ -426,6 +437,7 @@ function render(r: any): string {
   const out: string[] = [];
   const fo = (profile: string, f: string) => r.failover.find((x: FailoverFigures) => x.profile === profile)?.failures[f];
   out.push(`haip bench ${r.date}: ${r.host.cpus} x ${r.host.cpu}, node ${r.host.node}, kernel ${r.host.kernel}; medians of ${r.runs} runs`);
+  for (const [part, when] of Object.entries(r.carried_over ?? {})) out.push(`  (${part}: kept from the run of ${when})`);
   out.push('profiles (damping off in every bench daemon: detection alone):');
   for (const [k, v] of Object.entries(r.profiles)) out.push(`  ${pad(k, 14)} ${v}`);
   out.push('');
