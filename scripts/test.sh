@@ -24,6 +24,16 @@ for stage in "${stages[@]}"; do
   total_pass=$((total_pass + pass)) total_fail=$((total_fail + fail))
   summary+=("$(printf '%-6s %4d passed, %d failed, %ds%s' "$stage" "$pass" "$fail" $(($(date +%s) - t0)) "$([ "$status" = 0 ] || echo " (make $stage: exit $status)")")")
 done
+# What failed, repeated here at the end (CI shows the tail of a long log): node:test's own list of
+# failing tests per file, and each FAIL: line with the indented lines after it.
+for stage in "${stages[@]}"; do
+  log=build/test-$stage.log
+  grep -qE '^✖ failing tests:|^FAIL: |^(ℹ|#) fail [1-9]' "$log" 2>/dev/null || continue
+  echo
+  echo "==== failures in make $stage"
+  awk '/^== / { file = $0 } /^✖ failing tests:/ { on = 1; print file; next } on && (/^== / || /^ℹ /) { on = 0 }
+       /^FAIL: / { f = 1; print; next } f && /^ / { print; next } { f = 0 } on { print }' "$log" | head -n 150
+done
 echo
 echo "==== make test: ${stages[*]}"
 printf '%s\n' "${summary[@]}"
