@@ -1,6 +1,7 @@
 // Detection against the real kernel: how long a silent loss (nft drop at the ISP) takes to move the
 // default route, with the default profile (1 s, timeout 1 s, down 3) and the fast one (200 ms, timeout
 // 300 ms, down 3), and how often 30 % random loss each way on the primary (nft numgen) moves it.
+// The booster (src/sys/pingStream.ts) counted at the ISP: quiet pace while answered, full pace after a miss.
 // HAIP_DETECT_RUNS (default 5) runs per profile; HAIP_DETECT_LOSS_S (default 180) seconds of loss, 0 skips it.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -66,6 +67,39 @@ test(`30 % random loss each way on the primary for ${LOSS_S} s moves the route 0
   );
   for (const r of runs) console.log(`# ${r.p.name}: ${r.switches} switches in ${LOSS_S} s of 30 % loss${r.downs.length ? `: ${r.downs.join(' | ')}` : ''}`);
   for (const r of runs) assert.equal(r.switches, 0, `${r.p.name}: ${r.downs.join('\n')}`);
+});
+
+test('the booster against the real ping: one echo a round per target while every echo is answered; the full pace on a target from its first miss until 10 s pass without one', async (t) => {
+  // Default profile: four echoes a round of 1 s, so 1 echo a second quiet, 4 more a second boosted.
+  const { lab, haip } = await started(PROFILES[0], t);
+  const isp = lab.isp(1);
+  lab.nft(isp, 'table inet haiplabcount { chain count { type filter hook forward priority -5; policy accept; iifname "wan" ip daddr 203.0.113.1 icmp type echo-request counter; iifname "wan" ip daddr 203.0.113.2 icmp type echo-request counter; }; }\n');
+  const counts = () => [...lab.exec(isp, 'nft', 'list', 'table', 'inet', 'haiplabcount').matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+  /** Echo requests to each target in the next `ms`. */
+  const during = async (ms: number) => {
+    const a = counts();
+    await sleep(ms);
+    return counts().map((n, i) => n - a[i]);
+  };
+  await sleep(1000);
+  const from = haip.lines.length;
+  const quiet = await during(5000);
+  // One target's echoes lost for 1.5 s: at least one quiet echo, while the other target keeps the link up.
+  lab.nft(isp, 'table inet haiplabdrop { chain lose { type filter hook forward priority 0; policy accept; iifname "wan" ip daddr 203.0.113.1 icmp type echo-request drop; }; }\n');
+  await sleep(1500);
+  lab.exec(isp, 'nft', 'delete', 'table', 'inet', 'haiplabdrop');
+  const healed = Date.now();
+  await sleep(500);
+  const boosted = await during(4000);
+  await sleep(healed + 12_000 - Date.now());
+  const after = await during(5000);
+  console.log(`# booster: echo requests to 203.0.113.1 / .2: quiet ${quiet.join('/')} in 5 s; after a miss on .1 ${boosted.join('/')} in 4 s; 12 s later ${after.join('/')} in 5 s`);
+  assert.ok(quiet.every((n) => n >= 3 && n <= 8), `one echo a second per target while all are answered (5 expected, 25 boosted): ${quiet}`);
+  assert.ok(boosted[0] >= 14, `the missed target at the full pace beside the quiet one (20 expected): ${boosted[0]}`);
+  assert.ok(boosted[1] <= 7, `the other target stays quiet (4 expected): ${boosted[1]}`);
+  assert.ok(after.every((n) => n <= 8), `quiet again once 10 s passed without a miss (5 expected): ${after}`);
+  assert.doesNotMatch(haip.lines.slice(from).join('\n'), /isp1 \(eth1\): up -> down|switch: default route/, 'one target answering keeps the link up');
+  await haip.stop();
 });
 
 test('the seed README demo (--wait=2, --fail 3) switches in about --fail x --wait (6 s), median of 3 fresh labs', async (t) => {
