@@ -435,6 +435,17 @@ export class Haip {
 }
 
 /** Polls `check` every `stepMs` until it returns true; the elapsed ms since `since`, or throws with `what`. */
+/** Both ISPs behave as identical home routers: 198.18.100.1/24 on the LAN side, NAT to their uplink. */
+export function identicalRouters(lab: Lab) {
+  for (const i of [1, 2]) {
+    lab.ip(lab.isp(i), 'addr', 'flush', 'dev', 'wan');
+    lab.ip(lab.isp(i), 'addr', 'add', '198.18.100.1/24', 'dev', 'wan');
+    lab.ip(lab.r, 'addr', 'flush', 'dev', `eth${i}`);
+    lab.ip(lab.r, 'addr', 'add', '198.18.100.2/24', 'dev', `eth${i}`);
+    lab.nft(lab.isp(i), `table ip haiplabnat { chain post { type nat hook postrouting priority srcnat; policy accept; oifname "core" masquerade; }; }\n`);
+  }
+}
+
 export async function within(ms: number, what: string, check: () => boolean, since = Date.now(), stepMs = 20): Promise<number> {
   for (;;) {
     if (check()) return Date.now() - since;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test, TestContext } from 'node:test';
 import { ClientKind, Dhcp } from './dhcp';
-import { Lab, sleep, within } from './lab';
+import { identicalRouters, Lab, sleep, within } from './lab';
 
 const FAST = '{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
 
@@ -139,17 +139,6 @@ test('gateway omitted on a broadcast link without DHCP: unusable, the reason in 
   lab.ip(lab.r, 'route', 'add', 'default', 'via', '198.18.1.1', 'dev', 'eth1', 'metric', '500', 'proto', 'static');
   await lab.waitForDefault('eth1', 5000);
 });
-
-/** Both ISPs behave as identical home routers: 198.18.100.1/24 on the LAN side, NAT to their uplink. */
-function identicalRouters(lab: Lab) {
-  for (const i of [1, 2]) {
-    lab.ip(lab.isp(i), 'addr', 'flush', 'dev', 'wan');
-    lab.ip(lab.isp(i), 'addr', 'add', '198.18.100.1/24', 'dev', 'wan');
-    lab.ip(lab.r, 'addr', 'flush', 'dev', `eth${i}`);
-    lab.ip(lab.r, 'addr', 'add', '198.18.100.2/24', 'dev', `eth${i}`);
-    lab.nft(lab.isp(i), `table ip haiplabnat { chain post { type nat hook postrouting priority srcnat; policy accept; oifname "core" masquerade; }; }\n`);
-  }
-}
 
 /** Counts the echo requests each ISP forwards from its customer. */
 function countProbes(lab: Lab) {

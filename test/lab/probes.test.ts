@@ -1,11 +1,12 @@
 // Probes that see what users see, against the real kernel: an ISP that drops ICMP is judged by TCP, HTTP
 // and DNS probes to real servers (a node TCP/HTTP server and dnsmasq in the lab's internet), and every
-// kind leaves by its own link even when a route in main would take it elsewhere.
+// kind leaves by its own link even when a route in main would take it elsewhere, or when both links
+// have the same address behind identical home routers.
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Haip, Lab, sleep } from './lab';
+import { Haip, identicalRouters, Lab, sleep } from './lab';
 import type { StatusDoc } from '../../src/status';
 
 const WEB = '203.0.113.1';
@@ -118,6 +119,35 @@ test('each kind leaves by its own link: a route in main that covers the targets 
   // And it still sees isp1 die, instead of probing through isp2.
   lab.dropAtIsp(1);
   await lab.waitForDefault('eth2', 6000);
+});
+
+test('each kind leaves by its own link with identical home routers (same subnet, gateway and address): both ISPs see their own TCP, HTTP and DNS probes', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  await startServices(lab);
+  identicalRouters(lab);
+  // What each ISP forwards from its customer, per kind: TCP connects to 7000, to 8080, DNS queries.
+  for (const i of [1, 2])
+    lab.nft(
+      lab.isp(i),
+      'table inet haiplabcount { chain count { type filter hook forward priority -5; policy accept; iifname "wan" tcp dport 7000 tcp flags syn counter; iifname "wan" tcp dport 8080 tcp flags syn counter; iifname "wan" udp dport 53 counter; }; }\n',
+    );
+  const counts = (i: number) => [...lab.exec(lab.isp(i), 'nft', 'list', 'table', 'inet', 'haiplabcount').matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+  const yaml = lab.configYaml(probeYaml(KINDS)).replace(/gateway: 198\.18\.\d\.1/g, 'gateway: 198.18.100.1');
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(yaml), '-vv']);
+  await haip.waitFor(/notice: ready:.*isp1 up.*isp2 up/, 10_000);
+  const [a1, a2] = [counts(1), counts(2)];
+  await sleep(2000);
+  const [b1, b2] = [counts(1).map((n, k) => n - a1[k]), counts(2).map((n, k) => n - a2[k])];
+  console.log(`# figures: identical_subnets tcp/http/dns probes in 2 s: isp1 ${b1.join('/')}, isp2 ${b2.join('/')}`);
+  for (const [i, b] of [[1, b1], [2, b2]] as const) assert.ok(b.every((n) => n > 0), `isp${i} sees every kind of its own link's probes (tcp/http/dns): ${b.join('/')}`);
+  const from = haip.lines.length;
+  lab.dropAtIsp(1);
+  await lab.waitForDefault('eth2', 6000);
+  assert.equal(lab.defaultRoute(), 'eth2 via 198.18.100.1');
+  await sleep(2000);
+  assert.doesNotMatch(haip.lines.slice(from).join('\n'), /link isp2 \(eth2\): up -> down/, 'isp2 stays up');
+  assert.equal(linkState(lab, 'isp2'), 'up');
 });
 
 /**
