@@ -17,8 +17,12 @@ const LOSS_S = Number(process.env.BENCH_LOSS_S ?? 1800);
 /** BENCH_ONLY=ready,failover,flap,cpu,probes runs only those parts (for a quick look; `make bench` runs all). */
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'ready,failover,flap,cpu,probes').split(','));
 const TARGETS = '[203.0.113.1, 203.0.113.2]';
-/** The node options debian/haip.sbin runs the daemon with. */
-const SEMI = '--max-semi-space-size=1 --v8-pool-size=1';
+/** The node options the packaged launcher runs the daemon with, read from it (test/unit/docs.test.ts checks bin/haip has the same). */
+const SEMI = (() => {
+  const m = /exec \/usr\/bin\/node (.*?) \/usr\/lib\/haip\//.exec(readFileSync(join(REPO, 'debian/haip.sbin'), 'utf8'));
+  if (!m) throw new Error('debian/haip.sbin: no `exec /usr/bin/node OPTIONS /usr/lib/haip/...` line to take the node options from');
+  return m[1];
+})();
 
 interface Profile {
   name: string;

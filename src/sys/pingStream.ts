@@ -205,7 +205,7 @@ class PingStream {
   private readonly booster?: Pinger;
 
   constructor(
-    binary: string,
+    private readonly binary: string,
     readonly source: string,
     readonly device: string | undefined,
     readonly target: string,
@@ -276,7 +276,7 @@ class PingStream {
         else if (o.alive) finish({ alive: true, rttMs: o.rttMs, lost });
         else if (++lost >= samples) finish({ alive: false, lost });
       };
-      const timer = setTimeout(() => finish({ alive: false, error: this.running ? `no word from ping for ${deadlineMs} ms` : this.error }), deadlineMs);
+      const timer = setTimeout(() => finish({ alive: false, error: this.running ? `no word from ${this.binary} for ${deadlineMs} ms` : this.error }), deadlineMs);
       this.listeners.add(listener);
     });
   }

@@ -73,8 +73,7 @@ test('the booster against the real ping: one echo a round per target while every
   // Default profile: four echoes a round of 1 s, so 1 echo a second quiet, 4 more a second boosted.
   const { lab, haip } = await started(PROFILES[0], t);
   const isp = lab.isp(1);
-  lab.nft(isp, 'table inet haiplabcount { chain count { type filter hook forward priority -5; policy accept; iifname "wan" ip daddr 203.0.113.1 icmp type echo-request counter; iifname "wan" ip daddr 203.0.113.2 icmp type echo-request counter; }; }\n');
-  const counts = () => [...lab.exec(isp, 'nft', 'list', 'table', 'inet', 'haiplabcount').matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+  const counts = lab.countAtIsp(1, ['ip daddr 203.0.113.1 icmp type echo-request', 'ip daddr 203.0.113.2 icmp type echo-request']);
   /** Echo requests to each target in the next `ms`. */
   const during = async (ms: number) => {
     const a = counts();

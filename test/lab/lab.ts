@@ -214,6 +214,16 @@ export class Lab {
     return Number(/counter packets (\d+)/.exec(out)?.[1] ?? 0);
   }
 
+  /**
+   * One nft counter at isp<i> per match (`icmp type echo-request`, `tcp dport 7000`, ...) on what it
+   * forwards from its customer; returns a reader of the counts, in the order of `matches`.
+   */
+  countAtIsp(i: number, matches: string[]): () => number[] {
+    const rules = matches.map((m) => `iifname "wan" ${m} counter`).join('; ');
+    this.nft(this.isp(i), `table inet haiplabcount { chain count { type filter hook forward priority -5; policy accept; ${rules}; }; }\n`);
+    return () => [...this.exec(this.isp(i), 'nft', 'list', 'table', 'inet', 'haiplabcount').matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+  }
+
   /** Runs a lab helper (dist/test/lab/<script>.js) with node inside a namespace. */
   spawnNode(ns: string, script: string, args: string[]): Haip {
     return this.spawnIn(ns, [process.execPath, join(__dirname, `${script}.js`), ...args]);
@@ -434,7 +444,6 @@ export class Haip {
   }
 }
 
-/** Polls `check` every `stepMs` until it returns true; the elapsed ms since `since`, or throws with `what`. */
 /** Both ISPs behave as identical home routers: 198.18.100.1/24 on the LAN side, NAT to their uplink. */
 export function identicalRouters(lab: Lab) {
   for (const i of [1, 2]) {
@@ -446,6 +455,7 @@ export function identicalRouters(lab: Lab) {
   }
 }
 
+/** Polls `check` every `stepMs` until it returns true; the elapsed ms since `since`, or throws with `what`. */
 export async function within(ms: number, what: string, check: () => boolean, since = Date.now(), stepMs = 20): Promise<number> {
   for (;;) {
     if (check()) return Date.now() - since;

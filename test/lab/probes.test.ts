@@ -127,12 +127,9 @@ test('each kind leaves by its own link with identical home routers (same subnet,
   await startServices(lab);
   identicalRouters(lab);
   // What each ISP forwards from its customer, per kind: TCP connects to 7000, to 8080, DNS queries.
-  for (const i of [1, 2])
-    lab.nft(
-      lab.isp(i),
-      'table inet haiplabcount { chain count { type filter hook forward priority -5; policy accept; iifname "wan" tcp dport 7000 tcp flags syn counter; iifname "wan" tcp dport 8080 tcp flags syn counter; iifname "wan" udp dport 53 counter; }; }\n',
-    );
-  const counts = (i: number) => [...lab.exec(lab.isp(i), 'nft', 'list', 'table', 'inet', 'haiplabcount').matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+  const kinds = ['tcp dport 7000 tcp flags syn', 'tcp dport 8080 tcp flags syn', 'udp dport 53'];
+  const isps = [lab.countAtIsp(1, kinds), lab.countAtIsp(2, kinds)];
+  const counts = (i: number) => isps[i - 1]();
   const yaml = lab.configYaml(probeYaml(KINDS)).replace(/gateway: 198\.18\.\d\.1/g, 'gateway: 198.18.100.1');
   const haip = lab.startHaip(['run', '-c', lab.writeConfig(yaml), '-vv']);
   await haip.waitFor(/notice: ready:.*isp1 up.*isp2 up/, 10_000);

@@ -35,3 +35,10 @@ test('the shipped haip.yaml is valid and configures no links', () => {
   const config = loadConfigFile(shipped);
   assert.equal(config.links.length, 0);
 });
+
+test('bin/haip runs node with the options of the packaged launcher (debian/haip.sbin), which make bench measures', () => {
+  const packaged = /exec \/usr\/bin\/node (.*?) \/usr\/lib\/haip\//.exec(readFileSync(join(repo, 'debian', 'haip.sbin'), 'utf8'))?.[1];
+  const checkout = /^#!\/usr\/bin\/env -S node (.*)$/m.exec(readFileSync(join(repo, 'bin', 'haip'), 'utf8'))?.[1];
+  assert.ok(packaged, 'debian/haip.sbin: no `exec /usr/bin/node OPTIONS /usr/lib/haip/...` line');
+  assert.equal(checkout, packaged);
+});
