@@ -10,9 +10,9 @@ import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil, recordFailu
 import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
 import { qualityLimits, stepQuality } from './health/quality';
 import { LinkMonitor, RoundResult, Silence } from './health/monitor';
-import { HookEvent, HookRunner } from './hooks';
+import { HookRunner } from './hooks';
 import { eventFields, Log } from './log';
-import { Config, Family, familyLink, LinkConfig, LinkHealth, NetState, Route } from './model';
+import { Config, Family, familyLink, HookEvent, LinkConfig, LinkHealth, NetState, Route } from './model';
 import { defaultRouteFor, desiredFamilies, learnedGateway6, viewLink, viewLink6 } from './net/desired';
 import { LearnedGateway, learnGateways } from './net/gateways';
 import { Observation } from './net/router';

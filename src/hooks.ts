@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Log } from './log';
+import { eventVariables, HookEvent } from './model';
 import { unsafeDirectory } from './sys/files';
 
 /** Hooks running at once; the rest wait their turn, so 500 hooks cannot stall the daemon. */
@@ -18,16 +19,6 @@ const HOOK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 /** Every hook and whatever it starts inherits this, so stop() finds even those that called setsid. */
 const TAG_VAR = 'HAIP_HOOK_OF';
 
-export interface HookEvent {
-  event: 'link-up' | 'link-degraded' | 'link-down' | 'switch';
-  /** The family the event is about: IPv4 and IPv6 change state and switch on their own. */
-  family?: 4 | 6;
-  link: string;
-  interface: string;
-  state: string;
-  previous: string;
-  gateway?: string;
-}
 
 /** Starts hooks for an event; exists so tests can record events instead of spawning. */
 export interface HookRunner {
@@ -40,20 +31,6 @@ export interface HookSettings {
   hooksDir: string;
   hookTimeoutMs: number;
   toggle?: string;
-}
-
-/** What an event says, as HAIP_* variables: a hook's environment, and the fields of its journal entry. */
-export function eventVariables(ev: HookEvent): Record<string, string> {
-  const vars: Record<string, string> = {
-    HAIP_EVENT: ev.event,
-    HAIP_LINK: ev.link,
-    HAIP_INTERFACE: ev.interface,
-    HAIP_STATE: ev.state,
-    HAIP_PREVIOUS: ev.previous,
-    HAIP_FAMILY: String(ev.family ?? 4),
-  };
-  if (ev.gateway) vars.HAIP_GATEWAY = ev.gateway;
-  return vars;
 }
 
 export function hookEnv(ev: HookEvent): Record<string, string> {

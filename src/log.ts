@@ -3,9 +3,7 @@
 // a stdout line starting with its `<N>` priority, with no timestamp or colour; on a terminal, timestamps
 // and colour.
 import winston from 'winston';
-import type { HookEvent } from './hooks';
-import { eventVariables } from './hooks';
-import { LogLevel } from './model';
+import { eventVariables, HookEvent, LogLevel } from './model';
 import type { JournalSink } from './sys/journal';
 import { neutralise } from './sys/text';
 

@@ -232,3 +232,30 @@ export function ruleWords(r: Rule, forIp = false): string[] {
 export function ruleToString(r: Rule): string {
   return familyPrefix(r.family) + ruleWords(r).join(' ');
 }
+
+/** A switch or link change as hooks and the journal see it. */
+export interface HookEvent {
+  event: 'link-up' | 'link-degraded' | 'link-down' | 'switch';
+  /** The family the event is about: IPv4 and IPv6 change state and switch on their own. */
+  family?: 4 | 6;
+  link: string;
+  interface: string;
+  state: string;
+  previous: string;
+  gateway?: string;
+}
+
+/** What an event says, as HAIP_* variables: a hook's environment, and the fields of its journal entry. */
+export function eventVariables(ev: HookEvent): Record<string, string> {
+  const vars: Record<string, string> = {
+    HAIP_EVENT: ev.event,
+    HAIP_LINK: ev.link,
+    HAIP_INTERFACE: ev.interface,
+    HAIP_STATE: ev.state,
+    HAIP_PREVIOUS: ev.previous,
+    HAIP_FAMILY: String(ev.family ?? 4),
+  };
+  if (ev.gateway) vars.HAIP_GATEWAY = ev.gateway;
+  return vars;
+}
+

@@ -3,7 +3,7 @@
 // admin installed for the link's interface, in any table, at any metric. Pure: observation in, one
 // learned gateway per link out.
 import { InterfaceFacts, LinkConfig, Route, routeToString } from '../model';
-import { networkOf } from './desired';
+import { networkOf } from './address';
 
 /** The interfaces whose routes are read to learn a gateway: those of links without one in the config. */
 export function gatewayDevices(config: { links: { interface: string; gateway?: string }[] }): string[] {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Daemon } from '../../src/daemon';
-import { HookEvent } from '../../src/hooks';
+import { HookEvent } from '../../src/model';
 import { parseConfigText } from '../../src/config/load';
 import { Config } from '../../src/model';
 import { StatusDoc } from '../../src/status';

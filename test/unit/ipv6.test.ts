@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Daemon } from '../../src/daemon';
-import { HookEvent } from '../../src/hooks';
+import { HookEvent } from '../../src/model';
 import { ConfigError, parseConfigText } from '../../src/config/load';
 import { Config, familyOf } from '../../src/model';
 import { networkOf6 } from '../../src/net/desired';
