@@ -6,6 +6,8 @@ import { PassOutcome, PassReason, Reconciler } from './core/reconciler';
 import { winningDefault } from './net/plan';
 import { statusDocument } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
+import { Alarm } from './core/alarm';
+import { choose as chooseLink, forgetLinks, newSelection, nextRetry, refusalOf, Selection, SelectionEvent, settle as settleSelection } from './core/selector';
 import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil, recordFailure } from './health/damping';
 import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
 import { qualityLimits, stepQuality } from './health/quality';
@@ -16,7 +18,6 @@ import { Config, Family, familyLink, HookEvent, LinkConfig, LinkHealth, NetState
 import { defaultRouteFor, desiredFamilies, learnedGateway6, viewLink, viewLink6 } from './net/desired';
 import { LearnedGateway, learnGateways } from './net/gateways';
 import { Observation } from './net/router';
-import { selectRoute } from './select';
 import { Clock, TimerHandle } from './sys/clock';
 import { isIPv6Event, LinkEvents } from './sys/linkEvents';
 import { Notifier } from './sys/notifier';
@@ -55,15 +56,8 @@ export type Transition =
 interface Lane {
   family: Family;
   links: LinkRegistry;
-  /** The link the last announced switch moved the default route to: selection's "current". */
-  active: string | null;
-  activeSince: number;
-  /** The link the kernel routes by, as read back after the last pass: all that status ever names. */
-  routedBy: string | null;
-  /** A switch chosen but not yet confirmed by the kernel. */
-  pending?: { to: string; reason: string; refused?: string };
-  switches: number;
-  allDownWarned: boolean;
+  /** The choice of link, a plain value stepped by src/core/selector.ts. */
+  sel: Selection;
 }
 
 /** "" for IPv4 (as haip always spoke), "IPv6 " for IPv6. */
@@ -79,8 +73,9 @@ export class Daemon {
   private ready = false;
   private stopped = false;
   private statusTimer?: TimerHandle;
-  private releaseTimer?: TimerHandle;
-  private releaseAt?: number;
+  private readonly releaseAlarm: Alarm;
+  /** A pass when the first refused route may be tried again. */
+  private readonly retryAlarm: Alarm;
   private nftWatched = false;
   private statusDirty = false;
 
@@ -91,22 +86,20 @@ export class Daemon {
     const lane = (family: Family): Lane => ({
       family,
       links: new LinkRegistry((l) => this.newMonitor(l, family), () => deps.clock.now(), family),
-      active: null,
-      activeSince: deps.clock.now(),
-      routedBy: null,
-      switches: 0,
-      allDownWarned: false,
+      sel: newSelection(family, deps.clock.now()),
     });
     this.lanes = [lane(4), lane(6)];
     this.reconciler = new Reconciler(deps, {
       config: () => this.config,
       desired: (obs) => this.desired(obs),
-      active: () => this.lane(4).routedBy,
+      active: () => this.lane(4).sel.routedBy,
       healthOf: (n, f) => this.lane(f).links.get(n)?.health.state,
-      active6: () => this.lane(6).routedBy,
+      active6: () => this.lane(6).sel.routedBy,
       settle: (outcome) => this.settle(outcome),
       afterPass: () => this.runQueuedHooks(),
     });
+    this.releaseAlarm = new Alarm(deps.clock, () => this.released());
+    this.retryAlarm = new Alarm(deps.clock, () => void this.sync('retry'));
     this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.allRuntimes(), (now) => this.reconciler.hung(now));
   }
 
@@ -121,12 +114,12 @@ export class Daemon {
 
   /** The link the kernel routes the family's traffic by. */
   activeLinkOf(family: Family): string | null {
-    return this.lane(family).routedBy;
+    return this.lane(family).sel.routedBy;
   }
 
   /** The link the kernel routes IPv4 by. */
   get activeLink(): string | null {
-    return this.lane(4).routedBy;
+    return this.lane(4).sel.routedBy;
   }
 
   healthOf(name: string, family: Family = 4): LinkHealth | undefined {
@@ -162,7 +155,8 @@ export class Daemon {
     const { log, notifier } = this.deps;
     notifier.notify({ STOPPING: '1' });
     this.statusTimer?.cancel();
-    this.releaseTimer?.cancel();
+    this.releaseAlarm.cancel();
+    this.retryAlarm.cancel();
     this.reconciler.stop();
     this.watchdog.stop();
     for (const lane of this.lanes) lane.links.stopProbing();
@@ -183,7 +177,7 @@ export class Daemon {
     await Promise.race([this.reconciler.inFlight, new Promise((r) => this.deps.clock.setTimeout(() => r(undefined), 500))]);
     this.writeStatus();
     const six = this.lane(6);
-    log.notice(`stopping; the default route stays ${this.lane(4).routedBy ? `on ${this.lane(4).routedBy}` : 'as it is'}${six.links.size ? `, IPv6's ${six.routedBy ? `on ${six.routedBy}` : 'as it is'}` : ''}`);
+    log.notice(`stopping; the default route stays ${this.lane(4).sel.routedBy ? `on ${this.lane(4).sel.routedBy}` : 'as it is'}${six.links.size ? `, IPv6's ${six.sel.routedBy ? `on ${six.sel.routedBy}` : 'as it is'}` : ''}`);
   }
 
   /** Takes a new, already validated config: unchanged links keep their state and their probes. */
@@ -202,10 +196,7 @@ export class Daemon {
         (removed.length ? `; removed: ${removed.join(', ')}` : '') +
         (!changed.length && !removed.length ? '; links unchanged' : ''),
     );
-    for (const lane of this.lanes) {
-      if (lane.active && !lane.links.has(lane.active)) lane.active = null;
-      if (lane.pending && !lane.links.has(lane.pending.to)) lane.pending = undefined;
-    }
+    for (const lane of this.lanes) lane.sel = forgetLinks(lane.sel, (n) => lane.links.has(n));
     this.reconciler.forgetApplied(before);
     this.watchNft();
     await this.sync('reload');
@@ -312,7 +303,7 @@ export class Daemon {
         this.updateViews(lane, obs);
         if (this.ready) this.choose(lane);
         const keep = obs.net.routes.find((r) => (r.family ?? 4) === lane.family && r.table === mainTable && r.dst === 'default' && r.protocol === protocol);
-        return { family: lane.family, views: lane.links.all().map((rt) => rt.view), active: lane.pending?.to ?? lane.active, keep };
+        return { family: lane.family, views: lane.links.all().map((rt) => rt.view), active: lane.sel.pending?.to ?? lane.sel.active, keep };
       }),
     );
   }
@@ -327,32 +318,14 @@ export class Daemon {
 
   private settleLane(lane: Lane, outcome: PassOutcome) {
     const winner = winningDefault(outcome.mainDefaults, lane.family);
-    const before = lane.routedBy;
-    lane.routedBy = winner && winner.protocol === this.config.protocol ? this.linkOfRoute(lane, winner) : null;
-    const p = lane.pending;
-    if (p && lane.routedBy === p.to) {
-      lane.pending = undefined;
-      const from = lane.active;
-      lane.active = p.to;
-      lane.activeSince = this.deps.clock.now();
-      lane.switches++;
-      lane.allDownWarned = false;
-      this.announce([{ kind: 'switch', family: lane.family, from, to: p.to, reason: p.reason }]);
-      return;
-    }
-    if (p) {
-      const refusal = outcome.failed.find(
-        (f) => f.command.op === 'route-replace' && (f.command.route.family ?? 4) === lane.family && f.command.route.table === this.config.mainTable && f.command.route.dst === 'default',
-      );
-      const why = refusal ? refusal.error.result.stderr.trim() || refusal.error.message : 'the kernel does not route by it';
-      if (why !== p.refused) {
-        p.refused = why;
-        this.deps.log.error(`${fam(lane.family)}switch to ${p.to} refused: ${why}; the ${fam(lane.family)}default route stays ${lane.routedBy ? `on ${lane.routedBy}` : 'as it is'}; will retry`);
-        this.publishStatus();
-      }
-      return;
-    }
-    if (before !== lane.routedBy) this.publishStatus();
+    const routedBy = winner && winner.protocol === this.config.protocol ? this.linkOfRoute(lane, winner) : null;
+    const refusal = outcome.failed.find(
+      (f) => f.command.op === 'route-replace' && (f.command.route.family ?? 4) === lane.family && f.command.route.table === this.config.mainTable && f.command.route.dst === 'default',
+    );
+    const why = refusal ? refusal.error.result.stderr.trim() || refusal.error.message : undefined;
+    const { next, events } = settleSelection(lane.sel, routedBy, why, this.deps.clock.now());
+    lane.sel = next;
+    this.announceSelection(lane, events);
   }
 
   /**
@@ -364,7 +337,7 @@ export class Daemon {
     const onDev = lane.links.all().filter((rt) => rt.config.interface === r.dev);
     const exact = onDev.filter((rt) => defaultRouteFor(this.config, rt.view, r.table).gateway === r.gateway);
     const names = (exact.length ? exact : onDev).map((rt) => rt.config.name);
-    for (const preferred of [lane.pending?.to, lane.active]) if (preferred && names.includes(preferred)) return preferred;
+    for (const preferred of [lane.sel.pending?.to, lane.sel.active]) if (preferred && names.includes(preferred)) return preferred;
     return names[0] ?? null;
   }
 
@@ -404,13 +377,9 @@ export class Daemon {
   private choose(lane: Lane) {
     const candidates = lane.links.all().map((rt) => ({ name: rt.config.name, weight: rt.config.weight, health: rt.health, held: this.heldBack(rt) ?? undefined }));
     this.scheduleRelease();
-    const choice = selectRoute(candidates, lane.active);
-    if (choice.active === null || choice.active === lane.active) {
-      lane.pending = undefined;
-      if (choice.active === null && lane.active === null && !candidates.some((c) => c.health.state !== 'down')) this.warnAllDown(lane);
-      return;
-    }
-    if (lane.pending?.to !== choice.active) lane.pending = { to: choice.active, reason: choice.reason };
+    const { next, events } = chooseLink(lane.sel, candidates, this.deps.clock.now());
+    lane.sel = next;
+    this.announceSelection(lane, events);
   }
 
   private damping(): DampingSettings {
@@ -428,35 +397,22 @@ export class Daemon {
   /** A pass when the first held-back link may be trusted again. */
   private scheduleRelease() {
     const now = this.deps.clock.now();
-    const times = this.allRuntimes().flatMap((rt) => {
-      const until = rt.health.state === 'up' ? heldUntil(rt.damping, now, this.damping()) : null;
-      return until === null ? [] : [until];
-    });
-    const next = times.length ? Math.min(...times) : undefined;
-    if (next === this.releaseAt) return;
-    this.releaseTimer?.cancel();
-    this.releaseAt = next;
-    if (next === undefined || this.stopped) return;
-    this.releaseTimer = this.deps.clock.setTimeout(() => {
-      this.releaseAt = undefined;
-      this.releaseTimer = undefined;
-      for (const rt of this.allRuntimes()) if (rt.health.state === 'up' && !this.heldBack(rt) && rt.heldLogged) {
+    if (this.stopped) return;
+    this.releaseAlarm.set(this.allRuntimes().flatMap((rt) => (rt.health.state === 'up' ? heldUntil(rt.damping, now, this.damping()) ?? [] : [])));
+  }
+
+  private released() {
+    for (const rt of this.allRuntimes())
+      if (rt.health.state === 'up' && !this.heldBack(rt) && rt.heldLogged) {
         rt.heldLogged = false;
         this.deps.log.notice(`${rt.config.name}${rt.family === 6 ? ' (IPv6)' : ''} is trusted again: its damping penalty decayed`);
       }
-      void this.sync('damping');
-    }, Math.max(0, next - now));
+    void this.sync('damping');
   }
 
   /** The shipped config has no links: say what to edit, and change nothing. */
   private warnNoLinks() {
     this.deps.log.notice(`no links configured in ${this.config.source}: haip changes nothing until you add links there and reload (systemctl reload haip)`);
-  }
-
-  private warnAllDown(lane: Lane) {
-    if (lane.allDownWarned || !lane.links.size) return;
-    lane.allDownWarned = true;
-    this.deps.log.error(`every link is down ${lane.family === 6 ? 'for IPv6 ' : ''}and no ${fam(lane.family)}default route is ours to keep; still probing every link`);
   }
 
   // ---- announcing ----------------------------------------------------------------------------------
@@ -473,8 +429,8 @@ export class Daemon {
         if (t.to.state === 'down') {
           log.warning(msg, eventFields(ev));
           // Whichever link goes down last: links failing together must be told too.
-          if (lane.routedBy && !lane.links.all().some((o) => o.health.state === 'up' || o.health.state === 'degraded'))
-            log.error(`every link is down${t.family === 6 ? ' for IPv6' : ''}; keeping the ${fam(t.family)}default route on ${lane.routedBy} and probing on`);
+          if (lane.sel.routedBy && !lane.links.all().some((o) => o.health.state === 'up' || o.health.state === 'degraded'))
+            log.error(`every link is down${t.family === 6 ? ' for IPv6' : ''}; keeping the ${fam(t.family)}default route on ${lane.sel.routedBy} and probing on`);
         } else if (t.to.state === 'degraded') log.warning(msg, eventFields(ev));
         else log.notice(msg, eventFields(ev));
         const held = t.to.state === 'up' ? this.heldBack(rt) : null;
@@ -496,6 +452,25 @@ export class Daemon {
       }
     }
     this.publishStatus();
+  }
+
+  /** The selector's events: switches go through announce(); refusals and the all-down warning are told here. */
+  private announceSelection(lane: Lane, events: SelectionEvent[]) {
+    const f = fam(lane.family);
+    let publish = false;
+    for (const e of events) {
+      if (e.kind === 'switch') this.announce([e]);
+      else if (e.kind === 'all-down') {
+        if (lane.links.size) this.deps.log.error(`every link is down ${lane.family === 6 ? 'for IPv6 ' : ''}and no ${f}default route is ours to keep; still probing every link`);
+      } else if (e.kind === 'refused') {
+        this.deps.log.error(`${f}switch to ${e.link} refused: ${e.reason}; the ${f}default route stays ${e.routedBy ? `on ${e.routedBy}` : 'as it is'}; will retry`);
+        // The next usable link takes the route now, not at the next retry.
+        void this.sync('retry');
+        publish = true;
+      } else publish = true;
+    }
+    if (publish) this.publishStatus();
+    if (!this.stopped) this.retryAlarm.set(this.lanes.flatMap((l) => nextRetry(l.sel) ?? []));
   }
 
   private runQueuedHooks() {
@@ -545,15 +520,16 @@ export class Daemon {
 
   statusDoc(): StatusDoc {
     const [four, six] = this.lanes;
-    const refused = this.lanes.map((l) => (l.pending?.refused ? `${fam(l.family)}switch to ${l.pending.to} refused: ${l.pending.refused}; retrying` : null));
+    const refused = this.lanes.flatMap((l) => l.sel.refused.map((r) => `${fam(l.family)}switch to ${r.link} refused: ${r.reason}; ${l.sel.routedBy && l.sel.routedBy !== r.link ? `${l.sel.routedBy} carries the route meanwhile; ` : ''}retrying`));
     return statusDocument({
       links: four.links.all(),
-      active: four.routedBy,
-      ...(six.links.size ? { six: { links: six.links.all(), active: six.routedBy, activeSince: six.activeSince, switches: six.switches } } : {}),
+      active: four.sel.routedBy,
+      ...(six.links.size ? { six: { links: six.links.all(), active: six.sel.routedBy, activeSince: six.sel.activeSince, switches: six.sel.switches } } : {}),
       problems: [...refused, this.reconciler.problem(this.deps.clock.now())].filter((x): x is string => x !== null),
       held: (rt) => this.heldBack(rt),
-      activeSince: four.activeSince,
-      switches: four.switches,
+      refused: (rt) => refusalOf(this.lane(rt.family).sel, rt.config.name)?.reason ?? null,
+      activeSince: four.sel.activeSince,
+      switches: four.sel.switches,
       now: this.deps.clock.now(),
       pid: process.pid,
     });

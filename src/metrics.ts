@@ -39,6 +39,7 @@ export function renderMetrics(doc: StatusDoc): string {
   );
   family(out, 'haip_link_up', 'gauge', '1 when the link answers its probes (up or degraded), 0 when down or not yet known (haip_link_state tells those apart).', per((l) => (l.state === 'up' || l.state === 'degraded' ? 1 : 0)));
   family(out, 'haip_link_active', 'gauge', '1 for the link that carries the default route of its family.', per((l) => (l.name === activeOf(doc, l.family ?? 4) ? 1 : 0)));
+  family(out, 'haip_link_route_refused', 'gauge', '1 while the kernel refuses the link\'s default route (haip tries it again and routes by another link meanwhile), else 0.', per((l) => (l.route_refused ? 1 : 0)));
   family(out, 'haip_link_rtt_seconds', 'gauge', 'Mean RTT of the last probe round.', per((l) => (l.rtt_ms === null ? null : l.rtt_ms / 1000)));
   family(out, 'haip_link_loss_ratio', 'gauge', 'Share of probes unanswered over the last minute.', per((l) => l.loss));
   family(out, 'haip_probe_rounds_total', 'counter', 'Probe rounds completed since haip started.', per((l) => l.rounds));

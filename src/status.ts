@@ -32,6 +32,8 @@ export interface LinkStatus {
   rounds: number;
   /** Why damping holds this UP link back ("held back 20 s: 4 failures in 10 min"), or null; absent in older files. */
   held?: string | null;
+  /** Why the kernel refused the link's default route (haip tries it again, another link carries the route meanwhile), or null; absent in older files. */
+  route_refused?: string | null;
   /** The quality window against the limits; null when the link has no quality limits; absent in older files. */
   quality?: QualityStatus | null;
 }

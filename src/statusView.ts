@@ -47,7 +47,8 @@ export function renderStatus(doc: StatusDoc, now: number): string {
   if (six) head += `\nIPv6 default route: ${doc.active6 ? `${neutralise(doc.active6)} (since ${ago(doc.since6 ?? doc.since, now)})` : 'not chosen yet (no link up for IPv6)'}`;
   const problems = (doc.problems ?? []).map((p) => `problem: ${neutralise(String(p))}\n`).join('');
   const held = doc.links.filter((l) => l.held).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers again but is ${neutralise(String(l.held))}\n`).join('');
-  return `${head}\n${problems}${lines.join('\n')}\n${held}`;
+  const refused = doc.links.filter((l) => l.route_refused).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers but the kernel refuses its default route: ${neutralise(String(l.route_refused))}\n`).join('');
+  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}`;
 }
 
 /** Why the document may no longer describe the daemon, or undefined while it is fresh. */

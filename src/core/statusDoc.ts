@@ -12,6 +12,8 @@ export interface StatusInput {
   problems: string[];
   /** Why damping holds an UP link back, or null. */
   held: (rt: LinkRuntime) => string | null;
+  /** Why the kernel refused the link's default route (it is tried again), or null. */
+  refused: (rt: LinkRuntime) => string | null;
   switches: number;
   /** IPv6's side, when a link probes IPv6: its runtimes, the link the kernel routes IPv6 by. */
   six?: { links: LinkRuntime[]; active: string | null; activeSince: number; switches: number };
@@ -25,7 +27,7 @@ export function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-export function linkStatus(rt: LinkRuntime, held: string | null = null): LinkStatus {
+export function linkStatus(rt: LinkRuntime, held: string | null = null, refused: string | null = null): LinkStatus {
   const last = rt.rounds[rt.rounds.length - 1];
   const sent = rt.rounds.reduce((a, r) => a + r.total, 0);
   const got = rt.rounds.reduce((a, r) => a + r.answered, 0);
@@ -54,6 +56,7 @@ export function linkStatus(rt: LinkRuntime, held: string | null = null): LinkSta
     recent_rtt_ms: rt.rounds.slice(-30).map((r) => (r.rttMs !== undefined ? round2(r.rttMs) : null)),
     rounds: rt.roundsTotal,
     held,
+    route_refused: refused,
     quality: qualityStatus(rt),
   };
 }
@@ -74,6 +77,6 @@ function qualityStatus(rt: LinkRuntime): QualityStatus | null {
 
 export function statusDocument(s: StatusInput): StatusDoc {
   const six = s.six ? { active6: s.six.active, since6: iso(s.six.activeSince), switches6: s.six.switches } : {};
-  const links = [...s.links, ...(s.six?.links ?? [])].map((rt) => linkStatus(rt, s.held(rt)));
+  const links = [...s.links, ...(s.six?.links ?? [])].map((rt) => linkStatus(rt, s.held(rt), s.refused(rt)));
   return { active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links };
 }

@@ -355,10 +355,13 @@ describe('daemon: the kernel changes under it', () => {
     assert.ok(errors.length >= 2, `retried: ${errors.join('\n')}`);
     for (const e of errors) assert.match(e, /^error: \w+: ip -4 route replace default via 198\.18\.1\.1 dev eth1 proto 72 table 254: exit 2: RTNETLINK answers: Network is unreachable; will retry$/);
     assert.ok(!t.kernel.render().includes('default via 198.18.1.1 dev eth1 proto 72\n'));
-    // The kernel routes by nothing of haip's: nothing is reported as carrying the route.
-    assert.equal(t.daemon.activeLink, null);
+    // Never without a default route while a link is usable: lte carries it while dsl's is refused.
+    assert.equal(t.daemon.activeLink, 'lte');
+    assert.ok(t.kernel.render().includes('default dev ppp0 proto 72'), t.kernel.render());
     assert.equal(t.log.lines.filter((l) => l.includes('refused')).length, 1, 'the refusal is told once, not per retry');
-    assert.ok(!t.log.lines.some((l) => / switch: /.test(l)));
+    assert.match(t.lastDoc().problems?.[0] ?? '', /switch to dsl refused: RTNETLINK answers: Network is unreachable; lte carries the route meanwhile; retrying/);
+    assert.equal(t.lastDoc().links.find((l) => l.name === 'dsl')?.route_refused, 'RTNETLINK answers: Network is unreachable');
+    assert.deepEqual(t.switches(), ['notice: switch: default route none -> lte (ppp0): the kernel refuses dsl\'s route (RTNETLINK answers: Network is unreachable); lte is the best link that is up (weight 2)']);
     // Retries back off (1 s, 2 s, 4 s ... 30 s): a lasting failure is not logged every second.
     const before = errors.length;
     await t.clock.advance(60_000);
