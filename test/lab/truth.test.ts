@@ -78,6 +78,45 @@ test('a switch the kernel refuses ("Nexthop has invalid gateway") is never repor
   assert.deepEqual(after.problems, []);
 });
 
+test('the best link\'s route refused from the start: isp2 carries the default route the whole time, and every report says why', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  // The same obstacle as above, before haip starts: main refuses `default via 198.18.1.1`, while isp1's
+  // own table takes its routes and isp1 answers its probes.
+  lab.ip(lab.r, 'rule', 'add', 'priority', '9000', 'to', '198.18.1.1', 'blackhole');
+  const prom = `${lab.dir}/state/haip.prom`;
+  const cfg = lab.writeConfig(lab.configYaml(FAST, `metrics_file: ${prom}\n`));
+  const haip = lab.startHaip(['run', '-c', cfg]);
+  await haip.waitFor(/ready:/, 10_000);
+  await lab.waitForDefault('eth2', 3000);
+  // From then on, for 6 s: always a default route, always on isp2.
+  const seen = new Set<string>();
+  for (const end = Date.now() + 6000; Date.now() < end; await sleep(20)) seen.add(lab.defaultRoute());
+  assert.deepEqual([...seen], ['eth2 via 198.18.2.1'], 'the host is never without a default route, nor routed by the refused link');
+  const refused = await haip.waitFor(/switch to isp1 refused/, 1000);
+  assert.match(refused, /switch to isp1 refused: .*Nexthop has invalid gateway/);
+  assert.match(await haip.waitFor(/switch: default route none -> isp2/, 1000), /the kernel refuses isp1's route/);
+  const doc = JSON.parse(haipCli(lab, 'status', '-c', cfg, '--json').stdout);
+  assert.equal(doc.active, 'isp2');
+  const isp1 = doc.links.find((l: { name: string }) => l.name === 'isp1');
+  assert.equal(isp1.state, 'up', 'isp1 answers its probes through its own table');
+  assert.match(isp1.route_refused, /Nexthop has invalid gateway/);
+  assert.match(doc.problems.join('\n'), /switch to isp1 refused: .*; isp2 carries the route meanwhile; retrying/);
+  assert.match(haipCli(lab, 'status', '-c', cfg).stdout, /isp1 answers but the kernel refuses its default route/);
+  assert.match(readFileSync(prom, 'utf8'), /^haip_link_route_refused\{link="isp1",interface="eth1",family="4"\} 1$/m);
+  assert.doesNotMatch(haip.output(), /every link is down/);
+  // The obstacle goes: a retry (at most 30 s apart) moves the route to isp1, and the refusal is over.
+  lab.ip(lab.r, 'rule', 'del', 'priority', '9000', 'to', '198.18.1.1', 'blackhole');
+  await lab.waitForDefault('eth1', 35_000);
+  await haip.waitFor(/switch: default route isp2 .* -> isp1/, 5000);
+  await sleep(1500);
+  const after = JSON.parse(haipCli(lab, 'status', '-c', cfg, '--json').stdout);
+  assert.equal(after.active, 'isp1');
+  assert.deepEqual(after.problems, []);
+  assert.equal(after.links.find((l: { name: string }) => l.name === 'isp1').route_refused, null);
+  assert.match(readFileSync(prom, 'utf8'), /^haip_link_route_refused\{link="isp1",interface="eth1",family="4"\} 0$/m);
+});
+
 /** Starts haip on isp1 with dhclient's usual higher-metric default beside it. */
 async function onIsp1(t: { after(fn: () => void): void }) {
   const lab = Lab.create();
