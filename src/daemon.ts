@@ -60,6 +60,9 @@ interface Lane {
   sel: Selection;
 }
 
+/** Why a link whose table route the kernel refused is down. */
+const tableRefusedReason = (rt: LinkRuntime) => `its route cannot be installed in table ${rt.config.table}: ${rt.tableRefused}`;
+
 /** "" for IPv4 (as haip always spoke), "IPv6 " for IPv6. */
 const fam = (f: Family) => (f === 6 ? 'IPv6 ' : '');
 
@@ -228,7 +231,9 @@ export class Daemon {
       this.deps.clock,
       this.deps.prober,
       () => {
-        const v = this.lane(family).links.get(l.name)?.view;
+        const rt = this.lane(family).links.get(l.name);
+        const v = rt?.view;
+        if (rt?.tableRefused) return { why: tableRefusedReason(rt) };
         return { address: v && !v.unusable ? v.source : undefined, why: v?.unusable };
       },
       (link, r) => this.onRound(this.lane(family), link, r),
@@ -245,9 +250,10 @@ export class Daemon {
     recordRound(rt, r, now);
     const detail = `${r.answered}/${r.total} target${r.total === 1 ? '' : 's'} answered${r.error ? ` (${r.error})` : ''}`;
     this.deps.log.debug(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: ${detail}${r.rttMs !== undefined ? `, rtt ${r.rttMs.toFixed(2)} ms` : ''}`);
-    if (r.error && r.error !== rt.lastError && !rt.view.unusable) this.deps.log.error(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: cannot probe: ${r.error}; counting it as a failure`);
+    if (r.error && r.error !== rt.lastError && !rt.view.unusable && !rt.tableRefused) this.deps.log.error(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: cannot probe: ${r.error}; counting it as a failure`);
     rt.lastError = r.error;
-    let next = rt.view.unusable ? forceDown(rt.health, rt.view.unusable, now) : stepHealth(rt.health, r.ok, link.probe, now, detail);
+    const cannot = rt.view.unusable ?? (rt.tableRefused ? tableRefusedReason(rt) : undefined);
+    let next = cannot ? forceDown(rt.health, cannot, now) : stepHealth(rt.health, r.ok, link.probe, now, detail);
     // Quality is judged while the link answers; an outage is the business of down/up, not of max_loss.
     if (next.state === 'up' || next.state === 'degraded') next = stepQuality(next, rt.quality, qualityLimits(link), now);
     else rt.quality.length = 0;
@@ -323,9 +329,34 @@ export class Daemon {
       (f) => f.command.op === 'route-replace' && (f.command.route.family ?? 4) === lane.family && f.command.route.table === this.config.mainTable && f.command.route.dst === 'default',
     );
     const why = refusal ? refusal.error.result.stderr.trim() || refusal.error.message : undefined;
+    this.settleTables(lane, outcome);
     const { next, events } = settleSelection(lane.sel, routedBy, why, this.deps.clock.now());
     lane.sel = next;
     this.announceSelection(lane, events);
+  }
+
+  /** Links whose own table's default route the kernel refused are down, and unprobed, until it takes it. */
+  private settleTables(lane: Lane, outcome: PassOutcome) {
+    for (const rt of lane.links.all()) {
+      const table = rt.config.table;
+      const failed = table === undefined ? undefined : outcome.failed.find(
+        (f) => f.command.op === 'route-replace' && !f.command.route.type && (f.command.route.family ?? 4) === lane.family && f.command.route.table === table && f.command.route.dst === 'default',
+      );
+      const reason = failed ? failed.error.result.stderr.trim() || failed.error.message : undefined;
+      if (reason === rt.tableRefused) continue;
+      rt.tableRefused = reason;
+      const what = `${rt.config.name}: ${fam(lane.family)}`;
+      if (!reason) {
+        this.deps.log.notice(`${what}the kernel took the default route in table ${table}; probing again`);
+        continue;
+      }
+      this.deps.log.error(`${what}the kernel refuses the default route in table ${table} (${reason}); no probes until it takes it, will retry`);
+      const next = forceDown(rt.health, tableRefusedReason(rt), this.deps.clock.now());
+      if (next.state !== rt.health.state) {
+        this.setHealth(rt, next);
+        void this.sync('probe');
+      } else rt.health = next;
+    }
   }
 
   /**

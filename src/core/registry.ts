@@ -37,6 +37,12 @@ export interface LinkRuntime {
   damping: DampingState;
   /** A hold was told, so its end is told too. */
   heldLogged?: boolean;
+  /**
+   * Why the kernel refused the default route in the link's own table. No probe is sent then: a socket
+   * bound to the interface whose lookup fails (the table's unreachable default) is sent on-link by the
+   * kernel, and an ISP router answering ARP for everything would make the link look up.
+   */
+  tableRefused?: string;
 }
 
 

@@ -235,3 +235,36 @@ test('an interface deleted and created again under the same name (a USB modem re
   await lab.waitForDefault('eth1', 6000);
   assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
 });
+
+test('a link whose own table refuses its default route is down and sends no probe: bound probes would leave on-link, and a proxy-ARP ISP would answer them', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  // isp1's router answers ARP for every address it routes (proxy ARP): a probe sent on-link to
+  // 203.0.113.1, which the kernel does for a socket bound to eth1 whose lookup fails, would be answered.
+  lab.exec(lab.isp(1), 'sysctl', '-qw', 'net.ipv4.conf.wan.proxy_arp=1');
+  // The kernel refuses `default via 198.18.1.1` in isp1's table and in main: a foreign route in table 101
+  // where haip's connected route goes (haip leaves it there; its nexthop is not eth1, so the check
+  // falls through to the rules), and a foreign blackhole rule for the gateway there.
+  lab.ip(lab.r, 'route', 'add', '198.18.1.0/24', 'dev', 'eth2', 'table', '101');
+  lab.ip(lab.r, 'rule', 'add', 'priority', '9000', 'to', '198.18.1.1', 'blackhole');
+  const echoes = lab.countAtIsp(1, ['ip saddr 198.18.1.2 icmp type echo-request']);
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(FAST))]);
+  await haip.waitFor(/ready:/, 10_000);
+  await lab.waitForDefault('eth2', 3000);
+  await sleep(1000);
+  const before = echoes()[0];
+  await sleep(3000);
+  assert.equal(echoes()[0] - before, 0, 'no probe of isp1 leaves on-link past its table');
+  await haip.waitFor(/isp1: the kernel refuses the default route in table 101 \(.*Nexthop has invalid gateway.*\); no probes until it takes it/, 1000);
+  const doc = JSON.parse(lab.cli('status', '-c', `${lab.dir}/haip.yaml`, '--json').stdout);
+  const isp1 = doc.links.find((l: { name: string }) => l.name === 'isp1');
+  assert.equal(isp1.state, 'down', `isp1 is not up for selection: ${isp1.reason}`);
+  assert.match(isp1.reason, /its route cannot be installed in table 101/);
+  assert.equal(doc.active, 'isp2');
+  // The obstacles go: haip installs the routes, probes isp1 again and moves the default route back.
+  lab.ip(lab.r, 'route', 'del', '198.18.1.0/24', 'dev', 'eth2', 'table', '101');
+  lab.ip(lab.r, 'rule', 'del', 'priority', '9000', 'to', '198.18.1.1', 'blackhole');
+  await haip.waitFor(/isp1: the kernel took the default route in table 101; probing again/, 35_000);
+  await lab.waitForDefault('eth1', 35_000);
+  assert.ok(echoes()[0] > before, 'isp1 is probed again');
+});

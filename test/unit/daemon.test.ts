@@ -374,6 +374,24 @@ describe('daemon: the kernel changes under it', () => {
     assert.equal(t.notifier.count('READY'), 1);
   });
 
+  it('a link whose own table refuses its default route is down and unprobed (bound probes would leave on-link), until the kernel takes it', async () => {
+    const t = setup();
+    t.kernel.failNext(['-4', 'route', 'replace', 'default', 'via', '198.18.1.1', 'dev', 'eth1', 'proto', '72', 'table', '101'], 2, 'Error: Nexthop has invalid gateway.', Infinity);
+    await t.daemon.start();
+    await t.clock.advance(0);
+    await t.clock.advance(5000);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'down');
+    assert.match(t.daemon.healthOf('dsl')?.reason ?? '', /its route cannot be installed in table 101: Error: Nexthop has invalid gateway/);
+    assert.equal(t.prober.callsFrom(DSL_SRC), 0, 'no probe through a table without a route');
+    assert.equal(t.daemon.activeLink, 'lte', 'the next link carries the default route');
+    assert.equal(t.log.lines.filter((l) => l.includes('refuses the default route in table 101')).length, 1);
+    t.kernel.clearFailures();
+    await t.clock.advance(40_000);
+    assert.ok(t.prober.callsFrom(DSL_SRC) > 0);
+    assert.equal(t.daemon.healthOf('dsl')?.state, 'up');
+    assert.equal(t.daemon.activeLink, 'dsl');
+  });
+
   it('a switch the kernel refuses is never announced: log, hooks, STATUS= and status.json keep the link it routes by', async () => {
     const t = await started();
     assert.equal(t.daemon.activeLink, 'dsl');
