@@ -1,24 +1,25 @@
 // The daemon: wires probe results and kernel events to health and the choice of link, and the kernel
 // is reconciled to match. The link registry, the reconciler, the status document and the watchdog live
-// in src/core/; every change of state is announced by one function (announce()).
+// in src/core/; the choice of link is src/core/selector.ts, and every change is told by src/core/announce.ts.
 import { LinkRegistry, LinkRuntime, recordRound } from './core/registry';
 import { PassOutcome, PassReason, Reconciler } from './core/reconciler';
 import { winningDefault } from './net/plan';
 import { statusDocument } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
 import { Alarm } from './core/alarm';
+import { Announcer, fam, Transition } from './core/announce';
 import { choose as chooseLink, forgetLinks, newSelection, nextRetry, refusalOf, Selection, SelectionEvent, settle as settleSelection } from './core/selector';
 import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil, recordFailure } from './health/damping';
 import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
 import { qualityLimits, stepQuality } from './health/quality';
 import { LinkMonitor, RoundResult, Silence } from './health/monitor';
 import { HookRunner } from './hooks';
-import { eventFields, Log } from './log';
-import { Config, Family, familyLink, HookEvent, LinkConfig, LinkHealth, NetState, Route } from './model';
+import { Log } from './log';
+import { Config, Family, familyLink, LinkConfig, LinkHealth, NetState, Route } from './model';
 import { defaultRouteFor, desiredFamilies, learnedGateway6, viewLink, viewLink6 } from './net/desired';
 import { LearnedGateway, learnGateways } from './net/gateways';
 import { Observation } from './net/router';
-import { Clock, TimerHandle } from './sys/clock';
+import { Clock } from './sys/clock';
 import { isIPv6Event, LinkEvents } from './sys/linkEvents';
 import { Notifier } from './sys/notifier';
 import { Prober } from './sys/prober';
@@ -45,9 +46,7 @@ export interface DaemonDeps {
   onConfig?: (c: Config) => void;
 }
 
-export type Transition =
-  | { kind: 'link'; family: Family; link: string; from: LinkHealth; to: LinkHealth }
-  | { kind: 'switch'; family: Family; from: string | null; to: string; reason: string };
+export type { Transition };
 
 /**
  * One address family's side of the daemon: its links' health, the link chosen for its default route
@@ -63,24 +62,19 @@ interface Lane {
 /** Why a link whose table route the kernel refused is down. */
 const tableRefusedReason = (rt: LinkRuntime) => `its route cannot be installed in table ${rt.config.table}: ${rt.tableRefused}`;
 
-/** "" for IPv4 (as haip always spoke), "IPv6 " for IPv6. */
-const fam = (f: Family) => (f === 6 ? 'IPv6 ' : '');
 
 export class Daemon {
   private learned = new Map<string, LearnedGateway>();
   private readonly lanes: Lane[];
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
-  /** Switch hooks wait for the route and sticky's step (DESIGN: route, sticky, hooks). */
-  private queuedHooks: HookEvent[] = [];
+  private readonly announcer: Announcer;
   private ready = false;
   private stopped = false;
-  private statusTimer?: TimerHandle;
   private readonly releaseAlarm: Alarm;
   /** A pass when the first refused route may be tried again. */
   private readonly retryAlarm: Alarm;
   private nftWatched = false;
-  private statusDirty = false;
 
   constructor(
     private config: Config,
@@ -99,7 +93,16 @@ export class Daemon {
       healthOf: (n, f) => this.lane(f).links.get(n)?.health.state,
       active6: () => this.lane(6).sel.routedBy,
       settle: (outcome) => this.settle(outcome),
-      afterPass: () => this.runQueuedHooks(),
+      afterPass: () => this.announcer.runQueuedHooks(),
+    });
+    this.announcer = new Announcer(deps, {
+      runtime: (f, n) => this.lane(f).links.get(n),
+      runtimes: (f) => this.lane(f).links.all(),
+      routedBy: (f) => this.lane(f).sel.routedBy,
+      heldBack: (rt) => this.heldBack(rt),
+      statusDoc: () => this.statusDoc(),
+      ready: () => this.ready,
+      stopped: () => this.stopped,
     });
     this.releaseAlarm = new Alarm(deps.clock, () => this.released());
     this.retryAlarm = new Alarm(deps.clock, () => void this.sync('retry'));
@@ -157,7 +160,7 @@ export class Daemon {
     this.stopped = true;
     const { log, notifier } = this.deps;
     notifier.notify({ STOPPING: '1' });
-    this.statusTimer?.cancel();
+    this.announcer.stop();
     this.releaseAlarm.cancel();
     this.retryAlarm.cancel();
     this.reconciler.stop();
@@ -178,7 +181,7 @@ export class Daemon {
     }
     // Let a reconcile in flight finish, so the kernel is not left half-way through a change.
     await Promise.race([this.reconciler.inFlight, new Promise((r) => this.deps.clock.setTimeout(() => r(undefined), 500))]);
-    this.writeStatus();
+    this.announcer.writeStatus();
     const six = this.lane(6);
     log.notice(`stopping; the default route stays ${this.lane(4).sel.routedBy ? `on ${this.lane(4).sel.routedBy}` : 'as it is'}${six.links.size ? `, IPv6's ${six.sel.routedBy ? `on ${six.sel.routedBy}` : 'as it is'}` : ''}`);
   }
@@ -262,7 +265,7 @@ export class Daemon {
       void this.sync('probe');
     } else {
       rt.health = next;
-      this.markStatusDirty();
+      this.announcer.markDirty();
     }
     this.checkReady();
   }
@@ -284,7 +287,7 @@ export class Daemon {
     rt.health = next;
     if ((from.state === 'up' || from.state === 'degraded') && next.state === 'down') rt.damping = recordFailure(rt.damping, this.deps.clock.now(), this.damping());
     if (next.state === 'down' && from.state !== 'down') this.reconciler.flushLater(rt.config.name, rt.family);
-    if (from.state !== next.state) this.announce([{ kind: 'link', family: rt.family, link: rt.config.name, from, to: next }]);
+    if (from.state !== next.state) this.announcer.transitions([{ kind: 'link', family: rt.family, link: rt.config.name, from, to: next }]);
   }
 
   private checkReady() {
@@ -446,72 +449,6 @@ export class Daemon {
     this.deps.log.notice(`no links configured in ${this.config.source}: haip changes nothing until you add links there and reload (systemctl reload haip)`);
   }
 
-  // ---- announcing ----------------------------------------------------------------------------------
-
-  /** The one place a change of state is told: the log, hooks, STATUS= and status.json. */
-  private announce(transitions: Transition[]) {
-    const { log, hooks } = this.deps;
-    for (const t of transitions) {
-      const lane = this.lane(t.family);
-      if (t.kind === 'link') {
-        const rt = lane.links.get(t.link)!;
-        const msg = `link ${t.link} (${rt.config.interface})${t.family === 6 ? ' IPv6' : ''}: ${t.from.state} -> ${t.to.state}: ${t.to.reason}`;
-        const ev = this.hookEvent(t.to.state === 'up' ? 'link-up' : t.to.state === 'degraded' ? 'link-degraded' : 'link-down', rt, t.to.state, t.from.state);
-        if (t.to.state === 'down') {
-          log.warning(msg, eventFields(ev));
-          // Whichever link goes down last: links failing together must be told too.
-          if (lane.sel.routedBy && !lane.links.all().some((o) => o.health.state === 'up' || o.health.state === 'degraded'))
-            log.error(`every link is down${t.family === 6 ? ' for IPv6' : ''}; keeping the ${fam(t.family)}default route on ${lane.sel.routedBy} and probing on`);
-        } else if (t.to.state === 'degraded') log.warning(msg, eventFields(ev));
-        else log.notice(msg, eventFields(ev));
-        const held = t.to.state === 'up' ? this.heldBack(rt) : null;
-        if (held) {
-          rt.heldLogged = true;
-          log.notice(`${t.link}${t.family === 6 ? ' (IPv6)' : ''} answers again but is ${held}`);
-        }
-        hooks?.run(ev);
-      } else {
-        const to = lane.links.get(t.to)!;
-        const from = t.from ? lane.links.get(t.from) : undefined;
-        const via = (rt: LinkRuntime) => `${rt.config.name} (${rt.config.interface}${this.gatewayOf(rt) ? ` via ${this.gatewayOf(rt)}` : ''})`;
-        const msg = `switch: ${fam(t.family)}default route ${from ? via(from) : 'none'} -> ${via(to)}: ${t.reason}`;
-        const ev = this.hookEvent('switch', to, to.health.state, t.from ?? '');
-        // A move away from a failed link is a warning; anything else (start, fail-back) is a notice.
-        if (from && from.health.state !== 'up') log.warning(msg, eventFields(ev));
-        else log.notice(msg, eventFields(ev));
-        this.queuedHooks.push(ev);
-      }
-    }
-    this.publishStatus();
-  }
-
-  /** The selector's events: switches go through announce(); refusals and the all-down warning are told here. */
-  private announceSelection(lane: Lane, events: SelectionEvent[]) {
-    const f = fam(lane.family);
-    let publish = false;
-    for (const e of events) {
-      if (e.kind === 'switch') this.announce([e]);
-      else if (e.kind === 'all-down') {
-        if (lane.links.size) this.deps.log.error(`every link is down ${lane.family === 6 ? 'for IPv6 ' : ''}and no ${f}default route is ours to keep; still probing every link`);
-      } else if (e.kind === 'refused') {
-        this.deps.log.error(`${f}switch to ${e.link} refused: ${e.reason}; the ${f}default route stays ${e.routedBy ? `on ${e.routedBy}` : 'as it is'}; will retry`);
-        // The next usable link takes the route now, not at the next retry.
-        void this.sync('retry');
-        publish = true;
-      } else publish = true;
-    }
-    if (publish) this.publishStatus();
-    if (!this.stopped) this.retryAlarm.set(this.lanes.flatMap((l) => nextRetry(l.sel) ?? []));
-  }
-
-  private runQueuedHooks() {
-    for (const ev of this.queuedHooks.splice(0)) this.deps.hooks?.run(ev);
-  }
-
-  private gatewayOf(rt: LinkRuntime): string | undefined {
-    return rt.view.gateway ?? (rt.family === 6 ? rt.config.gateway6 : rt.config.gateway);
-  }
-
   /** IPv4 gateways of links without one in the config, from the routes their DHCP clients install. */
   private learnGateways(obs: Observation) {
     const { protocol, mainTable } = this.config;
@@ -523,30 +460,12 @@ export class Daemon {
     this.learned = learned;
   }
 
-  private hookEvent(event: HookEvent['event'], rt: LinkRuntime, state: string, previous: string): HookEvent {
-    return { event, family: rt.family, link: rt.config.name, interface: rt.config.interface, state, previous, gateway: this.gatewayOf(rt) };
-  }
-
-  private markStatusDirty() {
-    if (this.statusDirty || this.stopped) return;
-    this.statusDirty = true;
-    // RTT and loss change every round; the file and STATUS= are refreshed at most once a second.
-    this.statusTimer = this.deps.clock.setTimeout(() => {
-      this.statusTimer = undefined;
-      if (this.statusDirty) this.publishStatus();
-    }, 1000);
-  }
-
-  private publishStatus() {
-    this.statusDirty = false;
-    const doc = this.writeStatus();
-    if (this.ready) this.deps.notifier.notify({ STATUS: statusLine(doc) });
-  }
-
-  private writeStatus(): StatusDoc {
-    const doc = this.statusDoc();
-    this.deps.status?.write(doc);
-    return doc;
+  /** The selector's events go to announce; a refusal asks for one more pass, and retries are timed. */
+  private announceSelection(lane: Lane, events: SelectionEvent[]) {
+    this.announcer.selection(lane.family, events);
+    // The next usable link takes the route now, not at the next retry.
+    if (events.some((e) => e.kind === 'refused')) void this.sync('retry');
+    if (!this.stopped) this.retryAlarm.set(this.lanes.flatMap((l) => nextRetry(l.sel) ?? []));
   }
 
   statusDoc(): StatusDoc {
