@@ -8,15 +8,16 @@ import { statusDocument } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
 import { Alarm } from './core/alarm';
 import { Announcer, fam, Transition } from './core/announce';
+import { foldView, viewFor } from './core/views';
 import { choose as chooseLink, forgetLinks, newSelection, nextRetry, refusalOf, Selection, SelectionEvent, settle as settleSelection } from './core/selector';
 import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil, recordFailure } from './health/damping';
-import { forceDown, initialHealth, stepHealth } from './health/hysteresis';
+import { forceDown, stepHealth } from './health/hysteresis';
 import { qualityLimits, stepQuality } from './health/quality';
 import { LinkMonitor, RoundResult, Silence } from './health/monitor';
 import { HookRunner } from './hooks';
 import { Log } from './log';
 import { Config, Family, familyLink, LinkConfig, LinkHealth, NetState, Route } from './model';
-import { defaultRouteFor, desiredFamilies, learnedGateway6, viewLink, viewLink6 } from './net/desired';
+import { defaultRouteFor, desiredFamilies } from './net/desired';
 import { LearnedGateway, learnGateways } from './net/gateways';
 import { Observation } from './net/router';
 import { Clock } from './sys/clock';
@@ -379,31 +380,14 @@ export class Daemon {
     const now = this.deps.clock.now();
     if (lane.family === 4) this.learnGateways(obs);
     for (const rt of lane.links.all()) {
-      const before = rt.view;
-      const seen = rt.seen;
-      const iface = obs.interfaces.get(rt.config.interface);
-      const view = lane.family === 6 ? viewLink6(rt.config, iface, learnedGateway6(rt.config, obs.net.routes, this.config)) : viewLink(rt.config, iface, this.learned.get(rt.config.name));
-      if (lane.family === 6 && view.gateway !== before.gateway && view.learnedFrom && view.gateway)
-        this.deps.log.notice(`${rt.config.name}: IPv6 gateway ${before.gateway ? `${before.gateway} -> ` : ''}${view.gateway}, learned from the kernel's default route via ${view.learnedFrom}`);
+      const view = viewFor(lane.family, rt.config, obs, this.learned, this.config);
+      const step = foldView(lane.family, rt.config, rt.view, view, rt.health, rt.seen, now);
       rt.view = view;
       rt.seen = true;
-      if (view.unusable) {
-        if (view.unusable !== before.unusable && seen) this.deps.log.warning(`${rt.config.name}: ${fam(lane.family)}${view.unusable}`);
-        const next = forceDown(rt.health, view.unusable, now);
-        if (next.state !== rt.health.state) this.setHealth(rt, next);
-        else rt.health = next;
-      } else if (before.unusable) {
-        if (seen) this.deps.log.notice(`${rt.config.name}: ${rt.config.interface} is usable again for ${lane.family === 6 ? 'IPv6' : 'IPv4'} (source ${view.source})`);
-        // A new interface or address has no history: let its first probe round decide, as at start.
-        // Carrier coming back on the same address keeps the link down until `up` good rounds.
-        // A newly learned gateway is a new path too.
-        if (!before.source || before.source !== view.source || before.gateway !== view.gateway) rt.health = { ...initialHealth(now), reason: `${rt.config.interface} appeared` };
-        // The interface may be a new one under the old name (a USB modem replugged, a veth re-created):
-        // probes bound to the old one would stay silent for good.
-        this.deps.prober.forget?.(rt.config.interface);
-      } else if (before.source !== view.source) {
-        this.deps.log.notice(`${rt.config.name}: ${fam(lane.family)}source address ${before.source} -> ${view.source}`);
-      }
+      for (const n of step.notes) this.deps.log[n.level](n.text);
+      if (step.health.state !== rt.health.state && view.unusable) this.setHealth(rt, step.health);
+      else rt.health = step.health;
+      if (step.forgetProbes) this.deps.prober.forget?.(rt.config.interface);
     }
   }
 
