@@ -2,7 +2,7 @@
 // is reconciled to match. The link registry, the reconciler, the status document and the watchdog live
 // in src/core/; the choice of link is src/core/selector.ts, and every change is told by src/core/announce.ts.
 import { LinkRegistry, LinkRuntime, recordRound } from './core/registry';
-import { PassOutcome, PassReason, Reconciler } from './core/reconciler';
+import { PassOutcome, PassReason, Reconciler, Settled } from './core/reconciler';
 import { winningDefault } from './net/plan';
 import { statusDocument } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
@@ -90,11 +90,7 @@ export class Daemon {
     this.reconciler = new Reconciler(deps, {
       config: () => this.config,
       desired: (obs) => this.desired(obs),
-      active: () => this.lane(4).sel.routedBy,
-      healthOf: (n, f) => this.lane(f).links.get(n)?.health.state,
-      active6: () => this.lane(6).sel.routedBy,
       settle: (outcome) => this.settle(outcome),
-      afterPass: () => this.announcer.runQueuedHooks(),
     });
     this.announcer = new Announcer(deps, {
       runtime: (f, n) => this.lane(f).links.get(n),
@@ -322,8 +318,13 @@ export class Daemon {
    * After a pass, with main's default routes read back: a chosen switch is announced only once the
    * kernel routes by the new link; a refused one is told as refused, and the old link stays reported.
    */
-  private settle(outcome: PassOutcome) {
-    for (const lane of this.lanes) this.settleLane(lane, outcome);
+  private settle(outcome: PassOutcome | undefined): Settled {
+    if (outcome) for (const lane of this.lanes) this.settleLane(lane, outcome);
+    return {
+      routedBy: { 4: this.lane(4).sel.routedBy, 6: this.lane(6).sel.routedBy },
+      healthOf: (n, f) => this.lane(f).links.get(n)?.health.state,
+      then: () => this.announcer.runQueuedHooks(),
+    };
   }
 
   private settleLane(lane: Lane, outcome: PassOutcome) {

@@ -35,19 +35,25 @@ export interface ReconcilerDeps {
   conntrack?: Runner;
 }
 
-/** What the reconciler asks of the daemon. */
-export interface ReconcileTarget {
+/** What the reconciler asks of the daemon: the desired state, and a sink for what each pass found. */
+export interface PassTarget {
   config(): Config;
   /** Takes what the kernel holds now and returns what it should hold. */
   desired(obs: Observation, why: PassReason): NetState;
-  active(): string | null;
+  /**
+   * After every pass: main's default routes as the kernel holds them now and the commands it refused
+   * (undefined when the pass read nothing back). Returns what sticky's step follows.
+   */
+  settle(outcome: PassOutcome | undefined): Settled;
+}
+
+/** The routing a pass settled on, for sticky's step, and what comes last in a change. */
+export interface Settled {
+  /** The links the kernel routes IPv4 and IPv6 by. */
+  routedBy: { 4: string | null; 6: string | null };
   healthOf(link: string, family: Family): LinkState | undefined;
-  /** The link the kernel routes IPv6 by. */
-  active6(): string | null;
-  /** After a pass: main's default routes as the kernel holds them now, and the commands it refused. */
-  settle(outcome: PassOutcome): void;
-  /** After sticky's step: what comes last in a change (hooks). */
-  afterPass(): void;
+  /** After sticky's step (switch hooks). */
+  then(): void;
 }
 
 export interface PassOutcome {
@@ -78,7 +84,7 @@ export class Reconciler {
 
   constructor(
     private readonly deps: ReconcilerDeps,
-    private readonly target: ReconcileTarget,
+    private readonly target: PassTarget,
   ) {
     this.ip = {
       run: async (argv, input) => {
@@ -175,13 +181,14 @@ export class Reconciler {
           this.syncAgain = false;
           this.passStartedAt = this.deps.clock.now();
           if (this.timeouts) this.timeouts.inPass = false;
-          await this.syncOnce(why);
+          const settled = this.target.settle(await this.syncOnce(why));
           this.passStartedAt = undefined;
           // A whole pass without a time-out ends a hang.
           if (this.timeouts && !this.timeouts.inPass) this.timeouts = undefined;
           // After the routes: a flushed connection's next packet must already find the new default route.
-          if (await syncSticky(this.sticky, why, this.target.config(), this.deps, this.target.active(), (n, f) => this.target.healthOf(n, f), this.target.active6())) this.retryLater();
-          this.target.afterPass();
+          const { routedBy, healthOf } = settled;
+          if (await syncSticky(this.sticky, why, this.target.config(), this.deps, routedBy[4], healthOf, routedBy[6])) this.retryLater();
+          settled.then();
         } while (this.syncAgain && !this.stopped);
       } finally {
         this.syncing = undefined;
@@ -191,7 +198,8 @@ export class Reconciler {
     return this.syncing;
   }
 
-  private async syncOnce(why: PassReason): Promise<void> {
+  /** One pass; what it read back, or undefined when it read nothing back. */
+  private async syncOnce(why: PassReason): Promise<PassOutcome | undefined> {
     const { log } = this.deps;
     const ip = this.ip;
     let obs: Observation;
@@ -210,8 +218,7 @@ export class Reconciler {
     if (!commands.length) {
       this.lastApplied = render(desired);
       this.retryDelay = RETRY_MS;
-      this.target.settle({ mainDefaults: obs.net.routes.filter((r) => r.table === mainTable && r.dst === 'default'), failed: [] });
-      return;
+      return { mainDefaults: obs.net.routes.filter((r) => r.table === mainTable && r.dst === 'default'), failed: [] };
     }
     const drift = this.lastApplied !== undefined && this.lastApplied === render(desired);
     if (drift) {
@@ -245,7 +252,7 @@ export class Reconciler {
       this.retryLater();
       return;
     }
-    this.target.settle({ mainDefaults, failed: result.failed.map((command, i) => ({ command, error: result.errors[i] })) });
+    return { mainDefaults, failed: result.failed.map((command, i) => ({ command, error: result.errors[i] })) };
   }
 
   /**
