@@ -10,9 +10,9 @@ import { Alarm } from './core/alarm';
 import { Announcer, fam, Transition } from './core/announce';
 import { foldView, viewFor } from './core/views';
 import { choose as chooseLink, forgetLinks, newSelection, nextRetry, refusalOf, Selection, SelectionEvent, settle as settleSelection } from './core/selector';
-import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil, recordFailure } from './health/damping';
-import { forceDown, stepHealth } from './health/hysteresis';
-import { qualityLimits, stepQuality } from './health/quality';
+import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil } from './health/damping';
+import { forceDown } from './health/hysteresis';
+import { foldDamping, foldRound, foldSilence, roundDetail } from './health/fold';
 import { LinkMonitor, RoundResult, Silence } from './health/monitor';
 import { HookRunner } from './hooks';
 import { Log } from './log';
@@ -248,15 +248,12 @@ export class Daemon {
     if (!rt || rt.config !== link || this.stopped) return;
     const now = this.deps.clock.now();
     recordRound(rt, r, now);
-    const detail = `${r.answered}/${r.total} target${r.total === 1 ? '' : 's'} answered${r.error ? ` (${r.error})` : ''}`;
-    this.deps.log.debug(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: ${detail}${r.rttMs !== undefined ? `, rtt ${r.rttMs.toFixed(2)} ms` : ''}`);
+    this.deps.log.debug(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: ${roundDetail(r)}${r.rttMs !== undefined ? `, rtt ${r.rttMs.toFixed(2)} ms` : ''}`);
     if (r.error && r.error !== rt.lastError && !rt.view.unusable && !rt.tableRefused) this.deps.log.error(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: cannot probe: ${r.error}; counting it as a failure`);
     rt.lastError = r.error;
     const cannot = rt.view.unusable ?? (rt.tableRefused ? tableRefusedReason(rt) : undefined);
-    let next = cannot ? forceDown(rt.health, cannot, now) : stepHealth(rt.health, r.ok, link.probe, now, detail);
-    // Quality is judged while the link answers; an outage is the business of down/up, not of max_loss.
-    if (next.state === 'up' || next.state === 'degraded') next = stepQuality(next, rt.quality, qualityLimits(link), now);
-    else rt.quality.length = 0;
+    const next = foldRound(rt.health, r, link, rt.quality, cannot, now);
+    if (next.state !== 'up' && next.state !== 'degraded') rt.quality.length = 0;
     if (next.state !== rt.health.state) {
       this.setHealth(rt, next);
       void this.sync('probe');
@@ -271,10 +268,9 @@ export class Daemon {
   private onSilence(lane: Lane, link: LinkConfig, silence: Silence) {
     const rt = lane.links.get(link.name);
     if (!rt || rt.config !== link || this.stopped || rt.view.unusable) return;
-    if (rt.health.state !== 'up' && rt.health.state !== 'degraded') return;
-    const { quorum, targets } = link.probe;
-    const who = quorum > 1 ? `fewer than ${quorum} of ${targets.length} targets answered` : `no answer from ${targets.length > 1 ? 'any target' : 'its target'}`;
-    this.setHealth(rt, forceDown(rt.health, `${who} for ${(silence.forMs / 1000).toFixed(1)} s`, silence.at));
+    const next = foldSilence(rt.health, link, silence);
+    if (!next) return;
+    this.setHealth(rt, next);
     rt.quality.length = 0;
     void this.sync('probe');
   }
@@ -282,7 +278,7 @@ export class Daemon {
   private setHealth(rt: LinkRuntime, next: LinkHealth) {
     const from = rt.health;
     rt.health = next;
-    if ((from.state === 'up' || from.state === 'degraded') && next.state === 'down') rt.damping = recordFailure(rt.damping, this.deps.clock.now(), this.damping());
+    rt.damping = foldDamping(rt.damping, from, next, this.deps.clock.now(), this.damping());
     if (next.state === 'down' && from.state !== 'down') this.reconciler.flushLater(rt.config.name, rt.family);
     if (from.state !== next.state) this.announcer.transitions([{ kind: 'link', family: rt.family, link: rt.config.name, from, to: next }]);
   }
