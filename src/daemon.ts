@@ -1,25 +1,21 @@
-// The daemon: wires probe results and kernel events to health and the choice of link, and the kernel
-// is reconciled to match. The link registry, the reconciler, the status document and the watchdog live
-// in src/core/; the choice of link is src/core/selector.ts, and every change is told by src/core/announce.ts.
-import { LinkRegistry, LinkRuntime, recordRound } from './core/registry';
-import { PassOutcome, PassReason, Reconciler, Settled } from './core/reconciler';
-import { winningDefault } from './net/plan';
-import { statusDocument } from './core/statusDoc';
-import { Watchdog } from './core/watchdog';
+// The daemon: wiring and lifecycle. Probe rounds and kernel events are folded into each link's health
+// (src/health/fold.ts), a reconcile pass (src/core/reconciler.ts) runs the steps of src/core/pass.ts
+// (views, the choice of link in src/core/selector.ts, desired, settle), and every change is told by
+// src/core/announce.ts. This file starts, reloads and stops them and holds the timers they ask for.
 import { Alarm } from './core/alarm';
 import { Announcer, fam, Transition } from './core/announce';
-import { foldView, viewFor } from './core/views';
-import { choose as chooseLink, forgetLinks, newSelection, nextRetry, refusalOf, Selection, SelectionEvent, settle as settleSelection } from './core/selector';
+import { Lane, PassSteps, tableRefusedReason } from './core/pass';
+import { PassReason, Reconciler } from './core/reconciler';
+import { LinkRegistry, LinkRuntime, recordRound } from './core/registry';
+import { forgetLinks, newSelection, refusalOf } from './core/selector';
+import { statusDocument } from './core/statusDoc';
+import { Watchdog } from './core/watchdog';
 import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil } from './health/damping';
-import { forceDown } from './health/hysteresis';
 import { foldDamping, foldRound, foldSilence, roundDetail } from './health/fold';
 import { LinkMonitor, RoundResult, Silence } from './health/monitor';
 import { HookRunner } from './hooks';
 import { Log } from './log';
-import { Config, Family, familyLink, LinkConfig, LinkHealth, NetState, Route } from './model';
-import { defaultRouteFor, desiredFamilies } from './net/desired';
-import { LearnedGateway, learnGateways } from './net/gateways';
-import { Observation } from './net/router';
+import { Config, Family, familyLink, LinkConfig, LinkHealth } from './model';
 import { Clock } from './sys/clock';
 import { isIPv6Event, LinkEvents } from './sys/linkEvents';
 import { Notifier } from './sys/notifier';
@@ -49,23 +45,8 @@ export interface DaemonDeps {
 
 export type { Transition };
 
-/**
- * One address family's side of the daemon: its links' health, the link chosen for its default route
- * and the one the kernel routes by. IPv4 and IPv6 are judged and switched independently.
- */
-interface Lane {
-  family: Family;
-  links: LinkRegistry;
-  /** The choice of link, a plain value stepped by src/core/selector.ts. */
-  sel: Selection;
-}
-
-/** Why a link whose table route the kernel refused is down. */
-const tableRefusedReason = (rt: LinkRuntime) => `its route cannot be installed in table ${rt.config.table}: ${rt.tableRefused}`;
-
-
 export class Daemon {
-  private learned = new Map<string, LearnedGateway>();
+  private readonly steps: PassSteps;
   private readonly lanes: Lane[];
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
@@ -89,8 +70,8 @@ export class Daemon {
     this.lanes = [lane(4), lane(6)];
     this.reconciler = new Reconciler(deps, {
       config: () => this.config,
-      desired: (obs) => this.desired(obs),
-      settle: (outcome) => this.settle(outcome),
+      desired: (obs) => this.steps.desired(obs),
+      settle: (outcome) => this.steps.settle(outcome),
     });
     this.announcer = new Announcer(deps, {
       runtime: (f, n) => this.lane(f).links.get(n),
@@ -100,6 +81,19 @@ export class Daemon {
       statusDoc: () => this.statusDoc(),
       ready: () => this.ready,
       stopped: () => this.stopped,
+    });
+    this.steps = new PassSteps(this.lanes, {
+      config: () => this.config,
+      now: () => deps.clock.now(),
+      log: deps.log,
+      announcer: this.announcer,
+      ready: () => this.ready,
+      heldBack: (rt) => this.heldBack(rt),
+      setHealth: (rt, next) => this.setHealth(rt, next),
+      forgetProbes: (device) => deps.prober.forget?.(device),
+      sync: (why) => void this.sync(why),
+      beforeChoice: () => this.scheduleRelease(),
+      retryAt: (times) => !this.stopped && this.retryAlarm.set(times),
     });
     this.releaseAlarm = new Alarm(deps.clock, () => this.released());
     this.retryAlarm = new Alarm(deps.clock, () => void this.sync('retry'));
@@ -294,109 +288,6 @@ export class Daemon {
     });
   }
 
-  // ---- kernel --------------------------------------------------------------------------------------
-
-  /** What the kernel should hold, given what it holds: the links' views and the choice follow it. */
-  private desired(obs: Observation): NetState {
-    const { mainTable, protocol } = this.config;
-    return desiredFamilies(
-      this.config,
-      this.lanes.map((lane) => {
-        this.updateViews(lane, obs);
-        if (this.ready) this.choose(lane);
-        const keep = obs.net.routes.find((r) => (r.family ?? 4) === lane.family && r.table === mainTable && r.dst === 'default' && r.protocol === protocol);
-        return { family: lane.family, views: lane.links.all().map((rt) => rt.view), active: lane.sel.pending?.to ?? lane.sel.active, keep };
-      }),
-    );
-  }
-
-  /**
-   * After a pass, with main's default routes read back: a chosen switch is announced only once the
-   * kernel routes by the new link; a refused one is told as refused, and the old link stays reported.
-   */
-  private settle(outcome: PassOutcome | undefined): Settled {
-    if (outcome) for (const lane of this.lanes) this.settleLane(lane, outcome);
-    return {
-      routedBy: { 4: this.lane(4).sel.routedBy, 6: this.lane(6).sel.routedBy },
-      healthOf: (n, f) => this.lane(f).links.get(n)?.health.state,
-      then: () => this.announcer.runQueuedHooks(),
-    };
-  }
-
-  private settleLane(lane: Lane, outcome: PassOutcome) {
-    const winner = winningDefault(outcome.mainDefaults, lane.family);
-    const routedBy = winner && winner.protocol === this.config.protocol ? this.linkOfRoute(lane, winner) : null;
-    const refusal = outcome.failed.find(
-      (f) => f.command.op === 'route-replace' && (f.command.route.family ?? 4) === lane.family && f.command.route.table === this.config.mainTable && f.command.route.dst === 'default',
-    );
-    const why = refusal ? refusal.error.result.stderr.trim() || refusal.error.message : undefined;
-    this.settleTables(lane, outcome);
-    const { next, events } = settleSelection(lane.sel, routedBy, why, this.deps.clock.now());
-    lane.sel = next;
-    this.announceSelection(lane, events);
-  }
-
-  /** Links whose own table's default route the kernel refused are down, and unprobed, until it takes it. */
-  private settleTables(lane: Lane, outcome: PassOutcome) {
-    for (const rt of lane.links.all()) {
-      const table = rt.config.table;
-      const failed = table === undefined ? undefined : outcome.failed.find(
-        (f) => f.command.op === 'route-replace' && !f.command.route.type && (f.command.route.family ?? 4) === lane.family && f.command.route.table === table && f.command.route.dst === 'default',
-      );
-      const reason = failed ? failed.error.result.stderr.trim() || failed.error.message : undefined;
-      if (reason === rt.tableRefused) continue;
-      rt.tableRefused = reason;
-      const what = `${rt.config.name}: ${fam(lane.family)}`;
-      if (!reason) {
-        this.deps.log.notice(`${what}the kernel took the default route in table ${table}; probing again`);
-        continue;
-      }
-      this.deps.log.error(`${what}the kernel refuses the default route in table ${table} (${reason}); no probes until it takes it, will retry`);
-      const next = forceDown(rt.health, tableRefusedReason(rt), this.deps.clock.now());
-      if (next.state !== rt.health.state) {
-        this.setHealth(rt, next);
-        void this.sync('probe');
-      } else rt.health = next;
-    }
-  }
-
-  /**
-   * The link whose default route this is: same interface, and the gateway haip would write for it. Links
-   * that would write the very same route (two addresses on one interface, the original haip's demo) are
-   * all routed by it: the one being switched to, else the one carrying, else the first.
-   */
-  private linkOfRoute(lane: Lane, r: Route): string | null {
-    const onDev = lane.links.all().filter((rt) => rt.config.interface === r.dev);
-    const exact = onDev.filter((rt) => defaultRouteFor(this.config, rt.view, r.table).gateway === r.gateway);
-    const names = (exact.length ? exact : onDev).map((rt) => rt.config.name);
-    for (const preferred of [lane.sel.pending?.to, lane.sel.active]) if (preferred && names.includes(preferred)) return preferred;
-    return names[0] ?? null;
-  }
-
-  private updateViews(lane: Lane, obs: Observation) {
-    const now = this.deps.clock.now();
-    if (lane.family === 4) this.learnGateways(obs);
-    for (const rt of lane.links.all()) {
-      const view = viewFor(lane.family, rt.config, obs, this.learned, this.config);
-      const step = foldView(lane.family, rt.config, rt.view, view, rt.health, rt.seen, now);
-      rt.view = view;
-      rt.seen = true;
-      for (const n of step.notes) this.deps.log[n.level](n.text);
-      if (step.health.state !== rt.health.state && view.unusable) this.setHealth(rt, step.health);
-      else rt.health = step.health;
-      if (step.forgetProbes) this.deps.prober.forget?.(rt.config.interface);
-    }
-  }
-
-  /** Picks the link for the default route; the switch is announced once the kernel confirms it (settle). */
-  private choose(lane: Lane) {
-    const candidates = lane.links.all().map((rt) => ({ name: rt.config.name, weight: rt.config.weight, health: rt.health, held: this.heldBack(rt) ?? undefined }));
-    this.scheduleRelease();
-    const { next, events } = chooseLink(lane.sel, candidates, this.deps.clock.now());
-    lane.sel = next;
-    this.announceSelection(lane, events);
-  }
-
   private damping(): DampingSettings {
     return this.config.damping ?? DAMPING_DEFAULTS;
   }
@@ -428,25 +319,6 @@ export class Daemon {
   /** The shipped config has no links: say what to edit, and change nothing. */
   private warnNoLinks() {
     this.deps.log.notice(`no links configured in ${this.config.source}: haip changes nothing until you add links there and reload (systemctl reload haip)`);
-  }
-
-  /** IPv4 gateways of links without one in the config, from the routes their DHCP clients install. */
-  private learnGateways(obs: Observation) {
-    const { protocol, mainTable } = this.config;
-    const learned = learnGateways(this.config.links, obs.interfaces, obs.deviceRoutes, this.learned, protocol, mainTable);
-    for (const [name, g] of learned) {
-      const before = this.learned.get(name)?.gateway;
-      if (before !== g.gateway) this.deps.log.notice(`${name}: gateway ${before ? `${before} -> ` : ''}${g.gateway}, learned from ${g.from}`);
-    }
-    this.learned = learned;
-  }
-
-  /** The selector's events go to announce; a refusal asks for one more pass, and retries are timed. */
-  private announceSelection(lane: Lane, events: SelectionEvent[]) {
-    this.announcer.selection(lane.family, events);
-    // The next usable link takes the route now, not at the next retry.
-    if (events.some((e) => e.kind === 'refused')) void this.sync('retry');
-    if (!this.stopped) this.retryAlarm.set(this.lanes.flatMap((l) => nextRetry(l.sel) ?? []));
   }
 
   statusDoc(): StatusDoc {
