@@ -3,12 +3,12 @@
 // (views, the choice of link in src/core/selector.ts, desired, settle), and every change is told by
 // src/core/announce.ts. This file starts, reloads and stops them and holds the timers they ask for.
 import { Alarm } from './core/alarm';
-import { Announcer, fam, Transition } from './core/announce';
+import { Announcer, Transition } from './core/announce';
 import { Lane, PassSteps, tableRefusedReason } from './core/pass';
 import { PassReason, Reconciler } from './core/reconciler';
 import { LinkRegistry, LinkRuntime, recordRound } from './core/registry';
-import { forgetLinks, newSelection, refusalOf } from './core/selector';
-import { statusDocument } from './core/statusDoc';
+import { forgetLinks, newSelection } from './core/selector';
+import { lanesStatus } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
 import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil } from './health/damping';
 import { foldDamping, foldRound, foldSilence, roundDetail } from './health/fold';
@@ -322,19 +322,7 @@ export class Daemon {
   }
 
   statusDoc(): StatusDoc {
-    const [four, six] = this.lanes;
-    const refused = this.lanes.flatMap((l) => l.sel.refused.map((r) => `${fam(l.family)}switch to ${r.link} refused: ${r.reason}; ${l.sel.routedBy && l.sel.routedBy !== r.link ? `${l.sel.routedBy} carries the route meanwhile; ` : ''}retrying`));
-    return statusDocument({
-      links: four.links.all(),
-      active: four.sel.routedBy,
-      ...(six.links.size ? { six: { links: six.links.all(), active: six.sel.routedBy, activeSince: six.sel.activeSince, switches: six.sel.switches } } : {}),
-      problems: [...refused, this.reconciler.problem(this.deps.clock.now())].filter((x): x is string => x !== null),
-      held: (rt) => this.heldBack(rt),
-      refused: (rt) => refusalOf(this.lane(rt.family).sel, rt.config.name)?.reason ?? null,
-      activeSince: four.sel.activeSince,
-      switches: four.sel.switches,
-      now: this.deps.clock.now(),
-      pid: process.pid,
-    });
+    const now = this.deps.clock.now();
+    return lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.heldBack(rt), now, process.pid);
   }
 }

@@ -1,7 +1,10 @@
 // The status document (status.json, STATUS=, metrics) as a pure function of the daemon's state.
 import { hasLimits, qualityLimits, windowStats } from '../health/quality';
 import { LinkStatus, QualityStatus, StatusDoc } from '../status';
+import { Family } from '../model';
+import { fam } from './announce';
 import { LinkRuntime } from './registry';
+import { refusalOf, Selection } from './selector';
 
 export interface StatusInput {
   links: LinkRuntime[];
@@ -79,4 +82,31 @@ export function statusDocument(s: StatusInput): StatusDoc {
   const six = s.six ? { active6: s.six.active, since6: iso(s.six.activeSince), switches6: s.six.switches } : {};
   const links = [...s.links, ...(s.six?.links ?? [])].map((rt) => linkStatus(rt, s.held(rt), s.refused(rt)));
   return { active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links };
+}
+
+/** A family's side as the status document reads it. */
+export interface StatusLane {
+  family: Family;
+  links: { all(): LinkRuntime[]; size: number };
+  sel: Selection;
+}
+
+/** The document from both families' lanes: refused switches come first among the problems. */
+export function lanesStatus(lanes: [StatusLane, StatusLane], problem: string | null, held: (rt: LinkRuntime) => string | null, now: number, pid: number): StatusDoc {
+  const [four, six] = lanes;
+  const refused = lanes.flatMap((l) =>
+    l.sel.refused.map((r) => `${fam(l.family)}switch to ${r.link} refused: ${r.reason}; ${l.sel.routedBy && l.sel.routedBy !== r.link ? `${l.sel.routedBy} carries the route meanwhile; ` : ''}retrying`),
+  );
+  return statusDocument({
+    links: four.links.all(),
+    active: four.sel.routedBy,
+    ...(six.links.size ? { six: { links: six.links.all(), active: six.sel.routedBy, activeSince: six.sel.activeSince, switches: six.sel.switches } } : {}),
+    problems: [...refused, problem].filter((x): x is string => x !== null),
+    held,
+    refused: (rt) => refusalOf(lanes[rt.family === 4 ? 0 : 1].sel, rt.config.name)?.reason ?? null,
+    activeSince: four.sel.activeSince,
+    switches: four.sel.switches,
+    now,
+    pid,
+  });
 }
