@@ -130,6 +130,11 @@ export interface Route {
   gateway?: string;
   prefsrc?: string;
   scope?: 'link';
+  /**
+   * The gateway is reached on the link without a connected route covering it (`onlink`): a hoster's /32
+   * with its gateway in another subnet, DHCP option 121's `GW/32` + `default via GW`.
+   */
+  onlink?: boolean;
   protocol: number;
   metric?: number;
 }
@@ -197,6 +202,7 @@ export function routeWords(r: Route, table: (t: number) => string = tableName): 
   const parts = r.type ? [r.type, r.dst] : [r.dst];
   if (r.gateway) parts.push('via', r.gateway);
   if (r.dev) parts.push('dev', r.dev);
+  if (r.onlink) parts.push('onlink');
   if (r.prefsrc) parts.push('src', r.prefsrc);
   if (r.scope) parts.push('scope', r.scope);
   parts.push('proto', String(r.protocol));

@@ -165,6 +165,7 @@ function misroutingProblems(raw: RawConfig, locate: Locator, tables: Record<stri
   raw.links.forEach((l, i) => {
     if (!l || typeof l !== 'object') return;
     host(l.gateway, ['links', i, 'gateway'], 'a gateway');
+    if (typeof l.gateway === 'string' && l.gateway === l.source) problem(['links', i, 'gateway'], `${l.gateway} is the link's own source address: it cannot be its gateway`);
     host(l.source, ['links', i, 'source'], 'a source address');
     host(l.gateway6, ['links', i, 'gateway6'], 'a gateway', true);
     host(l.source6, ['links', i, 'source6'], 'a source address');

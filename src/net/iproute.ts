@@ -84,6 +84,8 @@ interface IpRouteJson {
   scope?: string;
   prefsrc?: string;
   metric?: number;
+  /** Next-hop flags: `onlink`, `linkdown`, ... */
+  flags?: string[];
 }
 interface IpRuleJson {
   priority?: number;
@@ -158,6 +160,7 @@ export function parseRoutes(text: string, table = MAIN_TABLE, family: Family = 4
     else r.dev = routeDev;
     if (family === 6) r.family = 6;
     if (j.gateway) r.gateway = j.gateway;
+    if (j.gateway && j.flags?.includes('onlink')) r.onlink = true;
     if (j.prefsrc) r.prefsrc = j.prefsrc;
     if (j.scope !== undefined && Number(j.scope) === 253) r.scope = 'link';
     if (j.metric) r.metric = Number(j.metric);
