@@ -37,6 +37,8 @@ export const familyFlag = (f: Family | undefined) => (f === 6 ? '-6' : '-4');
 
 export interface ProbeSettings {
   targets: string[];
+  /** ICMP payload bytes, sent with don't-fragment (path-MTU probes); absent: ping's default 56. */
+  size?: number;
   intervalMs: number;
   timeoutMs: number;
   quorum: number;
@@ -167,6 +169,8 @@ export interface InterfaceFacts {
   up: boolean; // administratively up and carrier present
   /** IFF_POINTOPOINT (ppp, tun, gre): `default dev IF` reaches the far end without a gateway. */
   pointToPoint?: boolean;
+  /** The interface MTU; absent: not read. */
+  mtu?: number;
   addresses: { address: string; prefixlen: number; peer?: string }[];
   /** Global IPv6 addresses in use (not tentative, failed or deprecated); absent: none read. */
   addresses6?: { address: string; prefixlen: number }[];

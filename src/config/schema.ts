@@ -58,6 +58,13 @@ const probe = {
         'What each round probes through the link, from its source address and bound to its interface: a bare address is an ICMP echo (IPv4 and IPv6 in one list, each family judged on its own: a link with IPv6 targets is routed and chosen for IPv6 too); tcp://ADDR:PORT a TCP connect (an accepted or a refused connection both count: the far end answered); http://ADDR[:PORT]/PATH an HTTP GET that must answer 2xx or 3xx (append " host=NAME" for a Host header other than the address); dns://ADDR[:PORT]/NAME a query for the A records of NAME that must come back with at least one record. The socket kinds take IPv4 addresses for now. Addresses only, no host names. Kinds mix freely.',
     },
     interval: { ...duration, description: 'Time between probe rounds. Default 1s.' },
+    size: {
+      type: 'integer',
+      minimum: 16,
+      maximum: 65000,
+      description:
+        'ICMP payload bytes of each echo, sent with don\'t-fragment (`ping -s SIZE -M do`), so a path-MTU black hole (PPPoE at 1492, a tunnel, a broken ISP core that drops full-size packets while small pings pass) takes the link down: 1472 probes a 1500-byte path over IPv4 (1452 over IPv6). The packet (SIZE + 28 bytes for IPv4, + 48 for IPv6) must fit the interface MTU; a link whose MTU is smaller is unusable and says so. Socket probes (tcp, http, dns) ignore it. Default: ping\'s 56.',
+    },
     timeout: { ...duration, description: 'How long a round waits for each reply. Default 1s.' },
     quorum: { type: 'integer', minimum: 1, description: 'Targets that must answer for a round to be good. Default 1.' },
     down: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive bad rounds that take an UP link DOWN; a link whose targets are all streamed pings (method auto or stream) also goes DOWN once fewer than quorum targets have answered for down x interval, whichever comes first. Default 3.' },

@@ -34,6 +34,14 @@ export function isPointToPoint(iface: InterfaceFacts, addr = iface.addresses[0])
   return !!iface.pointToPoint || (addr?.peer !== undefined && addr.peer !== addr.address);
 }
 
+/** Why probe.size cannot leave the interface unfragmented (ICMP + IP headers: 28 bytes IPv4, 48 IPv6). */
+export function tooBig(link: LinkConfig, iface: InterfaceFacts, family: 4 | 6): string | undefined {
+  const size = link.probe.size;
+  const needed = size === undefined ? 0 : size + (family === 6 ? 48 : 28);
+  if (size === undefined || iface.mtu === undefined || needed <= iface.mtu) return undefined;
+  return `probe.size ${size} needs an MTU of ${needed} on ${link.interface}, which has ${iface.mtu}: lower probe.size to ${iface.mtu - (family === 6 ? 48 : 28)}`;
+}
+
 /**
  * @param learned the gateway learned from the kernel for a link whose config names none.
  */
@@ -57,6 +65,7 @@ export function viewLink(link: LinkConfig, iface: InterfaceFacts | undefined, le
   if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
   else if (!addr) view.unusable = link.source ? `${link.interface} does not hold ${link.source}` : `${link.interface} has no IPv4 address`;
   else if (gateway && iface.addresses.some((a) => a.address === gateway)) view.unusable = `gateway ${gateway} is ${link.interface}'s own address`;
+  else if (tooBig(link, iface, 4)) view.unusable = tooBig(link, iface, 4);
   else if (!gateway && !pointToPoint && !link.onLink)
     view.unusable = `gateway of ${link.interface} unknown: no default route through it in any table (none from a DHCP client) and no gateway in the config`;
   return view;
@@ -95,6 +104,7 @@ export function viewLink6(link: LinkConfig, iface: InterfaceFacts | undefined, l
   if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
   else if (!addr) view.unusable = link.source6 ? `${link.interface} does not hold ${link.source6}` : `${link.interface} has no global IPv6 address`;
   else if (!gateway) view.unusable = `IPv6 gateway of ${link.interface} unknown: no default route through it in main (router advertisement, DHCPv6 client) and no gateway6 in the config`;
+  else if (tooBig(link, iface, 6)) view.unusable = tooBig(link, iface, 6);
   return view;
 }
 

@@ -69,6 +69,7 @@ interface IpAddrInfoJson {
 }
 interface IpLinkAddrJson {
   ifname: string;
+  mtu?: number;
   flags?: string[];
   addr_info?: IpAddrInfoJson[];
 }
@@ -130,6 +131,7 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
       name: j.ifname,
       up: flags.includes('UP') && flags.includes('LOWER_UP'),
       pointToPoint: flags.includes('POINTOPOINT'),
+      ...(typeof j.mtu === 'number' ? { mtu: j.mtu } : {}),
       addresses,
       ...(addresses6.length ? { addresses6 } : {}),
     });

@@ -2,7 +2,7 @@
 // sub-second intervals stay cheap, and a round looks at several echoes, each judged by its own timeout:
 // silent loss is seen one timeout after it starts, while random loss rarely fails a whole round.
 import { ChildProcess, spawn } from 'node:child_process';
-import { Prober, ProbeHints, ProbeResult, sourceArgs } from './prober';
+import { Prober, ProbeHints, ProbeResult, sizeArgs, sourceArgs } from './prober';
 import { LineBuffer } from './text';
 
 /** Echoes sent per round interval: more samples per round make random loss unlikely to fail a round. */
@@ -127,6 +127,7 @@ class Pinger {
     private readonly tell: (o: EchoOutcome | { failed: string }) => void,
     private readonly onMiss: () => void,
     private readonly onExit: (code: number | null, stderr: string, ranMs: number) => void,
+    private readonly payload: string[] = [],
   ) {}
 
   /** Starts ping unless it runs, or died less than a second ago. */
@@ -134,7 +135,7 @@ class Pinger {
     if (this.child || Date.now() - this.spawnedAt < RESPAWN_GAP_MS) return;
     this.spawnedAt = Date.now();
     const secs = (ms: number) => (ms / 1000).toFixed(3).replace(/\.?0+$/, '');
-    const argv = ['-n', '-O', '-i', secs(this.gapMs), '-W', secs(Math.max(this.timeoutMs, 1)), ...sourceArgs(this.source, this.device), this.target];
+    const argv = ['-n', '-O', '-i', secs(this.gapMs), '-W', secs(Math.max(this.timeoutMs, 1)), ...sourceArgs(this.source, this.device), ...this.payload, this.target];
     let child: ChildProcess;
     try {
       child = spawn(this.binary, argv, { env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -214,12 +215,13 @@ class PingStream {
     private readonly timeoutMs: number,
     private readonly boostHoldMs: number,
     onExit: (code: number | null, stderr: string, ranMs: number) => void,
+    payload: string[] = [],
   ) {
     const miss = () => this.boost();
-    this.quiet = new Pinger(binary, source, device, target, quietGapMs, timeoutMs, (o) => this.tell(o), miss, onExit);
+    this.quiet = new Pinger(binary, source, device, target, quietGapMs, timeoutMs, (o) => this.tell(o), miss, onExit, payload);
     // The booster's own end (stopped when the hold is over, or failing) is no word on the link.
     if (quietGapMs > gapMs)
-      this.booster = new Pinger(binary, source, device, target, gapMs, timeoutMs, (o) => 'failed' in o || this.tell(o), miss, () => {});
+      this.booster = new Pinger(binary, source, device, target, gapMs, timeoutMs, (o) => 'failed' in o || this.tell(o), miss, () => {}, payload);
   }
 
   get error(): string | undefined {
@@ -299,7 +301,7 @@ class PingStream {
 
 function streamKey(target: string, source: string, timeoutMs: number, hints?: ProbeHints): string {
   const { gapMs, quietGapMs } = sampling(hints?.intervalMs ?? timeoutMs);
-  return `${source} ${hints?.device ?? ''} ${target} ${gapMs} ${quietGapMs} ${timeoutMs}`;
+  return `${source} ${hints?.device ?? ''} ${target} ${gapMs} ${quietGapMs} ${timeoutMs} ${hints?.size ?? ''}`;
 }
 
 /** Probes through long-lived ping processes, one per (source, target, pace). */
@@ -322,7 +324,7 @@ export class StreamProber implements Prober {
       s = new PingStream(this.binary, source, hints?.device, target, gapMs, quietGapMs, timeoutMs, this.boostHoldMs, (code, stderr, ranMs) => {
         // A ping without -O (busybox) refuses the options at once; iputils never does for these.
         if (code !== 0 && ranMs < 2000 && /invalid option|unrecognized option|unknown option|usage/i.test(stderr)) this.unsupported = stderr.trim().split('\n')[0];
-      });
+      }, sizeArgs(hints?.size));
       this.streams.set(key, s);
       this.sweepLater();
     }
