@@ -28,8 +28,8 @@ export function familyLink(link: LinkConfig, family: Family): LinkConfig | undef
 }
 
 /** The families a config's links probe, IPv4 first. */
-export function configFamilies(config: { links: LinkConfig[] }): Family[] {
-  return FAMILIES.filter((f) => config.links.some((l) => l.probe.targets.some((t) => familyOf(t) === f)));
+export function configFamilies(config: { links: LinkConfig[]; rules?: { family?: 6 }[] }): Family[] {
+  return FAMILIES.filter((f) => config.links.some((l) => l.probe.targets.some((t) => familyOf(t) === f)) || (f === 6 && config.rules?.some((r) => r.family === 6)));
 }
 
 /** `ip -4` or `ip -6`. */
@@ -76,6 +76,8 @@ export interface LinkConfig {
 }
 
 export interface RuleConfig {
+  /** 6 when from or to is IPv6 (an `ip -6 rule`); absent: IPv4. */
+  family?: 6;
   priority: number;
   table: number;
   from?: string;

@@ -72,6 +72,7 @@ export function toConfig(raw: RawConfig, source: string): Config {
     probe: probeSettings(l.probe, raw.probe),
   }));
   const rules: RuleConfig[] = (raw.rules ?? []).map((r) => ({
+    ...((r.from ?? r.to ?? '').includes(':') ? { family: 6 as const } : {}),
     priority: r.priority,
     table: resolveTable(r.table, tables)!,
     from: r.from,

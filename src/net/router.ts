@@ -115,7 +115,7 @@ export async function applyCommands(ip: Runner, commands: Command[]): Promise<Ap
 }
 
 /** The read scope of a config. */
-export function readScope(config: { mainTable: number; protocol: number; links: LinkConfig[]; rules: { table: number }[] }): ReadScope {
+export function readScope(config: { mainTable: number; protocol: number; links: LinkConfig[]; rules: { table: number; family?: 6 }[] }): ReadScope {
   return {
     // IPv4 always (rules, flush and the original's mode need it); IPv6 when a link probes it.
     families: [4, ...configFamilies(config).filter((f) => f === 6)],
