@@ -9,6 +9,8 @@ export interface TargetStatus {
   address: string;
   rtt_ms: number | null;
   loss: number | null;
+  /** Why the last probe of it failed ("HTTP 302, expected 204", "no answer within 500 ms"), or null. */
+  failure?: string | null;
 }
 
 export interface LinkStatus {

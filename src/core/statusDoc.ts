@@ -54,6 +54,7 @@ export function linkStatus(rt: LinkRuntime, held: string | null = null, refused:
         address,
         rtt_ms: lastAnswer?.alive && lastAnswer.rttMs !== undefined ? round2(lastAnswer.rttMs) : null,
         loss: answers.length ? round2(answers.filter((p) => !p!.alive).length / answers.length) : null,
+        failure: lastAnswer && !lastAnswer.alive ? (lastAnswer.failure ?? 'no answer') : null,
       };
     }),
     recent_rtt_ms: rt.rounds.slice(-30).map((r) => (r.rttMs !== undefined ? round2(r.rttMs) : null)),
