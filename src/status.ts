@@ -51,6 +51,8 @@ export interface QualityStatus {
 }
 
 export interface StatusDoc {
+  /** The daemon's version; absent in files older than 0.2.0. */
+  version?: string;
   /** The link the kernel routes IPv4 by. */
   active: string | null;
   since: string;

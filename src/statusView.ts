@@ -48,7 +48,8 @@ export function renderStatus(doc: StatusDoc, now: number): string {
   const problems = (doc.problems ?? []).map((p) => `problem: ${neutralise(String(p))}\n`).join('');
   const held = doc.links.filter((l) => l.held).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers again but is ${neutralise(String(l.held))}\n`).join('');
   const refused = doc.links.filter((l) => l.route_refused).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers but the kernel refuses its default route: ${neutralise(String(l.route_refused))}\n`).join('');
-  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}`;
+  const version = typeof doc.version === 'string' ? `haip ${neutralise(doc.version)}, pid ${Number(doc.pid)}\n` : '';
+  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}${version}`;
 }
 
 /** Why the document may no longer describe the daemon, or undefined while it is fresh. */

@@ -1,4 +1,5 @@
 // The status document (status.json, STATUS=, metrics) as a pure function of the daemon's state.
+import { VERSION } from '../version';
 import { hasLimits, qualityLimits, windowStats } from '../health/quality';
 import { LinkStatus, QualityStatus, StatusDoc } from '../status';
 import { Family } from '../model';
@@ -82,7 +83,7 @@ function qualityStatus(rt: LinkRuntime): QualityStatus | null {
 export function statusDocument(s: StatusInput): StatusDoc {
   const six = s.six ? { active6: s.six.active, since6: iso(s.six.activeSince), switches6: s.six.switches } : {};
   const links = [...s.links, ...(s.six?.links ?? [])].map((rt) => linkStatus(rt, s.held(rt), s.refused(rt)));
-  return { active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links };
+  return { version: VERSION, active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links };
 }
 
 /** A family's side as the status document reads it. */

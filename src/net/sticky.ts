@@ -61,7 +61,7 @@ export async function syncSticky(
     const drifted = state.applied === table && CHECKS_NFT.has(why) && !(await stickyPresent(nft));
     if (state.applied !== table || drifted) {
       if (drifted) log.warning(`changed outside haip, putting back: nftables table ${STICKY_TABLE}`);
-      await applyStickyTable(nft, table);
+      if (await applyStickyTable(nft, table)) log.notice(`took over nftables table ${STICKY_TABLE} left by haip 0.1.0 (its own chains and rule comments, no marker): replaced with this version's`);
       state.applied = table;
       state.lastError = undefined;
       log.info(`applied: nftables table ${STICKY_TABLE} (${config.links.map((l, i) => `${l.name} mark ${hex(linkMark(config, i))}`).join(', ')}; mask ${hex(markMask(config))})`);
