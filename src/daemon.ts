@@ -16,6 +16,7 @@ import { Config, Family, familyLink, LinkConfig, LinkHealth, NetState, Route } f
 import { defaultRouteFor, desiredFamilies, learnedGateway6, viewLink, viewLink6 } from './net/desired';
 import { LearnedGateway, learnGateways } from './net/gateways';
 import { Observation } from './net/router';
+import { describeMove, laneFacts, moveShadows, MovedRoute } from './net/shadows';
 import { selectRoute } from './select';
 import { Clock, TimerHandle } from './sys/clock';
 import { isIPv6Event, LinkEvents } from './sys/linkEvents';
@@ -71,6 +72,10 @@ const fam = (f: Family) => (f === 6 ? 'IPv6 ' : '');
 
 export class Daemon {
   private learned = new Map<string, LearnedGateway>();
+  /** Foreign routes moved out of main, and what still goes another way than haip's choice (src/net/shadows.ts). */
+  private moved: MovedRoute[] = [];
+  private misrouted: string[] = [];
+  private misroutedSeen: string[] = [];
   private readonly lanes: Lane[];
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
@@ -306,7 +311,7 @@ export class Daemon {
   /** What the kernel should hold, given what it holds: the links' views and the choice follow it. */
   private desired(obs: Observation): NetState {
     const { mainTable, protocol } = this.config;
-    return desiredFamilies(
+    const state = desiredFamilies(
       this.config,
       this.lanes.map((lane) => {
         this.updateViews(lane, obs);
@@ -315,6 +320,12 @@ export class Daemon {
         return { family: lane.family, views: lane.links.all().map((rt) => rt.view), active: lane.pending?.to ?? lane.active, keep };
       }),
     );
+    // Effective routes (issue 21): foreign routes that beat the default route move to their link's table.
+    const lanes = this.lanes.map((l) => laneFacts(l.family, l.pending?.to ?? l.active, l.links.all().map((rt) => ({ view: rt.view, state: rt.health.state }))));
+    const plan = moveShadows(this.config, obs.lookups, state, lanes, this.moved);
+    for (const m of plan.fresh) this.deps.log.warning(describeMove(m));
+    [this.moved, this.misroutedSeen] = [plan.moved, plan.problems];
+    return plan.desired;
   }
 
   /**
@@ -322,6 +333,9 @@ export class Daemon {
    * kernel routes by the new link; a refused one is told as refused, and the old link stays reported.
    */
   private settle(outcome: PassOutcome) {
+    // The lookups are the truth only for a pass that changed nothing; after a change, one more pass looks again.
+    if (!outcome.changed) this.misrouted = this.misroutedSeen;
+    else if (this.misroutedSeen.length || this.misrouted.length) void this.reconciler.sync('kernel event');
     for (const lane of this.lanes) this.settleLane(lane, outcome);
   }
 
@@ -550,7 +564,8 @@ export class Daemon {
       links: four.links.all(),
       active: four.routedBy,
       ...(six.links.size ? { six: { links: six.links.all(), active: six.routedBy, activeSince: six.activeSince, switches: six.switches } } : {}),
-      problems: [...refused, this.reconciler.problem(this.deps.clock.now())].filter((x): x is string => x !== null),
+      problems: [...refused, this.reconciler.problem(this.deps.clock.now()), ...this.misrouted].filter((x): x is string => x !== null),
+      misrouted: this.misrouted.length,
       held: (rt) => this.heldBack(rt),
       activeSince: four.activeSince,
       switches: four.switches,

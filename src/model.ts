@@ -154,6 +154,8 @@ export interface Rule {
 export interface NetState {
   routes: Route[];
   rules: Rule[];
+  /** Foreign routes to delete (desired state only): those moved out of main (src/net/shadows.ts). */
+  remove?: Route[];
 }
 
 /** What the kernel says about one interface, as far as haip cares. */

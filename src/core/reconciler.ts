@@ -54,6 +54,8 @@ export interface PassOutcome {
   /** Main's default routes read back after the pass, in the kernel's order. */
   mainDefaults: Route[];
   failed: { command: Command; error: CommandError }[];
+  /** The pass changed the kernel: what it observed before is no longer the truth. */
+  changed?: boolean;
 }
 
 export class Reconciler {
@@ -245,7 +247,7 @@ export class Reconciler {
       this.retryLater();
       return;
     }
-    this.target.settle({ mainDefaults, failed: result.failed.map((command, i) => ({ command, error: result.errors[i] })) });
+    this.target.settle({ mainDefaults, failed: result.failed.map((command, i) => ({ command, error: result.errors[i] })), changed: result.applied.length > 0 });
   }
 
   /**

@@ -10,6 +10,8 @@ export interface StatusInput {
   activeSince: number;
   /** What keeps haip from doing its job right now (a refused switch, a hung `ip`). */
   problems: string[];
+  /** How many of the problems are traffic going another way than haip's choice (src/net/effective.ts). */
+  misrouted?: number;
   /** Why damping holds an UP link back, or null. */
   held: (rt: LinkRuntime) => string | null;
   switches: number;
@@ -75,5 +77,5 @@ function qualityStatus(rt: LinkRuntime): QualityStatus | null {
 export function statusDocument(s: StatusInput): StatusDoc {
   const six = s.six ? { active6: s.six.active, since6: iso(s.six.activeSince), switches6: s.six.switches } : {};
   const links = [...s.links, ...(s.six?.links ?? [])].map((rt) => linkStatus(rt, s.held(rt)));
-  return { active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links };
+  return { active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, ...(s.misrouted ? { misrouted: s.misrouted } : {}), links };
 }
