@@ -322,7 +322,7 @@ export class Daemon {
     );
     // Effective routes (issue 21): foreign routes that beat the default route move to their link's table.
     const lanes = this.lanes.map((l) => laneFacts(l.family, l.pending?.to ?? l.active, l.links.all().map((rt) => ({ view: rt.view, state: rt.health.state }))));
-    const plan = moveShadows(this.config, obs.lookups, state, lanes, this.moved);
+    const plan = moveShadows(this.config, obs.lookups, state, lanes, this.moved, obs.net.routes);
     for (const m of plan.fresh) this.deps.log.warning(describeMove(m));
     [this.moved, this.misroutedSeen] = [plan.moved, plan.problems];
     return plan.desired;

@@ -49,12 +49,11 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
     plans.push({ family, views, active: best?.link.name ?? null, keep });
   }
   const lanes = plans.map((p) => laneFacts(p.family, p.active, p.views.map((view) => ({ view, state: 'up' }))));
-  const shadows = moveShadows(config, obs.lookups, desiredFamilies(config, plans), lanes, []);
+  const shadows = moveShadows(config, obs.lookups, desiredFamilies(config, plans), lanes, [], obs.net.routes);
   const { desired, conflicts } = withoutForeignConflicts(shadows.desired, obs.net, config.protocol, config.mainTable);
   const commands = reconcile(desired, obs.net, config.protocol);
   out.push('#');
   for (const m of shadows.fresh) out.push(`# drift: ${describeMove(m)}`);
-  for (const p of shadows.problems) out.push(`# problem: ${p}`);
   for (const { ours, theirs } of conflicts) out.push(`# NOT installed: ${routeToString(ours)}: table ${theirs.table} already holds "${routeToString(theirs)}", which is not haip's`);
   if (!commands.length) out.push('# the kernel already matches the config: no commands');
   else out.push(`# ${commands.length} command(s), adds before deletes:`, ...commands.map(commandToString));

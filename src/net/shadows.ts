@@ -35,8 +35,12 @@ export function moveShadows(
   lookups: Lookup[] | undefined,
   desired: NetState,
   lanes: LaneFacts[],
-  before: MovedRoute[],
+  remembered: MovedRoute[],
+  /** What the kernel holds: routes moved before (by this process or an earlier one) are kept. */
+  actual: Route[] = [],
 ): ShadowPlan {
+  const before = [...remembered];
+  for (const m of inKernel(actual, lanes, config.protocol)) if (!before.some((b) => routeToString(b.route) === routeToString(m.route))) before.push(m);
   const shadowPrefix = { ...DEFAULT_SHADOW_PREFIX, ...config.shadowPrefix };
   const remove: Route[] = [];
   const problems: string[] = [];
@@ -77,4 +81,18 @@ export function laneFacts(family: Family, active: string | null, links: { view: 
     active,
     links: links.map(({ view, state }) => ({ link: view.link, family, ...(view.source ? { source: view.source } : {}), usable: !view.unusable && state !== 'down' })),
   };
+}
+
+/**
+ * haip's routes with a gateway in a link table other than its default: only a move puts them there.
+ * Read back from the kernel, so a restart (or `haip plan`) keeps what an earlier process moved.
+ */
+export function inKernel(routes: Route[], lanes: LaneFacts[], protocol: number): MovedRoute[] {
+  const out: MovedRoute[] = [];
+  for (const lane of lanes)
+    for (const f of lane.links)
+      for (const r of routes)
+        if (f.link.table !== undefined && r.table === f.link.table && (r.family ?? 4) === lane.family && r.protocol === protocol && r.dst !== 'default' && !r.type && r.gateway)
+          out.push({ link: f.link.name, family: lane.family, route: r, from: r });
+  return out;
 }
