@@ -3,7 +3,7 @@
 // accepted by the router's kernel. Neither may keep the router's traffic on a dead link, and the moved
 // routes still serve that link's own source.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Dhcp } from './dhcp';
@@ -67,4 +67,43 @@ test('DHCP option 121 (0.0.0.0/1 + 128.0.0.0/1 via isp1) from dnsmasq to dhcpcd:
   assert.equal(readFileSync(join(lab.dir, 'state', 'healthy'), 'utf8').trim(), '1');
   const plan = lab.cli('plan', '-c', cfg).stdout;
   assert.doesNotMatch(plan, /# problem:/, plan);
+});
+
+test('an RFC 4191 route (radvd route information 2000::/3 on isp1, accepted by the router\'s kernel): moved into isp1\'s table; when isp1 dies IPv6 goes by isp2, isp1\'s own prefix still by isp1', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  lab.enableIPv6([]);
+  // Inside the router's namespace only: accept route information options up to /64 on eth1.
+  for (const k of ['accept_ra=2', 'accept_ra_rt_info_max_plen=64']) lab.exec(lab.r, 'sysctl', '-qw', `net.ipv6.conf.eth1.${k}`);
+  const conf = join(lab.dir, 'radvd-rio.conf');
+  writeFileSync(conf, 'interface wan {\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  AdvDefaultLifetime 0;\n  route 2000::/3 {\n    AdvRouteLifetime 1800;\n  };\n};\n', { mode: 0o644 });
+  lab.spawnIn(lab.isp(1), ['radvd', '-C', conf, '-p', join(lab.dir, 'radvd-rio.pid'), '-n', '-m', 'stderr']);
+  await within(10_000, 'the kernel\'s proto ra route 2000::/3', () => /2000::\/3 via fe80::1 dev eth1 proto ra/.test(lab.ip(lab.r, '-6', 'route', 'show')));
+  const cfg = lab.writeConfig(
+    `probe: { targets: [203.0.113.1, "2001:db8:ff::1"], interval: 500ms, timeout: 500ms, down: 3, up: 3 }\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
+      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1" }\n` +
+      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2" }\n` +
+      `${lab.pathsYaml()}\n`,
+  );
+  const haip = lab.startHaip(['run', '-c', cfg, '-v']);
+  await haip.waitFor(/moved "-6 2000::\/3 via fe80::1 dev eth1 proto 9 .*into table 101/, 10_000);
+  lab.dropAtIsp(1);
+  await lab.waitForDefault6('eth2', 10_000);
+  // radvd advertises again every 3-4 s and the kernel puts the route back into main each time; haip
+  // takes it out again within a pass (logged once): every lookup must agree once that pass is done.
+  const wrong = () =>
+    ['2001:db8:ff::1', '2400::1', '3ffe::1'].flatMap((dst) => {
+      const out: string[] = [];
+      if (fib(lab, dst)?.dev !== 'eth2') out.push(`${dst}: ${JSON.stringify(fib(lab, dst))}`);
+      if (fib(lab, dst, '2001:db8:2::2')?.dev !== 'eth2') out.push(`${dst} from isp2's prefix: ${JSON.stringify(fib(lab, dst, '2001:db8:2::2'))}`);
+      const own = fib(lab, dst, '2001:db8:1::2');
+      if (own?.dev !== 'eth1' || own.table !== '101') out.push(`${dst} from isp1's prefix: ${JSON.stringify(own)}`);
+      return out;
+    });
+  let last: string[] = [];
+  await within(5000, 'every IPv6 lookup agrees with haip', () => (last = wrong()).length === 0).catch((err) => assert.fail(`${err.message}: ${last.join('; ')}`));
+  await sleep(5000); // at least one more advertisement
+  await within(2000, 'still agreeing after the next advertisement', () => (last = wrong()).length === 0).catch((err) => assert.fail(`${err.message}: ${last.join('; ')}`));
+  assert.equal(haip.lines.filter((l) => l.includes('moved "')).length, 1, 'logged once however often the RA puts it back');
+  assert.equal(readFileSync(join(lab.dir, 'state', 'healthy'), 'utf8').trim(), '1');
 });
