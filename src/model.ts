@@ -112,6 +112,8 @@ export interface Config {
   mainTable: number;
   /** Metric of that default route; absent: 0. Foreign defaults at this metric or lower are drift. */
   mainMetric?: number;
+  /** Foreign routes in main shorter than this are moved into their link's table; absent: /8 and /16. */
+  shadowPrefix?: Partial<Record<Family, number>>;
   rtTablesFile?: string;
   rtProtosFile?: string;
 }

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Daemon } from '../../src/daemon';
+import { parseConfigText } from '../../src/config/load';
 import { healthValue } from '../../src/healthFile';
 import { LinkConfig, Route } from '../../src/model';
 import { covers, judge, LinkFacts, lookupsFor, targetAddress } from '../../src/net/effective';
@@ -100,6 +101,16 @@ describe('effective routes: pure', () => {
     assert.equal(later.desired.remove, undefined);
     const gone = moveShadows({ mainTable: 254, protocol: 72 }, [], { routes: [], rules: [] }, [{ ...lanes[0], links: [{ ...facts()[0], source: undefined }, facts()[1]] }], first.moved);
     assert.deepEqual(gone.moved, [], 'a link that lost its address lost its lease\'s routes');
+  });
+
+  it('shadow_prefix sets the limits; unset, /8 and /16', () => {
+    const cfg = parseConfigText('probe: { targets: [203.0.113.1] }\nlinks:\n  - { name: a, interface: eth1, weight: 1, gateway: 198.18.1.1 }\nshadow_prefix: { ipv4: 4 }\n', 'haip.yaml');
+    assert.deepEqual(cfg.shadowPrefix, { 4: 4 });
+    const half = r('0.0.0.0/5', 'eth1', 16, 254, '198.18.1.1');
+    const lanes = [{ family: 4 as const, active: 'lte', links: facts() }];
+    const q = [{ family: 4 as const, dst: '1.0.0.1', route: half }];
+    assert.equal(moveShadows({ mainTable: 254, protocol: 72 }, q, { routes: [], rules: [] }, lanes, []).fresh.length, 1, '/5 is shorter than /8');
+    assert.equal(moveShadows({ mainTable: 254, protocol: 72, shadowPrefix: { 4: 4 } }, q, { routes: [], rules: [] }, lanes, []).fresh.length, 0, 'but not than /4');
   });
 
   it('healthy is 0 while traffic goes another way than haip chose', () => {
