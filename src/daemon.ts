@@ -17,6 +17,7 @@ import { defaultRouteFor, desiredFamilies, learnedGateway6, viewLink, viewLink6 
 import { LearnedGateway, learnGateways } from './net/gateways';
 import { Observation } from './net/router';
 import { describeMove, laneFacts, moveShadows, MovedRoute } from './net/shadows';
+import { claimsOf, freshConflicts, owners, withoutConflictedSources } from './net/ownership';
 import { selectRoute } from './select';
 import { Clock, TimerHandle } from './sys/clock';
 import { isIPv6Event, LinkEvents } from './sys/linkEvents';
@@ -76,6 +77,9 @@ export class Daemon {
   private moved: MovedRoute[] = [];
   private misrouted: string[] = [];
   private misroutedSeen: string[] = [];
+  private claimsSeen: string[] = [];
+  private conflictsTold = new Set<string>();
+  private conflicts: string[] = [];
   private readonly lanes: Lane[];
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
@@ -325,7 +329,13 @@ export class Daemon {
     const plan = moveShadows(this.config, obs.lookups, state, lanes, this.moved, obs.net.routes);
     for (const m of plan.fresh) this.deps.log.warning(describeMove(m));
     [this.moved, this.misroutedSeen] = [plan.moved, plan.problems];
-    return plan.desired;
+    // Ownership (issue 21): an address or prefix two links claim stays with the first; the newcomer gets no source rule.
+    const claims = claimsOf(this.lanes.map((l) => ({ family: l.family, views: l.links.all().map((rt) => rt.view) })));
+    const own = owners(claims, this.claimsSeen);
+    const told = freshConflicts(this.conflictsTold, own.conflicts);
+    for (const c of told.fresh) this.deps.log.warning(c.text);
+    [this.claimsSeen, this.conflictsTold, this.conflicts] = [own.seen, told.told, own.conflicts.map((c) => c.text)];
+    return withoutConflictedSources(plan.desired, own.conflicts, (n) => this.config.links.find((l) => l.name === n)?.table, claims);
   }
 
   /**
@@ -564,7 +574,7 @@ export class Daemon {
       links: four.links.all(),
       active: four.routedBy,
       ...(six.links.size ? { six: { links: six.links.all(), active: six.routedBy, activeSince: six.activeSince, switches: six.switches } } : {}),
-      problems: [...refused, this.reconciler.problem(this.deps.clock.now()), ...this.misrouted].filter((x): x is string => x !== null),
+      problems: [...refused, this.reconciler.problem(this.deps.clock.now()), ...this.misrouted, ...this.conflicts].filter((x): x is string => x !== null),
       misrouted: this.misrouted.length,
       held: (rt) => this.heldBack(rt),
       activeSince: four.activeSince,
