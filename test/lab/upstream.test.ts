@@ -107,3 +107,30 @@ test('an RFC 4191 route (radvd route information 2000::/3 on isp1, accepted by t
   assert.equal(haip.lines.filter((l) => l.includes('moved "')).length, 1, 'logged once however often the RA puts it back');
   assert.equal(readFileSync(join(lab.dir, 'state', 'healthy'), 'utf8').trim(), '1');
 });
+
+test('an address collision from a lease: isp1\'s dnsmasq renumbers the router to isp2\'s own address; isp2\'s traffic stays on isp2, one warning names both links', async (t) => {
+  const lab = Lab.create({ createUplinks: [2] });
+  const dhcp = new Dhcp(lab);
+  t.after(async () => {
+    await dhcp.stopAll();
+    lab.destroy();
+  });
+  lab.addUplink(1, false);
+  // isp1's box claims isp2's subnet and hands out exactly isp2's address (198.18.2.2).
+  lab.ip(lab.isp(1), 'addr', 'add', '198.18.2.1/24', 'dev', 'wan');
+  // A host reservation: dnsmasq hands out addresses outside its range to a MAC it knows.
+  const mac = JSON.parse(lab.ip(lab.r, '-j', 'link', 'show', 'eth1'))[0].address;
+  dhcp.server(1, 2, [`--dhcp-host=${mac},198.18.2.2`]);
+  const cfg = lab.writeConfig(lab.configYaml(FAST).replace(', gateway: 198.18.1.1', ''));
+  const haip = lab.startHaip(['run', '-c', cfg, '-v']);
+  await haip.waitFor(/ready:/, 10_000);
+  dhcp.client('dhcpcd', 'eth1');
+  await within(20_000, 'eth1 leased isp2\'s address', () => /inet 198\.18\.2\.2\//.test(lab.ip(lab.r, '-4', 'addr', 'show', 'dev', 'eth1')));
+  await haip.waitFor(/isp1 and isp2 both claim the address 198\.18\.2\.2: it stays isp2's/, 5000);
+  lab.dropAtIsp(1);
+  await sleep(3000);
+  assert.doesNotMatch(lab.rules(), /from 198\.18\.2\.2 lookup 101/);
+  const f = fib(lab, '203.0.113.1', '198.18.2.2');
+  assert.equal(f?.dev, 'eth2', `isp2's address still leaves by isp2: ${JSON.stringify(f)}`);
+  assert.equal(haip.lines.filter((l) => l.includes('both claim')).length, 1, 'warned once');
+});
