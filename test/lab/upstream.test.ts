@@ -134,3 +134,30 @@ test('an address collision from a lease: isp1\'s dnsmasq renumbers the router to
   assert.equal(f?.dev, 'eth2', `isp2's address still leaves by isp2: ${JSON.stringify(f)}`);
   assert.equal(haip.lines.filter((l) => l.includes('both claim')).length, 1, 'warned once');
 });
+
+test('a prefix collision from an RA: isp1\'s radvd advertises isp2\'s prefix, the router takes an address in it on eth1; isp2\'s prefix still leaves by isp2', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  lab.enableIPv6([]);
+  lab.ip(lab.r, '-6', 'addr', 'del', '2001:db8:1::2/64', 'dev', 'eth1');
+  const cfg = lab.writeConfig(
+    `probe: { targets: [203.0.113.1, "2001:db8:ff::1"], interval: 500ms, timeout: 500ms, down: 3, up: 3 }\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
+      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1" }\n` +
+      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2" }\n` +
+      `${lab.pathsYaml()}\n`,
+  );
+  const haip = lab.startHaip(['run', '-c', cfg, '-v']);
+  await haip.waitFor(/ready:/, 10_000);
+  lab.exec(lab.r, 'sysctl', '-qw', 'net.ipv6.conf.eth1.accept_ra=2');
+  const conf = join(lab.dir, 'radvd-prefix.conf');
+  writeFileSync(conf, 'interface wan {\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  AdvDefaultLifetime 0;\n  prefix 2001:db8:2::/64 {\n    AdvOnLink on;\n    AdvAutonomous on;\n  };\n};\n', { mode: 0o644 });
+  lab.spawnIn(lab.isp(1), ['radvd', '-C', conf, '-p', join(lab.dir, 'radvd-prefix.pid'), '-n', '-m', 'stderr']);
+  await within(10_000, 'a SLAAC address in isp2\'s prefix on eth1', () => /inet6 2001:db8:2:0:[0-9a-f:]+\/64 scope global/.test(lab.ip(lab.r, '-6', 'addr', 'show', 'dev', 'eth1')));
+  await haip.waitFor(/isp1 and isp2 both claim 2001:db8:2:[0-9a-f:]+ inside 2001:db8:2::\/64: it stays isp2's/, 5000);
+  lab.dropAtIsp(1);
+  await sleep(3000);
+  assert.doesNotMatch(lab.ip(lab.r, '-6', 'rule', 'show'), /from 2001:db8:2::\/64 lookup 101/);
+  const f = fib(lab, '2001:db8:ff::1', '2001:db8:2::2');
+  assert.equal(f?.dev, 'eth2', `isp2's prefix still leaves by isp2: ${JSON.stringify(f)}`);
+  assert.equal(haip.lines.filter((l) => l.includes('both claim')).length, 1, 'warned once');
+});
