@@ -334,6 +334,7 @@ export class Daemon {
     const own = owners(claims, this.claimsSeen);
     const told = freshConflicts(this.conflictsTold, own.conflicts);
     for (const c of told.fresh) this.deps.log.warning(c.text);
+    if (told.fresh.length || own.conflicts.length !== this.conflicts.length) this.markStatusDirty();
     [this.claimsSeen, this.conflictsTold, this.conflicts] = [own.seen, told.told, own.conflicts.map((c) => c.text)];
     return withoutConflictedSources(plan.desired, own.conflicts, (n) => this.config.links.find((l) => l.name === n)?.table, claims);
   }
@@ -344,8 +345,12 @@ export class Daemon {
    */
   private settle(outcome: PassOutcome) {
     // The lookups are the truth only for a pass that changed nothing; after a change, one more pass looks again.
-    if (!outcome.changed) this.misrouted = this.misroutedSeen;
-    else if (this.misroutedSeen.length || this.misrouted.length) void this.reconciler.sync('kernel event');
+    if (!outcome.changed) {
+      const news = this.misrouted.join('\n') !== this.misroutedSeen.join('\n');
+      this.misrouted = this.misroutedSeen;
+      // At once, like a switch: healthy and status must not say what the kernel no longer does.
+      if (news && !this.stopped) this.publishStatus();
+    } else if (this.misroutedSeen.length || this.misrouted.length) void this.reconciler.sync('kernel event');
     for (const lane of this.lanes) this.settleLane(lane, outcome);
   }
 

@@ -105,7 +105,7 @@ const key = (r: Route) => routeToString({ ...r, metric: undefined });
 export function judge(input: EffectiveInput, lookups: Lookup[]): Verdict {
   const targets = input.links.flatMap((l) => l.link.probe.targets.map(targetAddress)).filter((a): a is string => !!a && familyOfAddress(a) === input.family);
   const shadows = new Map<string, { route: Route; link: LinkFacts }>();
-  const problems = new Set<string>();
+  const problems = new Map<string, string[]>();
   const byIface = (dev?: string) => input.links.find((l) => l.family === input.family && l.link.interface === dev);
   const active = input.links.find((l) => l.family === input.family && l.link.name === input.active);
   for (const q of lookups) {
@@ -119,14 +119,19 @@ export function judge(input: EffectiveInput, lookups: Lookup[]): Verdict {
     const via = byIface(r.dev);
     if (!wide || !via) continue;
     const fam = input.family === 6 ? 'IPv6 ' : '';
-    const what = `${fam}traffic to ${q.dst}${q.from ? ` from ${q.from}` : ''} goes by ${via.link.name} (${routeToString(r)})`;
+    // One line per way traffic goes wrong, naming its destinations (not one per sampled address).
+    const add = (why: string) => {
+      const k = `${fam}traffic to @${q.from ? ` from ${q.from}` : ''} goes by ${via.link.name} (${routeToString(r)}), ${why}`;
+      problems.set(k, [...(problems.get(k) ?? []), q.dst]);
+    };
     if (q.from) {
       const mine = input.links.find((l) => l.link.name === q.link);
-      if (mine?.usable && via.link.name !== mine.link.name) problems.add(`${what}, not by ${mine.link.name} whose address it is`);
-    } else if (active && via.link.name !== active.link.name) problems.add(`${what}, not by ${active.link.name}, haip's choice`);
-    else if (!via.usable) problems.add(`${what}, which haip considers down`);
+      if (mine?.usable && via.link.name !== mine.link.name) add(`not by ${mine.link.name} whose address it is`);
+    } else if (active && via.link.name !== active.link.name) add(`not by ${active.link.name}, haip's choice`);
+    else if (!via.usable) add('which haip considers down');
   }
-  return { shadows: [...shadows.values()], problems: [...problems] };
+  const list = (d: string[]) => (d.length <= 2 ? d.join(' and ') : `${d.slice(0, 2).join(', ')} and ${d.length - 2} more`);
+  return { shadows: [...shadows.values()], problems: [...problems].map(([k, d]) => k.replace('@', list(d))) };
 }
 
 /** The copy of a moved route in its link's table, as haip's. */

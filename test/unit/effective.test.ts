@@ -81,6 +81,10 @@ describe('effective routes: pure', () => {
     assert.deepEqual(judge(input(null, [false, false]), [{ family: 4, dst: '1.0.0.1', route: viaDsl }]).problems, [
       'traffic to 1.0.0.1 goes by dsl (default via 198.18.1.1 dev eth1 proto 72 table main), which haip considers down',
     ]);
+    const many = ['1.0.0.1', '17.0.0.1', '33.0.0.1'].map((dst) => ({ family: 4 as const, dst, route: viaDsl }));
+    assert.deepEqual(judge(input('lte', [false, true]), many).problems, [
+      "traffic to 1.0.0.1, 17.0.0.1 and 1 more goes by dsl (default via 198.18.1.1 dev eth1 proto 72 table main), not by lte, haip's choice",
+    ]);
     const fromLte = { family: 4 as const, dst: '1.0.0.1', from: '198.18.9.2', link: 'lte', route: viaDsl };
     assert.match(judge(input('dsl'), [fromLte]).problems[0], /from 198\.18\.9\.2 goes by dsl .*not by lte whose address it is/);
     // A longer foreign route is not the default route's traffic.
