@@ -79,7 +79,6 @@ export class Daemon {
   private misroutedSeen: string[] = [];
   private claimsSeen: string[] = [];
   private conflictsTold = new Set<string>();
-  private conflicts: string[] = [];
   private readonly lanes: Lane[];
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
@@ -334,8 +333,7 @@ export class Daemon {
     const own = owners(claims, this.claimsSeen);
     const told = freshConflicts(this.conflictsTold, own.conflicts);
     for (const c of told.fresh) this.deps.log.warning(c.text);
-    if (told.fresh.length || own.conflicts.length !== this.conflicts.length) this.markStatusDirty();
-    [this.claimsSeen, this.conflictsTold, this.conflicts] = [own.seen, told.told, own.conflicts.map((c) => c.text)];
+    [this.claimsSeen, this.conflictsTold] = [own.seen, told.told];
     return withoutConflictedSources(plan.desired, own.conflicts, (n) => this.config.links.find((l) => l.name === n)?.table, claims);
   }
 
@@ -579,7 +577,7 @@ export class Daemon {
       links: four.links.all(),
       active: four.routedBy,
       ...(six.links.size ? { six: { links: six.links.all(), active: six.routedBy, activeSince: six.activeSince, switches: six.switches } } : {}),
-      problems: [...refused, this.reconciler.problem(this.deps.clock.now()), ...this.misrouted, ...this.conflicts].filter((x): x is string => x !== null),
+      problems: [...refused, this.reconciler.problem(this.deps.clock.now()), ...this.misrouted].filter((x): x is string => x !== null),
       misrouted: this.misrouted.length,
       held: (rt) => this.heldBack(rt),
       activeSince: four.activeSince,
