@@ -323,6 +323,6 @@ export class Daemon {
 
   statusDoc(): StatusDoc {
     const now = this.deps.clock.now();
-    return lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.heldBack(rt), now, process.pid, this.steps.upstream.problems());
+    return lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.heldBack(rt), now, process.pid);
   }
 }

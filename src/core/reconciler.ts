@@ -60,8 +60,6 @@ export interface PassOutcome {
   /** Main's default routes read back after the pass, in the kernel's order. */
   mainDefaults: Route[];
   failed: { command: Command; error: CommandError }[];
-  /** The pass changed the kernel: what it observed before is no longer the truth. */
-  changed?: boolean;
 }
 
 export class Reconciler {
@@ -254,7 +252,7 @@ export class Reconciler {
       this.retryLater();
       return;
     }
-    return { mainDefaults, failed: result.failed.map((command, i) => ({ command, error: result.errors[i] })), changed: result.applied.length > 0 };
+    return { mainDefaults, failed: result.failed.map((command, i) => ({ command, error: result.errors[i] })) };
   }
 
   /**
@@ -292,7 +290,6 @@ export class Reconciler {
   }
 
   /** The config's tables and those of earlier configs that still held haip's routes at the last read. */
-  /** What a pass reads: haip's tables, former ones still to clean, and the effective-route lookups. */
   private scope(): ReadScope {
     const scope = readScope(this.target.config());
     const tables = new Set([...scope.tables, ...this.formerTables]);

@@ -32,24 +32,23 @@ export class Dhcp {
   }
 
   /** dnsmasq on isp<i>'s wan, handing out 198.18.<net>.50-60/24 with router 198.18.<net>.1 (DHCP only, no DNS). */
-  server(i: number, net: number, extra: string[] = []): Haip {
+  server(i: number, net: number): Haip {
     const d = this.dir('dnsmasq');
     const p = this.lab.spawnIn(this.lab.isp(i), [
       'dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--interface=wan', '--bind-interfaces', '--dhcp-authoritative',
       `--dhcp-range=198.18.${net}.50,198.18.${net}.60,255.255.255.0,2m`, `--dhcp-option=3,198.18.${net}.1`,
-      `--dhcp-leasefile=${d}/leases`, `--pid-file=${d}/pid`, '--log-dhcp', `--log-facility=${d}/log`, ...extra,
+      `--dhcp-leasefile=${d}/leases`, `--pid-file=${d}/pid`, '--log-dhcp', `--log-facility=${d}/log`,
     ]);
     this.procs.push(p);
     return p;
   }
 
   /** A client on the router's `iface`, as its distribution's own scripts would set it up. */
-  /** @param options dhcpcd only: more `option` names to request (classless_static_routes). */
-  client(kind: ClientKind, iface: string, options: string[] = []): Haip {
+  client(kind: ClientKind, iface: string): Haip {
     const d = this.dir(kind);
     let argv: string[];
     if (kind === 'dhcpcd') {
-      writeFileSync(join(d, 'dhcpcd.conf'), `noipv6\nnoipv4ll\nnoarp\noption ${['routers', 'subnet_mask', ...options].join(', ')}\n`);
+      writeFileSync(join(d, 'dhcpcd.conf'), 'noipv6\nnoipv4ll\nnoarp\noption routers, subnet_mask\n');
       // Its own hooks would write resolv.conf: a script that does nothing instead. dhcpcd installs the
       // address and the routes itself (main, metric 1000 + ifindex, proto dhcp).
       const hook = this.script(d, 'hook.sh', '#!/bin/sh\nexit 0\n');
