@@ -1,6 +1,7 @@
 // Keeps the kernel matching what haip wants: one pass at a time reads the kernel, asks for the desired
 // state, applies the difference and then sticky's nft table. Kernel events are debounced, a periodic
 // pass catches what no event told, failures are retried with backoff and drift is put back rate-limited.
+import { RETRY_MAX_MS, RETRY_MS } from './backoff';
 import { Log } from '../log';
 import { Config, Family, LinkState, NetState, Route, routeToString, ruleToString } from '../model';
 import { Command, commandToString } from '../net/iproute';
@@ -15,8 +16,6 @@ import { CommandError, Runner } from '../sys/runner';
 
 export const EVENT_DEBOUNCE_MS = 30;
 export const RESYNC_MS = 30_000;
-export const RETRY_MS = 1000;
-export const RETRY_MAX_MS = 30_000;
 export const DRIFT_MIN_GAP_MS = 500;
 /** A pass running this long, or `ip` timing out this long, is a hang: the watchdog stops being fed. */
 export const HUNG_LIMIT_MS = 20_000;

@@ -5,12 +5,10 @@
 // The invariant kept here: while some link answers whose route the kernel takes, the choice is never a
 // link whose route it refused, so the host is never left without a default route (the refused link is
 // tried again in the background, its retry time backing off).
+import { backoffMs } from './backoff';
 import { Family } from '../model';
 import { Candidate, selectRoute } from '../select';
 
-/** A refused route is tried again after 1 s, 2 s, 4 s ... at most 30 s. */
-export const REFUSED_RETRY_MS = 1000;
-export const REFUSED_RETRY_MAX_MS = 30_000;
 
 export interface Refusal {
   link: string;
@@ -111,7 +109,7 @@ export function settle(s: Selection, routedBy: string | null, refusal: string | 
     const reason = refusal ?? 'the kernel does not route by it';
     const before = refusalOf(s, p.to);
     const tries = (before?.tries ?? 0) + 1;
-    const delay = Math.min(REFUSED_RETRY_MS * 2 ** (tries - 1), REFUSED_RETRY_MAX_MS);
+    const delay = backoffMs(tries);
     const r: Refusal = { link: p.to, reason, at: before?.at ?? now, retryAt: now + delay, tries };
     next = { ...next, pending: undefined, refused: [...s.refused.filter((x) => x.link !== p.to), r] };
     if (!before || before.reason !== reason) events.push({ kind: 'refused', family: s.family, link: p.to, reason, routedBy, fallback: true });

@@ -23,10 +23,12 @@ export function foldRound(health: LinkHealth, r: RoundResult, link: LinkConfig, 
   return answering(next) ? stepQuality(next, samples, qualityLimits(link), now) : next;
 }
 
-/** A link probing with full-size echoes that goes down may be a path-MTU black hole: say so. */
+/** A link pinging with full-size echoes that goes down may be a path-MTU black hole: say so. */
 function withMtuHint(h: LinkHealth, link: LinkConfig): LinkHealth {
-  const { size } = link.probe;
-  return size === undefined ? h : { ...h, reason: `${h.reason}; ${size}-byte echoes sent unfragmented: path MTU below ${size + 28}?` };
+  const { size, targets } = link.probe;
+  // Only echoes carry the size; socket probes (tcp://, http://, dns://) say nothing about the path's MTU.
+  if (size === undefined || targets.every((t) => t.includes('://'))) return h;
+  return { ...h, reason: `${h.reason}; ${size}-byte echoes sent unfragmented: path MTU below ${size + 28}?` };
 }
 
 /** No answer for `down x interval`: an answering link goes down now; null when there is nothing to do. */

@@ -62,10 +62,11 @@ export function viewLink(link: LinkConfig, iface: InterfaceFacts | undefined, le
   // Only a point-to-point link reaches its far end with `default dev IF`; on a broadcast link that
   // route makes the host ARP for every destination, which never works.
   const pointToPoint = isPointToPoint(iface, addr);
+  const big = tooBig(link, iface, 4);
   if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
   else if (!addr) view.unusable = link.source ? `${link.interface} does not hold ${link.source}` : `${link.interface} has no IPv4 address`;
   else if (gateway && iface.addresses.some((a) => a.address === gateway)) view.unusable = `gateway ${gateway} is ${link.interface}'s own address`;
-  else if (tooBig(link, iface, 4)) view.unusable = tooBig(link, iface, 4);
+  else if (big) view.unusable = big;
   else if (!gateway && !pointToPoint && !link.onLink)
     view.unusable = `gateway of ${link.interface} unknown: no default route through it in any table (none from a DHCP client) and no gateway in the config`;
   return view;
@@ -104,7 +105,10 @@ export function viewLink6(link: LinkConfig, iface: InterfaceFacts | undefined, l
   if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
   else if (!addr) view.unusable = link.source6 ? `${link.interface} does not hold ${link.source6}` : `${link.interface} has no global IPv6 address`;
   else if (!gateway) view.unusable = `IPv6 gateway of ${link.interface} unknown: no default route through it in main (router advertisement, DHCPv6 client) and no gateway6 in the config`;
-  else if (tooBig(link, iface, 6)) view.unusable = tooBig(link, iface, 6);
+  else {
+    const big = tooBig(link, iface, 6);
+    if (big) view.unusable = big;
+  }
   return view;
 }
 

@@ -55,7 +55,7 @@ export function gatewayRoute(dev: string, iface: InterfaceFacts, routes: Route[]
 
 /**
  * One learned gateway per link that has no `gateway` in its config. A gateway stays learned while it
- * stays inside a prefix of the interface (an on-link one while the link's address stays), so a client's route that haip takes over in main (same
+ * stays inside a prefix of the interface (an on-link one while the interface has an address), so a client's route that haip takes over in main (same
  * metric) or that the client briefly removes while renewing does not make the link unusable; a move to
  * another subnet forgets it until the client's new route shows.
  *

@@ -48,6 +48,9 @@ describe('probe.size', () => {
     assert.match(foldRound(up, lost, big, [], undefined, 1).reason, /1 failed probe round in a row.*1472-byte echoes sent unfragmented: path MTU below 1500\?/);
     assert.doesNotMatch(foldRound(up, lost, config('').links[0], [], undefined, 1).reason, /MTU/);
     assert.match(foldSilence(up, big, { at: 5, forMs: 3000 } as Parameters<typeof foldSilence>[2])!.reason, /path MTU below 1500\?/);
+    // Socket probes do not carry the size: no hint for a link that only connects.
+    const sockets = parseConfigText(`probe: { targets: ["tcp://203.0.113.1:443"], down: 1, size: 1472 }\ntables: { T1: 101 }\nlinks:\n  - { name: dsl, interface: ppp0, table: T1, gateway: 198.18.1.1 }\n`, 's.yaml').links[0];
+    assert.doesNotMatch(foldRound(up, lost, sockets, [], undefined, 1).reason, /MTU/);
     // Carrier loss is not the path's MTU.
     assert.doesNotMatch(foldRound(up, lost, big, [], 'eth1 has no carrier', 1).reason, /MTU/);
   });

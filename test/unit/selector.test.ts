@@ -2,7 +2,8 @@
 // random sequences of probe results, kernel refusals and read-backs checked against the invariants.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { choose, newSelection, nextRetry, REFUSED_RETRY_MAX_MS, Selection, SelectionEvent, settle } from '../../src/core/selector';
+import { RETRY_MAX_MS as REFUSED_RETRY_MAX_MS } from '../../src/core/backoff';
+import { choose, newSelection, nextRetry, Selection, SelectionEvent, settle } from '../../src/core/selector';
 import { Family, LinkState } from '../../src/model';
 import { Candidate } from '../../src/select';
 
