@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_TEST := node --test --test-reporter=spec
 
-.PHONY: all deps build unit lab e2e fresh test test-node18 demo bench bench-loss docs deb clean
+.PHONY: all deps build unit lab e2e fresh test test-node18 demo bench bench-loss docs deb release clean
 
 all: build
 
@@ -41,6 +41,10 @@ test: build
 
 deb:
 	bash scripts/deb.sh
+
+# The next version in package.json and a debian/changelog stanza to fill in (docs/decisions.md, "How a release is made").
+release:
+	bash scripts/release.sh "$(VERSION)"
 
 # Unit and lab tests again on Debian 12's own nodejs 18, in a private mount namespace.
 test-node18: build

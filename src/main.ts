@@ -25,6 +25,7 @@ import { MetricsFile } from './metrics';
 import { allSinks, FileStatus, FileWriter } from './status';
 import { AlreadyRunning, holdInstanceLock } from './sys/instanceLock';
 import { statusReport } from './statusView';
+import { VERSION } from './version';
 
 const DEFAULT_CONFIG = '/etc/haip/haip.yaml';
 
@@ -134,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
   const log = createLog(style, effectiveLevel('info', args.verbosity), logTo, journal);
   const commands: Record<Subcommand, () => Promise<number> | number> = {
     help: () => (process.stdout.write((args.topic ? commandHelp(args.topic) : USAGE) + '\n'), 0),
-    version: () => (process.stdout.write(`haip ${require('../../package.json').version}\n`), 0),
+    version: () => (process.stdout.write(`haip ${VERSION}\n`), 0),
     run: () => run(args, log, async () => journal?.close(300)),
     check: () => {
       process.stdout.write(checkReport(loadConfig(args)) + '\n');

@@ -57,6 +57,8 @@ export interface StatusDoc {
   since6?: string;
   switches6?: number;
   pid: number;
+  /** The daemon's version (package.json); absent in files of 0.1.0. */
+  version?: string;
   updated: string;
   /** Default-route switches since the daemon started. */
   switches: number;

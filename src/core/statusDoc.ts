@@ -5,6 +5,7 @@ import { Family } from '../model';
 import { fam } from './announce';
 import { LinkRuntime } from './registry';
 import { refusalOf, Selection } from './selector';
+import { VERSION } from '../version';
 
 export interface StatusInput {
   links: LinkRuntime[];
@@ -81,7 +82,7 @@ function qualityStatus(rt: LinkRuntime): QualityStatus | null {
 export function statusDocument(s: StatusInput): StatusDoc {
   const six = s.six ? { active6: s.six.active, since6: iso(s.six.activeSince), switches6: s.six.switches } : {};
   const links = [...s.links, ...(s.six?.links ?? [])].map((rt) => linkStatus(rt, s.held(rt), s.refused(rt)));
-  return { active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links };
+  return { active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, version: VERSION, updated: iso(s.now), switches: s.switches, problems: s.problems, links };
 }
 
 /** A family's side as the status document reads it. */
