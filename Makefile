@@ -18,6 +18,7 @@ build: deps node_modules/.package-lock.json
 	@chmod +x bin/haip
 
 unit: build
+	@bash scripts/deps.sh --unit
 	$(NODE_TEST) dist/test/unit/
 
 # One file at a time: timing figures on a 2-core machine mean little when labs race each other.
