@@ -28,8 +28,8 @@ export function familyLink(link: LinkConfig, family: Family): LinkConfig | undef
 }
 
 /** The families a config's links probe, IPv4 first. */
-export function configFamilies(config: { links: LinkConfig[] }): Family[] {
-  return FAMILIES.filter((f) => config.links.some((l) => l.probe.targets.some((t) => familyOf(t) === f)));
+export function configFamilies(config: { links: LinkConfig[]; rules?: { family?: 6 }[] }): Family[] {
+  return FAMILIES.filter((f) => config.links.some((l) => l.probe.targets.some((t) => familyOf(t) === f)) || (f === 6 && config.rules?.some((r) => r.family === 6)));
 }
 
 /** `ip -4` or `ip -6`. */
@@ -37,6 +37,8 @@ export const familyFlag = (f: Family | undefined) => (f === 6 ? '-6' : '-4');
 
 export interface ProbeSettings {
   targets: string[];
+  /** ICMP payload bytes, sent with don't-fragment (path-MTU probes); absent: ping's default 56. */
+  size?: number;
   intervalMs: number;
   timeoutMs: number;
   quorum: number;
@@ -74,6 +76,8 @@ export interface LinkConfig {
 }
 
 export interface RuleConfig {
+  /** 6 when from or to is IPv6 (an `ip -6 rule`); absent: IPv4. */
+  family?: 6;
   priority: number;
   table: number;
   from?: string;
@@ -130,6 +134,11 @@ export interface Route {
   gateway?: string;
   prefsrc?: string;
   scope?: 'link';
+  /**
+   * The gateway is reached on the link without a connected route covering it (`onlink`): a hoster's /32
+   * with its gateway in another subnet, DHCP option 121's `GW/32` + `default via GW`.
+   */
+  onlink?: boolean;
   protocol: number;
   metric?: number;
 }
@@ -162,6 +171,8 @@ export interface InterfaceFacts {
   up: boolean; // administratively up and carrier present
   /** IFF_POINTOPOINT (ppp, tun, gre): `default dev IF` reaches the far end without a gateway. */
   pointToPoint?: boolean;
+  /** The interface MTU; absent: not read. */
+  mtu?: number;
   addresses: { address: string; prefixlen: number; peer?: string }[];
   /** Global IPv6 addresses in use (not tentative, failed or deprecated); absent: none read. */
   addresses6?: { address: string; prefixlen: number }[];
@@ -197,6 +208,7 @@ export function routeWords(r: Route, table: (t: number) => string = tableName): 
   const parts = r.type ? [r.type, r.dst] : [r.dst];
   if (r.gateway) parts.push('via', r.gateway);
   if (r.dev) parts.push('dev', r.dev);
+  if (r.onlink) parts.push('onlink');
   if (r.prefsrc) parts.push('src', r.prefsrc);
   if (r.scope) parts.push('scope', r.scope);
   parts.push('proto', String(r.protocol));

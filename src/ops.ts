@@ -1,5 +1,6 @@
 // One-shot operations on the host: `haip plan` (what the config would do here, changing nothing) and
 // `haip flush` (remove what haip owns, and nothing else).
+import { explainTarget } from './sys/probeTarget';
 import { Log } from './log';
 import { Config, familyLink, Route, routeToString } from './model';
 import { desiredFamilies, FamilyPlan, learnedGateway6, viewLink, viewLink6 } from './net/desired';
@@ -16,7 +17,11 @@ export function checkReport(config: Config): string {
   const n = config.links.length;
   if (!n) return `${config.source}: ok, no links: haip changes nothing on this host until links are added (see haip.yaml(5))`;
   const six = config.links.filter((l) => familyLink(l, 6)).map((l) => l.name);
-  return `${config.source}: ok, ${n} link${n === 1 ? '' : 's'}: ${config.links.map((l) => l.name).join(', ')}${six.length ? `; IPv6 too on ${six.join(', ')}` : ''}`;
+  const head = `${config.source}: ok, ${n} link${n === 1 ? '' : 's'}: ${config.links.map((l) => l.name).join(', ')}${six.length ? `; IPv6 too on ${six.join(', ')}` : ''}`;
+  const targets = [...new Set(config.links.flatMap((l) => l.probe.targets))];
+  // Only the kinds whose answer can be faked are explained; bare addresses say nothing new.
+  const explained = targets.filter((t) => t.includes('://')).map((t) => `  probe ${explainTarget(t)}`);
+  return [head, ...explained].join('\n');
 }
 
 export async function planReport(config: Config, ip: Runner): Promise<string> {

@@ -9,6 +9,8 @@ export interface TargetStatus {
   address: string;
   rtt_ms: number | null;
   loss: number | null;
+  /** Why the last probe of it failed ("HTTP 302, expected 204", "no answer within 500 ms"), or null. */
+  failure?: string | null;
 }
 
 export interface LinkStatus {
@@ -49,6 +51,8 @@ export interface QualityStatus {
 }
 
 export interface StatusDoc {
+  /** The daemon's version; absent in files older than 0.2.0. */
+  version?: string;
   /** The link the kernel routes IPv4 by. */
   active: string | null;
   since: string;
@@ -57,8 +61,6 @@ export interface StatusDoc {
   since6?: string;
   switches6?: number;
   pid: number;
-  /** The daemon's version (package.json); absent in files of 0.1.0. */
-  version?: string;
   updated: string;
   /** Default-route switches since the daemon started. */
   switches: number;

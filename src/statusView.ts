@@ -55,7 +55,7 @@ export function renderStatus(doc: StatusDoc, now: number): string {
 /** Which haip wrote the document; after an upgrade without a restart, that this command is newer. */
 export function versionLine(doc: StatusDoc, cli: string): string {
   const daemon = typeof doc.version === 'string' ? neutralise(doc.version) : undefined;
-  const line = `haip ${daemon ?? '0.1.0 or older (status.json names no version)'}, pid ${doc.pid}`;
+  const line = `haip ${daemon ?? '0.1.0 or older (status.json names no version)'}, pid ${Number(doc.pid)}`;
   return daemon === cli ? `${line}\n` : `${line}; this command is haip ${cli}: restart haip to run it (systemctl restart haip)\n`;
 }
 

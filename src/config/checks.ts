@@ -86,6 +86,8 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
     if (!r || typeof r !== 'object' || (typeof r.table !== 'string' && typeof r.table !== 'number')) return;
     if (resolveTable(r.table, tables) === undefined) problem(['rules', i, 'table'], `unknown table "${r.table}": add it under tables`);
     if (r.mask !== undefined && r.fwmark === undefined) problem(['rules', i, 'mask'], 'mask needs fwmark');
+    if (typeof r.from === 'string' && typeof r.to === 'string' && r.from.includes(':') !== r.to.includes(':'))
+      problem(['rules', i, 'to'], `${r.to} is ${r.to.includes(':') ? 'IPv6' : 'IPv4'} but from ${r.from} is ${r.from.includes(':') ? 'IPv6' : 'IPv4'}: a rule matches one family`);
   });
   for (const p of stickyProblems(raw, locate)) out.push(p);
   for (const p of misroutingProblems(raw, locate, tables, linkTables)) out.push(p);
@@ -165,6 +167,7 @@ function misroutingProblems(raw: RawConfig, locate: Locator, tables: Record<stri
   raw.links.forEach((l, i) => {
     if (!l || typeof l !== 'object') return;
     host(l.gateway, ['links', i, 'gateway'], 'a gateway');
+    if (typeof l.gateway === 'string' && l.gateway === l.source) problem(['links', i, 'gateway'], `${l.gateway} is the link's own source address: it cannot be its gateway`);
     host(l.source, ['links', i, 'source'], 'a source address');
     host(l.gateway6, ['links', i, 'gateway6'], 'a gateway', true);
     host(l.source6, ['links', i, 'source6'], 'a source address');

@@ -49,6 +49,7 @@ function probeSettings(own: RawProbe | undefined, base: RawProbe | undefined): P
     down: (pick('down') as number) ?? DEFAULTS.down,
     up: (pick('up') as number) ?? DEFAULTS.up,
     ...(pick('method') ? { method: pick('method') as ProbeSettings['method'] } : {}),
+    ...(pick('size') !== undefined ? { size: pick('size') as number } : {}),
     ...(pick('max_loss') !== undefined ? { maxLossPct: parseFloat(pick('max_loss') as string) } : {}),
     ...(pick('max_rtt') !== undefined ? { maxRttMs: parseDuration(pick('max_rtt')!) } : {}),
     qualityWindowMs: parseDuration(pick('quality_window') ?? DEFAULTS.qualityWindow / 1000),
@@ -71,6 +72,7 @@ export function toConfig(raw: RawConfig, source: string): Config {
     probe: probeSettings(l.probe, raw.probe),
   }));
   const rules: RuleConfig[] = (raw.rules ?? []).map((r) => ({
+    ...((r.from ?? r.to ?? '').includes(':') ? { family: 6 as const } : {}),
     priority: r.priority,
     table: resolveTable(r.table, tables)!,
     from: r.from,

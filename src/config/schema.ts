@@ -24,6 +24,12 @@ const ipAddress = {
   description: 'An IPv4 or IPv6 address.',
 } as const;
 const ipv4OrPrefix = { type: 'string', format: 'ipv4prefix', expects: 'an IPv4 address or prefix such as 198.51.100.0/24', description: 'An IPv4 address or prefix (a.b.c.d/n).' } as const;
+const ipOrPrefix = {
+  type: 'string',
+  format: 'ipprefix',
+  expects: 'an IPv4 or IPv6 address or prefix such as 198.51.100.0/24 or 2001:db8:1::/48',
+  description: 'An IPv4 or IPv6 address or prefix.',
+} as const;
 const ifname = {
   type: 'string',
   format: 'ifname',
@@ -55,9 +61,16 @@ const probe = {
       minItems: 1,
       uniqueItems: true,
       description:
-        'What each round probes through the link, from its source address and bound to its interface: a bare address is an ICMP echo (IPv4 and IPv6 in one list, each family judged on its own: a link with IPv6 targets is routed and chosen for IPv6 too); tcp://ADDR:PORT a TCP connect (an accepted or a refused connection both count: the far end answered); http://ADDR[:PORT]/PATH an HTTP GET that must answer 2xx or 3xx (append " host=NAME" for a Host header other than the address); dns://ADDR[:PORT]/NAME a query for the A records of NAME that must come back with at least one record. The socket kinds take IPv4 addresses for now. Addresses only, no host names. Kinds mix freely.',
+        'What each round probes through the link, from its source address and bound to its interface: a bare address is an ICMP echo (IPv4 and IPv6 in one list, each family judged on its own: a link with IPv6 targets is routed and chosen for IPv6 too); tcp://ADDR:PORT a TCP connect (an accepted or a refused connection both count: the far end answered; append " open" to count only a completed handshake); http://ADDR[:PORT]/PATH an HTTP GET that must answer 2xx or 3xx (append " host=NAME" for a Host header other than the address, " status=204" or " status=200-299,301" for the codes that count, " body=TEXT" for text the first 4 KiB must hold: a captive portal\'s redirect or login page then fails); dns://ADDR[:PORT]/NAME a query for the A records of NAME that must come back with at least one record (append " answer=ADDR" for an address one of them must be: a lying resolver then fails). IPv6 addresses go in brackets (tcp://[2001:db8::1]:443). Addresses only, no host names. Kinds mix freely; `haip check` says what counts for each.',
     },
     interval: { ...duration, description: 'Time between probe rounds. Default 1s.' },
+    size: {
+      type: 'integer',
+      minimum: 16,
+      maximum: 65000,
+      description:
+        'ICMP payload bytes of each echo, sent with don\'t-fragment (`ping -s SIZE -M do`), so a path-MTU black hole (PPPoE at 1492, a tunnel, a broken ISP core that drops full-size packets while small pings pass) takes the link down: 1472 probes a 1500-byte path over IPv4 (1452 over IPv6). The packet (SIZE + 28 bytes for IPv4, + 48 for IPv6) must fit the interface MTU; a link whose MTU is smaller is unusable and says so. Socket probes (tcp, http, dns) ignore it. Default: ping\'s 56.',
+    },
     timeout: { ...duration, description: 'How long a round waits for each reply. Default 1s.' },
     quorum: { type: 'integer', minimum: 1, description: 'Targets that must answer for a round to be good. Default 1.' },
     down: { type: 'integer', minimum: 1, maximum: 1000, description: 'Consecutive bad rounds that take an UP link DOWN; a link whose targets are all streamed pings (method auto or stream) also goes DOWN once fewer than quorum targets have answered for down x interval, whichever comes first. Default 3.' },
@@ -144,8 +157,8 @@ export const configSchema = {
         properties: {
           priority: { type: 'integer', minimum: 1, maximum: 32765, description: 'The rule\'s priority (`ip rule ... priority N`); lower is looked at first.' },
           table: { ...tableRef, description: 'Table the rule looks up.' },
-          from: { ...ipv4OrPrefix, description: 'Match packets from this source address or prefix.' },
-          to: { ...ipv4OrPrefix, description: 'Match packets to this destination address or prefix.' },
+          from: { ...ipOrPrefix, description: 'Match packets from this source address or prefix, IPv4 or IPv6 (an IPv6 one makes an `ip -6 rule`).' },
+          to: { ...ipOrPrefix, description: 'Match packets to this destination address or prefix, of the same family as from.' },
           fwmark: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'Match packets with this firewall mark.' },
           mask: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'Mask for fwmark, so other users of the mark bits coexist.' },
           iif: { ...ifname, description: 'Match packets arriving on this interface (`lo` for the host\'s own traffic).' },

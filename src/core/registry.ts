@@ -12,7 +12,7 @@ export interface Round {
   answered: number;
   total: number;
   rttMs?: number;
-  perTarget: { address: string; alive: boolean; rttMs?: number }[];
+  perTarget: { address: string; alive: boolean; rttMs?: number; failure?: string }[];
 }
 
 /** Per-link bookkeeping: what the config says, what the kernel shows, and how probing goes. */
@@ -58,7 +58,12 @@ export function recordRound(rt: LinkRuntime, r: RoundResult, now: number): void 
     answered: r.answered,
     total: r.total,
     rttMs: r.rttMs,
-    perTarget: r.perTarget.map((p) => ({ address: p.address, alive: p.result.alive, rttMs: p.result.rttMs })),
+    perTarget: r.perTarget.map((p) => ({
+      address: p.address,
+      alive: p.result.alive,
+      rttMs: p.result.rttMs,
+      ...(p.result.alive ? {} : { failure: (p.result.error ?? p.result.detail ?? 'no answer').slice(0, 200) }),
+    })),
   });
   while (rt.rounds.length && rt.rounds[0].at < now - HISTORY_MS) rt.rounds.shift();
   for (const p of r.perTarget) {

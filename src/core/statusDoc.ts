@@ -1,11 +1,11 @@
 // The status document (status.json, STATUS=, metrics) as a pure function of the daemon's state.
+import { VERSION } from '../version';
 import { hasLimits, qualityLimits, windowStats } from '../health/quality';
 import { LinkStatus, QualityStatus, StatusDoc } from '../status';
 import { Family } from '../model';
 import { fam } from './announce';
 import { LinkRuntime } from './registry';
 import { refusalOf, Selection } from './selector';
-import { VERSION } from '../version';
 
 export interface StatusInput {
   links: LinkRuntime[];
@@ -55,6 +55,7 @@ export function linkStatus(rt: LinkRuntime, held: string | null = null, refused:
         address,
         rtt_ms: lastAnswer?.alive && lastAnswer.rttMs !== undefined ? round2(lastAnswer.rttMs) : null,
         loss: answers.length ? round2(answers.filter((p) => !p!.alive).length / answers.length) : null,
+        failure: lastAnswer && !lastAnswer.alive ? (lastAnswer.failure ?? 'no answer') : null,
       };
     }),
     recent_rtt_ms: rt.rounds.slice(-30).map((r) => (r.rttMs !== undefined ? round2(r.rttMs) : null)),
@@ -82,7 +83,7 @@ function qualityStatus(rt: LinkRuntime): QualityStatus | null {
 export function statusDocument(s: StatusInput): StatusDoc {
   const six = s.six ? { active6: s.six.active, since6: iso(s.six.activeSince), switches6: s.six.switches } : {};
   const links = [...s.links, ...(s.six?.links ?? [])].map((rt) => linkStatus(rt, s.held(rt), s.refused(rt)));
-  return { active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, version: VERSION, updated: iso(s.now), switches: s.switches, problems: s.problems, links };
+  return { version: VERSION, active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links };
 }
 
 /** A family's side as the status document reads it. */

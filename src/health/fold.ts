@@ -19,7 +19,14 @@ export function roundDetail(r: RoundResult): string {
  */
 export function foldRound(health: LinkHealth, r: RoundResult, link: LinkConfig, samples: QualitySample[], cannot: string | undefined, now: number): LinkHealth {
   const next = cannot ? forceDown(health, cannot, now) : stepHealth(health, r.ok, link.probe, now, roundDetail(r));
+  if (!cannot && next.state === 'down' && next !== health && answering(health)) return withMtuHint(next, link);
   return answering(next) ? stepQuality(next, samples, qualityLimits(link), now) : next;
+}
+
+/** A link probing with full-size echoes that goes down may be a path-MTU black hole: say so. */
+function withMtuHint(h: LinkHealth, link: LinkConfig): LinkHealth {
+  const { size } = link.probe;
+  return size === undefined ? h : { ...h, reason: `${h.reason}; ${size}-byte echoes sent unfragmented: path MTU below ${size + 28}?` };
 }
 
 /** No answer for `down x interval`: an answering link goes down now; null when there is nothing to do. */
@@ -27,7 +34,7 @@ export function foldSilence(health: LinkHealth, link: LinkConfig, silence: Silen
   if (!answering(health)) return null;
   const { quorum, targets } = link.probe;
   const who = quorum > 1 ? `fewer than ${quorum} of ${targets.length} targets answered` : `no answer from ${targets.length > 1 ? 'any target' : 'its target'}`;
-  return forceDown(health, `${who} for ${(silence.forMs / 1000).toFixed(1)} s`, silence.at);
+  return withMtuHint(forceDown(health, `${who} for ${(silence.forMs / 1000).toFixed(1)} s`, silence.at), link);
 }
 
 /** An answering link going down is a failure that damping counts. */

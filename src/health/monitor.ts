@@ -2,7 +2,7 @@
 // Rounds never overlap; the next starts `interval` after the previous one started, or when it ends.
 import { LinkConfig } from '../model';
 import { Clock, TimerHandle } from '../sys/clock';
-import { Prober, ProbeResult } from '../sys/prober';
+import { ProbeHints, Prober, ProbeResult } from '../sys/prober';
 import { judgeSilence } from './silence';
 
 export interface RoundResult {
@@ -76,6 +76,12 @@ export class LinkMonitor {
     this.silenceTimer?.cancel();
   }
 
+  /** What every probe of this link carries: its pace, method, interface and payload size. */
+  private hints(): ProbeHints {
+    const { probe } = this.link;
+    return { intervalMs: probe.intervalMs, method: probe.method, device: this.link.interface, ...(probe.size !== undefined ? { size: probe.size } : {}) };
+  }
+
   private silenceWindowMs(): number {
     return this.link.probe.down * this.link.probe.intervalMs;
   }
@@ -86,7 +92,7 @@ export class LinkMonitor {
     this.silenceTimer = this.clock.setTimeout(() => {
       const { probe } = this.link;
       const address = this.source().address;
-      const hints = { intervalMs: probe.intervalMs, method: probe.method, device: this.link.interface };
+      const hints = this.hints();
       if (address !== this.watchedAddress) {
         // A new source address is a new stream: its silence counts from now.
         this.watchedAddress = address;
@@ -144,7 +150,7 @@ export class LinkMonitor {
         this.link.probe.targets.map(async (t) => ({
           address: t,
           result: await this.withDeadline(
-            this.prober.probe(t, address, this.link.probe.timeoutMs, { intervalMs: this.link.probe.intervalMs, method: this.link.probe.method, device: this.link.interface }),
+            this.prober.probe(t, address, this.link.probe.timeoutMs, this.hints()),
             () => (stuck = true),
           ),
         })),

@@ -2,7 +2,7 @@
 // Pure: the daemon, `haip plan` and the tests all call it with plain data.
 import { Config, Family, InterfaceFacts, LinkConfig, NetState, Route, Rule } from '../model';
 import { networkOf, networkOf6 } from './address';
-import type { LearnedGateway } from './gateways';
+import { LearnedGateway, reachableFrom } from './gateways';
 
 export { networkOf, networkOf6 };
 
@@ -20,6 +20,8 @@ export interface LinkView {
   gateway?: string;
   /** Where a learned gateway came from (the route it was read from), for the log and status. */
   learnedFrom?: string;
+  /** The gateway lies outside every prefix of the interface: its routes say `onlink`. */
+  onlink?: boolean;
   /** Why the link cannot carry traffic right now, or undefined when it can. */
   unusable?: string;
   /** Absent: the IPv4 view. */
@@ -30,6 +32,14 @@ export interface LinkView {
 /** IFF_POINTOPOINT (ppp, tun), or an address with a peer (what pppd leaves): no gateway needed. */
 export function isPointToPoint(iface: InterfaceFacts, addr = iface.addresses[0]): boolean {
   return !!iface.pointToPoint || (addr?.peer !== undefined && addr.peer !== addr.address);
+}
+
+/** Why probe.size cannot leave the interface unfragmented (ICMP + IP headers: 28 bytes IPv4, 48 IPv6). */
+export function tooBig(link: LinkConfig, iface: InterfaceFacts, family: 4 | 6): string | undefined {
+  const size = link.probe.size;
+  const needed = size === undefined ? 0 : size + (family === 6 ? 48 : 28);
+  if (size === undefined || iface.mtu === undefined || needed <= iface.mtu) return undefined;
+  return `probe.size ${size} needs an MTU of ${needed} on ${link.interface}, which has ${iface.mtu}: lower probe.size to ${iface.mtu - (family === 6 ? 48 : 28)}`;
 }
 
 /**
@@ -45,12 +55,17 @@ export function viewLink(link: LinkConfig, iface: InterfaceFacts | undefined, le
   const view: LinkView = { link, source, connected };
   const gateway = link.gateway ?? learned?.gateway;
   if (gateway) view.gateway = gateway;
+  // A gateway outside the interface's prefixes (a hoster's /32, DHCP option 121) is reached on-link,
+  // as netplan, systemd-networkd and ifupdown install it; the kernel refuses it otherwise.
+  if (gateway && addr && !reachableFrom(iface, gateway)) view.onlink = true;
   if (!link.gateway && learned) view.learnedFrom = learned.from;
   // Only a point-to-point link reaches its far end with `default dev IF`; on a broadcast link that
   // route makes the host ARP for every destination, which never works.
   const pointToPoint = isPointToPoint(iface, addr);
   if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
   else if (!addr) view.unusable = link.source ? `${link.interface} does not hold ${link.source}` : `${link.interface} has no IPv4 address`;
+  else if (gateway && iface.addresses.some((a) => a.address === gateway)) view.unusable = `gateway ${gateway} is ${link.interface}'s own address`;
+  else if (tooBig(link, iface, 4)) view.unusable = tooBig(link, iface, 4);
   else if (!gateway && !pointToPoint && !link.onLink)
     view.unusable = `gateway of ${link.interface} unknown: no default route through it in any table (none from a DHCP client) and no gateway in the config`;
   return view;
@@ -89,6 +104,7 @@ export function viewLink6(link: LinkConfig, iface: InterfaceFacts | undefined, l
   if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
   else if (!addr) view.unusable = link.source6 ? `${link.interface} does not hold ${link.source6}` : `${link.interface} has no global IPv6 address`;
   else if (!gateway) view.unusable = `IPv6 gateway of ${link.interface} unknown: no default route through it in main (router advertisement, DHCPv6 client) and no gateway6 in the config`;
+  else if (tooBig(link, iface, 6)) view.unusable = tooBig(link, iface, 6);
   return view;
 }
 
@@ -125,6 +141,7 @@ export function defaultRouteFor(config: Config, view: LinkView, table: number): 
   const r: Route = { table, dst: 'default', dev: view.link.interface, protocol: config.protocol };
   if (view.gateway) r.gateway = view.gateway;
   else r.scope = 'link';
+  if (view.gateway && view.onlink) r.onlink = true;
   return r;
 }
 
@@ -205,7 +222,7 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
     }
   }
   for (const r of config.rules) {
-    const rule: Rule = { priority: r.priority, table: r.table, protocol: p };
+    const rule: Rule = { ...(r.family === 6 ? { family: 6 as const } : {}), priority: r.priority, table: r.table, protocol: p };
     if (r.from) rule.from = r.from;
     if (r.to) rule.to = r.to;
     if (r.fwmark !== undefined) rule.fwmark = r.fwmark;

@@ -69,6 +69,7 @@ interface IpAddrInfoJson {
 }
 interface IpLinkAddrJson {
   ifname: string;
+  mtu?: number;
   flags?: string[];
   addr_info?: IpAddrInfoJson[];
 }
@@ -84,6 +85,8 @@ interface IpRouteJson {
   scope?: string;
   prefsrc?: string;
   metric?: number;
+  /** Next-hop flags: `onlink`, `linkdown`, ... */
+  flags?: string[];
 }
 interface IpRuleJson {
   priority?: number;
@@ -128,6 +131,7 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
       name: j.ifname,
       up: flags.includes('UP') && flags.includes('LOWER_UP'),
       pointToPoint: flags.includes('POINTOPOINT'),
+      ...(typeof j.mtu === 'number' ? { mtu: j.mtu } : {}),
       addresses,
       ...(addresses6.length ? { addresses6 } : {}),
     });
@@ -158,6 +162,7 @@ export function parseRoutes(text: string, table = MAIN_TABLE, family: Family = 4
     else r.dev = routeDev;
     if (family === 6) r.family = 6;
     if (j.gateway) r.gateway = j.gateway;
+    if (j.gateway && j.flags?.includes('onlink')) r.onlink = true;
     if (j.prefsrc) r.prefsrc = j.prefsrc;
     if (j.scope !== undefined && Number(j.scope) === 253) r.scope = 'link';
     if (j.metric) r.metric = Number(j.metric);

@@ -3,7 +3,7 @@
 import { configFamilies, Family, InterfaceFacts, LinkConfig, MAIN_TABLE, NetState, Route } from '../model';
 import { CommandError, Runner, runChecked } from '../sys/runner';
 import { isPointToPoint } from './desired';
-import { gatewayDevices } from './gateways';
+import { gatewayDevices, reachableFrom } from './gateways';
 import { acceptedCodes, Command, commandArgv, NO_SUCH_TABLE, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, readDeviceRoutes, readRoutesArgv, readRulesArgv } from './iproute';
 
 export interface Observation {
@@ -56,7 +56,13 @@ export async function observe(ip: Runner, scope: ReadScope): Promise<Observation
 async function readDeviceRoutesOf(ip: Runner, scope: ReadScope, interfaces: Map<string, InterfaceFacts>, mainDefaults: Route[]): Promise<Route[]> {
   const needed = [...new Set(scope.gatewayDevices)].filter((d) => {
     const iface = interfaces.get(d);
-    return iface && !isPointToPoint(iface) && !mainDefaults.some((r) => r.dev === d && r.gateway && r.protocol !== scope.protocol);
+    // A default in main whose gateway is outside every prefix and not `onlink` (option 121's shape) is
+    // explained by a host route to the gateway: read the device's routes for it.
+    return (
+      iface &&
+      !isPointToPoint(iface) &&
+      !mainDefaults.some((r) => r.dev === d && r.gateway && r.protocol !== scope.protocol && (r.onlink || reachableFrom(iface, r.gateway)))
+    );
   });
   const perDev = await Promise.all(needed.map(async (dev) => ({ dev, r: await ip.run(readDeviceRoutes(dev)) })));
   return perDev.flatMap(({ dev, r }) => (r.code === 0 ? parseRoutes(r.stdout, MAIN_TABLE, 4, dev) : []));
@@ -109,7 +115,7 @@ export async function applyCommands(ip: Runner, commands: Command[]): Promise<Ap
 }
 
 /** The read scope of a config. */
-export function readScope(config: { mainTable: number; protocol: number; links: LinkConfig[]; rules: { table: number }[] }): ReadScope {
+export function readScope(config: { mainTable: number; protocol: number; links: LinkConfig[]; rules: { table: number; family?: 6 }[] }): ReadScope {
   return {
     // IPv4 always (rules, flush and the original's mode need it); IPv6 when a link probes it.
     families: [4, ...configFamilies(config).filter((f) => f === 6)],

@@ -5,14 +5,21 @@ import { isIPv4, isIPv6 } from 'node:net';
 
 export type ProbeTarget =
   | { kind: 'icmp'; address: string }
-  | { kind: 'tcp'; address: string; port: number }
-  | { kind: 'http'; address: string; port: number; path: string; host?: string }
-  | { kind: 'dns'; address: string; port: number; name: string };
+  /** open: only a completed handshake counts (a reset may come from a box on the way, not the target). */
+  | { kind: 'tcp'; address: string; port: number; open?: boolean }
+  /** status: the codes that count (inclusive ranges; default 200-399); body: text the first 4 KiB must hold. */
+  | { kind: 'http'; address: string; port: number; path: string; host?: string; status?: [number, number][]; body?: string }
+  /** answer: an address one of the A records must be (a captive portal's resolver answers its own). */
+  | { kind: 'dns'; address: string; port: number; name: string; answer?: string };
 
 export type ProbeKind = ProbeTarget['kind'];
 
 /** What a target must look like, for error messages and docs. */
-export const TARGET_FORMS = 'an IPv4 or IPv6 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME';
+export const TARGET_FORMS =
+  'an IPv4 or IPv6 address, tcp://ADDR:PORT [open], http://ADDR[:PORT]/PATH [host=NAME] [status=CODES] [body=TEXT] or dns://ADDR[:PORT]/NAME [answer=ADDR]';
+
+/** The words that may follow a URL, one space apart, per kind. */
+const OPTIONS: Record<string, string[]> = { tcp: ['open'], http: ['host', 'status', 'body'], dns: ['answer'] };
 
 const DEFAULT_PORT = { http: 80, dns: 53 } as const;
 /** RFC 1035 names as resolvers take them: labels of letters, digits, '-' and '_', 253 characters in all. */
@@ -29,7 +36,16 @@ export function parseTarget(text: string): ProbeTarget | { error: string } {
     return 'error' in addr ? { error: `${addr.error}; a target is ${TARGET_FORMS}` } : { kind: 'icmp', address: addr.address };
   }
   const kind = scheme[1].toLowerCase();
-  const rest = scheme[2];
+  const [rest, ...words] = scheme[2].split(' ');
+  const opts = new Map<string, string>();
+  for (const w of words) {
+    const [k, v] = w.includes('=') ? [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)] : [w, ''];
+    const allowed = OPTIONS[kind];
+    if (!allowed) break; // the unknown kind is reported below
+    if (!allowed.includes(k) || (k === 'open') !== (v === '' && !w.includes('='))) return { error: `"${text}": only ${allowed.map((a) => (a === 'open' ? '" open"' : `" ${a}=..."`)).join(', ')} may follow a ${kind}:// URL, one space apart` };
+    if (opts.has(k)) return { error: `"${text}": ${k} given twice` };
+    opts.set(k, v);
+  }
   if (!rest.startsWith('[') && (rest.split(/[/ ]/)[0].match(/:/g)?.length ?? 0) > 1)
     return { error: `"${text}": an IPv6 address goes in brackets: ${kind}://[ADDR]:PORT` };
   if (kind === 'tcp') {
@@ -40,19 +56,21 @@ export function parseTarget(text: string): ProbeTarget | { error: string } {
     if (m[2] === undefined) return { error: `"${text}": a TCP target needs a port: tcp://${m[1]}:PORT` };
     const port = portNumber(m[2]);
     if (port === undefined) return { error: `"${text}": port "${m[2]}" must be a number from 1 to 65535` };
-    return { kind: 'tcp', address: addr.address, port };
+    return opts.has('open') ? { kind: 'tcp', address: addr.address, port, open: true } : { kind: 'tcp', address: addr.address, port };
   }
   if (kind === 'http' || kind === 'dns') {
-    let url = rest;
-    let host: string | undefined;
-    if (kind === 'http') {
-      const h = /^(\S*) +host=(\S*)$/.exec(rest);
-      if (h) {
-        url = h[1];
-        host = h[2];
-        if (!DNS_NAME.test(host) && !isIPv4(host)) return { error: `"${text}": host=${host} must be a host name such as www.example.com` };
-      } else if (/\s/.test(rest)) return { error: `"${text}": only " host=NAME" may follow the URL, after one space` };
+    const url = rest;
+    const host = opts.get('host');
+    if (host !== undefined && !DNS_NAME.test(host) && !isIPv4(host)) return { error: `"${text}": host=${host} must be a host name such as www.example.com` };
+    let status: [number, number][] | undefined;
+    if (opts.has('status')) {
+      status = statusRanges(opts.get('status')!);
+      if (!status) return { error: `"${text}": status=${opts.get('status')} must be HTTP codes or ranges from 100 to 599, comma-separated: status=204 or status=200-299,301` };
     }
+    const body = opts.get('body');
+    if (body !== undefined && (body === '' || /[\x00-\x1f\x7f]/.test(body) || body.length > 200)) return { error: `"${text}": body=TEXT needs 1 to 200 printable characters without spaces` };
+    const answer = opts.get('answer');
+    if (answer !== undefined && !isIPv4(answer)) return { error: `"${text}": answer=${answer} must be the IPv4 address one of the A records holds` };
     const m = /^(\[[^\]]*\]|[^:/]*)(?::([^/]*))?(\/.*)?$/s.exec(url);
     if (!m) return { error: `"${text}": not ${kind}://ADDR[:PORT]/...` };
     const addr = address(m[1], true);
@@ -63,12 +81,12 @@ export function parseTarget(text: string): ProbeTarget | { error: string } {
     if (kind === 'http') {
       const path = tail || '/';
       if (!HTTP_PATH.test(path)) return { error: `"${text}": the path may hold only URL characters (letters, digits, -._~!$&'()*+,;=:@%/?), no spaces or '#'` };
-      return host ? { kind, address: addr.address, port, path, host } : { kind, address: addr.address, port, path };
+      return { kind, address: addr.address, port, path, ...(host ? { host } : {}), ...(status ? { status } : {}), ...(body !== undefined ? { body } : {}) };
     }
     const name = tail.slice(1);
     if (!name) return { error: `"${text}": a DNS target names what to ask for: dns://${m[1]}/www.example.com` };
     if (!DNS_NAME.test(name)) return { error: `"${text}": "${name}" is not a DNS name (labels of letters, digits, - and _, at most 63 characters each)` };
-    return { kind, address: addr.address, port, name };
+    return answer ? { kind, address: addr.address, port, name, answer } : { kind, address: addr.address, port, name };
   }
   return { error: `"${text}": unknown probe kind "${kind}://"; a target is ${TARGET_FORMS}` };
 }
@@ -97,8 +115,42 @@ function address(text: string, inUrl = false): { address: string } | { error: st
   return { error: `${JSON.stringify(a)} is not an IP address` };
 }
 
+/** "204", "200-299,301": inclusive ranges of HTTP codes; undefined when anything is off. */
+function statusRanges(text: string): [number, number][] | undefined {
+  const out: [number, number][] = [];
+  for (const part of text.split(',')) {
+    const m = /^([1-5][0-9]{2})(?:-([1-5][0-9]{2}))?$/.exec(part);
+    if (!m) return undefined;
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    if (hi < lo) return undefined;
+    out.push([lo, hi]);
+  }
+  return out.length ? out : undefined;
+}
+
 function portNumber(text: string): number | undefined {
   if (!/^[0-9]{1,5}$/.test(text)) return undefined;
   const n = Number(text);
   return n >= 1 && n <= 65535 ? n : undefined;
 }
+
+/** What a target probes and what counts as its answer, for `haip check`. */
+export function explainTarget(text: string): string {
+  const t = parseTarget(text);
+  if ('error' in t) return `${text}: ${t.error}`;
+  const ranges = (r: [number, number][]) => r.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(',');
+  switch (t.kind) {
+    case 'icmp':
+      return `${text}: ICMP echo; any echo reply counts (an ISP box answering for the target cannot be told apart)`;
+    case 'tcp':
+      return t.open
+        ? `${text}: TCP connect; only a completed handshake counts`
+        : `${text}: TCP connect; a handshake or a reset counts (add " open" when a box on the way may reset in the target's name)`;
+    case 'http':
+      return `${text}: HTTP GET ${t.path}; counts when the status is ${t.status ? ranges(t.status) : '200-399 (a captive portal\'s redirect counts: set status=204 on a generate_204-style URL)'}${t.body !== undefined ? ` and the first 4 KiB hold "${t.body}"` : ''}`;
+    case 'dns':
+      return `${text}: DNS query for the A records of ${t.name}; counts ${t.answer ? `only when one of them is ${t.answer}` : 'with at least one record (a lying resolver counts: set answer=ADDR)'}`;
+  }
+}
+

@@ -18,6 +18,13 @@ export interface ProbeHints {
   method?: 'auto' | 'spawn' | 'stream';
   /** The link's interface: the probe is bound to it as well as to the source address. */
   device?: string;
+  /** ICMP payload bytes, sent with don't-fragment: a path-MTU black hole loses these echoes. */
+  size?: number;
+}
+
+/** ping's arguments for a full-size echo that must not be fragmented (`-s SIZE -M do`), or none. */
+export function sizeArgs(size?: number): string[] {
+  return size === undefined ? [] : ['-s', String(size), '-M', 'do'];
 }
 
 /**
@@ -53,7 +60,7 @@ export class NodePingProber implements Prober {
         numeric: true,
         timeout: Math.max(timeoutMs / 1000, 0.001),
         min_reply: 1,
-        extra: sourceArgs(source, hints?.device),
+        extra: [...sourceArgs(source, hints?.device), ...sizeArgs(hints?.size)],
       });
       if (r.alive) return { alive: true, rttMs: typeof r.time === 'number' ? r.time : Number(r.time) };
       // node-ping folds "cannot run" into not-alive; its output tells the two apart.

@@ -16,7 +16,8 @@ import { dnsQuery, httpRequest, judgeDns, judgeHttp } from './probeWire';
 // Requests: "ID OP SOURCE DEVICE ADDRESS PORT PAYLOAD" (OP tcp|stream|udp, DEVICE/PAYLOAD "-" for none,
 // PAYLOAD hex) or "ID cancel". Answers: "ID ok [HEX]", "ID refused", "ID fail MESSAGE".
 // tcp: connected (SYN-ACK) is ok, a reset is refused. stream: connect, send, read to the first newline,
-// 512 bytes or the end. udp: send one datagram, the first one back is the answer.
+// 512 bytes or the end. read: the same, to 4096 bytes or the end (an HTTP body to search). udp: send one
+// datagram, the first one back is the answer.
 const HELPER = String.raw`
 use strict; use warnings;
 use Socket qw(AF_INET AF_INET6 SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_ERROR inet_pton pack_sockaddr_in pack_sockaddr_in6);
@@ -54,10 +55,11 @@ sub start { my ($id, $op, $src, $dev, $dst, $port, $hex) = @_;
   if ($! == EINPROGRESS) { $wr->add($s); return; }
   finish($q, $! == ECONNREFUSED ? 'refused' : 'fail connect: ' . errtext($!)); }
 sub readable { my $q = shift; my $buf = '';
-  my $n = $q->{op} eq 'udp' ? (defined(recv($q->{sock}, $buf, 4096, 0)) ? length $buf : undef) : sysread($q->{sock}, $buf, 512);
+  my $n = $q->{op} eq 'udp' ? (defined(recv($q->{sock}, $buf, 4096, 0)) ? length $buf : undef) : sysread($q->{sock}, $buf, 4096);
   if (!defined $n) { return if $! == EAGAIN || $! == EINTR; finish($q, $! == ECONNREFUSED ? 'refused' : 'fail read: ' . errtext($!)); return; }
   $q->{buf} .= $buf;
-  if ($q->{op} eq 'udp' || $n == 0 || index($q->{buf}, "\n") >= 0 || length($q->{buf}) >= 512) { finish($q, 'ok ' . unpack('H*', $q->{buf})); } }
+  if ($q->{op} eq 'udp' || $n == 0 || ($q->{op} eq 'stream' && (index($q->{buf}, "\n") >= 0 || length($q->{buf}) >= 512)) || length($q->{buf}) >= 4096) {
+    finish($q, 'ok ' . unpack('H*', substr($q->{buf}, 0, 4096))); } }
 sub line { my @f = split / /, shift;
   if (@f == 2 && $f[1] eq 'cancel') { my $q = $byid{$f[0]}; finish($q) if $q; return; }
   if (@f == 7) { start(@f); return; }
@@ -93,17 +95,19 @@ export class SocketProber implements Prober {
     const dnsId = randomInt(0, 0x10000);
     const [op, payload] =
       target.kind === 'tcp' ? ['tcp', undefined]
-      : target.kind === 'http' ? ['stream', httpRequest(target.path, target.host ?? hostHeader(target))]
+      : target.kind === 'http' ? [target.body === undefined ? 'stream' : 'read', httpRequest(target.path, target.host ?? hostHeader(target))]
       : ['udp', dnsQuery(target.name, dnsId)];
     const t0 = performance.now();
     const answer = await this.ask(`${op} ${source} ${hints?.device ?? '-'} ${target.address} ${target.port} ${payload ? payload.toString('hex') : '-'}`, timeoutMs);
     const rttMs = performance.now() - t0;
     if (answer === 'timeout') return { alive: false, detail: `no answer within ${timeoutMs} ms` };
     if (answer.word === 'fail') return { alive: false, error: `${describe(target)}: ${answer.message}` };
-    // A reset answers a SYN only from the far end: the path works, only the port is closed.
-    if (answer.word === 'refused') return target.kind === 'tcp' ? { alive: true, rttMs } : { alive: false, detail: 'connection refused' };
+    // A reset usually answers a SYN from the far end: the path works, only the port is closed. With `open`
+    // it does not count: a captive portal or an ISP box resets in the target's name.
+    if (answer.word === 'refused')
+      return target.kind === 'tcp' && !target.open ? { alive: true, rttMs } : { alive: false, detail: target.kind === 'tcp' ? 'connection reset (open: a handshake is required)' : 'connection refused' };
     if (target.kind === 'tcp') return { alive: true, rttMs };
-    const judged = target.kind === 'http' ? judgeHttp(answer.data) : judgeDns(answer.data, dnsId);
+    const judged = target.kind === 'http' ? judgeHttp(answer.data, target) : judgeDns(answer.data, dnsId, target.answer);
     return judged.alive ? { alive: true, rttMs } : { alive: false, detail: judged.detail };
   }
 

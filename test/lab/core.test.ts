@@ -125,15 +125,18 @@ test('SIGTERM: exits 0 within a second and leaves the default route in place', a
 test('a failing ip command is logged with its argv and stderr and retried, never fatal', async (t) => {
   const lab = Lab.create();
   t.after(() => lab.destroy());
-  // Table 102's default route cannot be installed while eth2's gateway is off-link.
+  // Table 102's default route cannot be installed while eth2's gateway is off-link (so haip installs it
+  // `onlink`) and is an address of the router itself, which the kernel refuses as a next hop.
   lab.ip(lab.r, 'addr', 'flush', 'dev', 'eth2');
   lab.ip(lab.r, 'addr', 'add', '198.18.2.2/32', 'dev', 'eth2');
+  lab.ip(lab.r, 'addr', 'add', '198.18.2.1/32', 'dev', 'lo');
   const cfg = lab.writeConfig(lab.configYaml(FAST));
   const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
-  const err = await haip.waitFor(/error: .*ip -4 route replace default via 198\.18\.2\.1 dev eth2 proto 72 table 102: exit 2: .*; will retry/, 10_000);
+  const err = await haip.waitFor(/error: .*ip -4 route replace default via 198\.18\.2\.1 dev eth2 onlink proto 72 table 102: exit 2: .*; will retry/, 10_000);
   assert.ok(err);
   await haip.waitFor(/notice: ready:/, 10_000);
   assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
+  lab.ip(lab.r, 'addr', 'del', '198.18.2.1/32', 'dev', 'lo');
   lab.ip(lab.r, 'addr', 'add', '198.18.2.2/24', 'dev', 'eth2');
   await sleep(2500);
   assert.match(lab.ip(lab.r, 'route', 'show', 'table', '102'), /default via 198\.18\.2\.1 dev eth2/);

@@ -202,3 +202,29 @@ test('a TCP probe to an IPv6 target (tcp://[ADDR]:PORT) judges IPv6 on its own',
   lab.healIsp(1);
   await lab.waitForDefault6('eth1', 6000);
 });
+
+test('rules: an IPv6 rule from the config is an ip -6 rule: installed, obeyed by the router\'s traffic, put back when removed', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  lab.enableIPv6();
+  const cfg = lab.writeConfig(
+    `probe: ${PROBE}\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
+      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1" }\n` +
+      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2" }\n` +
+      `rules:\n  - { priority: 500, to: "2001:db8:ff::2", table: T2 }\n` +
+      `${lab.pathsYaml()}\n`,
+  );
+  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
+  await haip.waitFor(/notice: ready:/, 10_000);
+  await lab.waitForDefault6('eth1', 3000);
+  assert.match(lab.ip(lab.r, '-6', 'rule', 'show'), /^500:\s+from all to 2001:db8:ff::2 lookup 102 proto 72/m);
+  assert.match(lab.exec(lab.r, 'ip', '-6', 'route', 'get', '2001:db8:ff::2'), /dev eth2/);
+  assert.match(lab.exec(lab.r, 'ip', '-6', 'route', 'get', '2001:db8:ff::1'), /dev eth1/);
+  assert.ok(pingFrom(lab, '2001:db8:2::2', '2001:db8:ff::2'), 'the rule\'s traffic reaches its target through isp2');
+  lab.ip(lab.r, '-6', 'rule', 'del', 'priority', '500');
+  const t0 = Date.now();
+  while (!/^500:/m.test(lab.ip(lab.r, '-6', 'rule', 'show'))) {
+    if (Date.now() - t0 > 3000) throw new Error('the IPv6 rule was not put back within 3 s');
+    await sleep(50);
+  }
+});

@@ -194,7 +194,10 @@ test('a link table that lost its default (gateway unreachable) ends in unreachab
   t.after(() => lab.destroy());
   const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(FAST))]);
   await haip.waitFor(/ready:.*isp1 up.*isp2 up/, 10_000);
-  // eth2's address becomes a /32: the gateway is off-link and table 102's default cannot be installed.
+  // eth2's address becomes a /32 and its gateway an address of the router itself: haip installs an
+  // off-link gateway `onlink`, and the kernel refuses a local address as a next hop, so table 102's
+  // default cannot be installed.
+  lab.ip(lab.r, 'addr', 'add', '198.18.2.1/32', 'dev', 'lo');
   lab.ip(lab.r, 'addr', 'flush', 'dev', 'eth2');
   lab.ip(lab.r, 'addr', 'add', '198.18.2.2/32', 'dev', 'eth2');
   // If haip saw the flush on its own (the address gone), it removed the link's table and rules and puts

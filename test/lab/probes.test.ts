@@ -243,3 +243,57 @@ test('random loss beyond max_loss: degraded, not down, and back once the loss st
   assert.ok(moved <= 5000, `degrading took ${moved} ms`);
   assert.ok(back <= 6000, `recovery took ${back} ms`);
 });
+
+/**
+ * isp1 turns into a captive portal: its upstream is gone, and its box answers the probe targets itself,
+ * HTTP with a 302 to a login page and DNS with its own address for every name.
+ */
+async function captivePortal(lab: Lab) {
+  const isp = lab.isp(1);
+  const portal = lab.spawnNode(isp, 'portal', ['198.18.1.1', '8080']);
+  await portal.waitFor(/^listening/, 5000);
+  const dns = lab.spawnIn(isp, [
+    'dnsmasq', '-k', '--conf-file=/dev/null', `--pid-file=${join(lab.dir, 'portal-dnsmasq.pid')}`, '--log-facility=-', '--log-queries',
+    '--listen-address=198.18.1.1', '--bind-interfaces', '--port=53', '--no-resolv', '--no-hosts', '--address=/#/198.18.1.1',
+  ]);
+  await dns.waitFor(/started, version/, 5000);
+  lab.nft(isp, `table ip haiplabportal { chain pre { type nat hook prerouting priority -100; policy accept;
+    iifname "wan" tcp dport 8080 dnat to 198.18.1.1:8080
+    iifname "wan" udp dport 53 dnat to 198.18.1.1:53
+  }
+}
+`);
+  lab.dropAtIsp(1);
+  return { portal, dns };
+}
+
+test('a captive portal (HTTP 302, a lying DNS) keeps a dead link up without expectations, and takes it down with them', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  await startServices(lab);
+  const plain = [`http://${WEB}:8080/ok`, `dns://${DNS}/probe.example`];
+  const strict = [`http://${WEB}:8080/ok status=204`, `dns://${DNS}/probe.example answer=198.51.100.77`];
+  const check = lab.cli('check', '-c', lab.writeConfig(lab.configYaml(probeYaml(strict, 1)), 'strict.yaml'));
+  assert.match(check.stdout, /status=204: HTTP GET \/ok; counts when the status is 204/, check.stdout + check.stderr);
+  assert.match(check.stdout, /counts only when one of them is 198\.51\.100\.77/);
+
+  // What admins got before: the portal's answers count, and the dead link keeps the route.
+  const before = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(probeYaml(plain, 1)), 'plain.yaml'), '-vv']);
+  await before.waitFor(/notice: ready:/, 10_000);
+  await lab.waitForDefault('eth1', 3000);
+  const { portal } = await captivePortal(lab);
+  await portal.waitFor(/^portal \/ok$/, 5000);
+  await sleep(3000);
+  assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1', 'without expectations the portal keeps isp1 up');
+  await before.stop();
+
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(probeYaml(strict, 1)), 'strict.yaml'), '-vv']);
+  await haip.waitFor(/notice: ready:/, 10_000);
+  await lab.waitForDefault('eth2', 4000);
+  const line = await haip.waitFor(/probe isp1: 0\/2 targets answered/, 3000);
+  await sleep(600);
+  const failures = status(lab).links.find((l) => l.name === 'isp1')!.targets.map((x) => x.failure);
+  assert.deepEqual(failures, ['HTTP 302, expected 204', 'DNS answered 198.18.1.1, expected 198.51.100.77'], line);
+  assert.equal(linkState(lab, 'isp1'), 'down');
+  assert.equal(linkState(lab, 'isp2'), 'up');
+});

@@ -153,7 +153,7 @@ describe('legacy --route command line', () => {
     [{ routes: ['x/198.18.0.1/eth0'] }, ['--route x/198.18.0.1/eth0: links[0].weight: weight "x" must be a number']],
     [{ routes: ['-1/198.18.0.1/eth0'] }, ['--route -1/198.18.0.1/eth0: links[0].weight: weight "-1" must be a number']],
     [{ routes: ['198.18.0.1/eth0'] }, ['--route 198.18.0.1/eth0: links[0]: expected WEIGHT/TARGET/DEV[:GW][/SRC], e.g. 1/198.18.0.1/eth0']],
-    [{ routes: ['1/-h/eth0'] }, ['--route 1/-h/eth0: links[0].probe.targets[0]: "-h" is not an IP address; a target is an IPv4 or IPv6 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME']],
+    [{ routes: ['1/-h/eth0'] }, ['--route 1/-h/eth0: links[0].probe.targets[0]: "-h" is not an IP address; a target is an IPv4 or IPv6 address, tcp://ADDR:PORT [open], http://ADDR[:PORT]/PATH [host=NAME] [status=CODES] [body=TEXT] or dns://ADDR[:PORT]/NAME [answer=ADDR]']],
     [{ routes: ['1/198.18.0.1/eth0:gw'] }, ['--route 1/198.18.0.1/eth0:gw: links[0].gateway: must be an IPv4 address such as 198.51.100.1']],
     [{ routes: ['1/198.18.0.1/eth0'], wait: '0' }, ['--wait: probe.interval: "0" must be a positive number']],
     [{ routes: ['1/198.18.0.1/eth0'], fail: 'many' }, ['--fail: probe.down: "many" must be a positive number']],

@@ -147,12 +147,12 @@ describe('config: each bad file reports FILE:LINE:COL: path: message', () => {
     {
       name: '"-h" as a target (would be an option to ping)',
       text: withLink('    probe: { targets: [-h] }\n'),
-      want: ['haip.yaml:6:24: links[0].probe.targets[0]: "-h" is not an IP address; a target is an IPv4 or IPv6 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME'],
+      want: ['haip.yaml:6:24: links[0].probe.targets[0]: "-h" is not an IP address; a target is an IPv4 or IPv6 address, tcp://ADDR:PORT [open], http://ADDR[:PORT]/PATH [host=NAME] [status=CODES] [body=TEXT] or dns://ADDR[:PORT]/NAME [answer=ADDR]'],
     },
     {
       name: 'a host name as a target',
       text: withLink('    probe: { targets: [example.com] }\n'),
-      want: ['haip.yaml:6:24: links[0].probe.targets[0]: example.com is not an IP address (host names are not looked up: write the address); a target is an IPv4 or IPv6 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME'],
+      want: ['haip.yaml:6:24: links[0].probe.targets[0]: example.com is not an IP address (host names are not looked up: write the address); a target is an IPv4 or IPv6 address, tcp://ADDR:PORT [open], http://ADDR[:PORT]/PATH [host=NAME] [status=CODES] [body=TEXT] or dns://ADDR[:PORT]/NAME [answer=ADDR]'],
     },
     {
       name: 'bad gateway',
@@ -224,7 +224,7 @@ links:
     table: T1
 `;
     assert.deepEqual(problems(text, '/etc/haip/haip.yaml'), [
-      '/etc/haip/haip.yaml:2:26: probe.targets[1]: "-h" is not an IP address; a target is an IPv4 or IPv6 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME',
+      '/etc/haip/haip.yaml:2:26: probe.targets[1]: "-h" is not an IP address; a target is an IPv4 or IPv6 address, tcp://ADDR:PORT [open], http://ADDR[:PORT]/PATH [host=NAME] [status=CODES] [body=TEXT] or dns://ADDR[:PORT]/NAME [answer=ADDR]',
       '/etc/haip/haip.yaml:3:13: probe.interval: must be a duration such as "500ms", "2s", "1m" or a number of seconds',
       '/etc/haip/haip.yaml:4:3: probe.quorom: unknown field "quorom" (did you mean "quorum"?)',
       '/etc/haip/haip.yaml:8:16: links[0].interface: must be a Linux interface name: 1 to 15 bytes, no "/", ":" or white space',

@@ -833,8 +833,8 @@ describe('daemon: more of the world', () => {
     assert.equal(dsl.source, DSL_SRC);
     assert.equal(dsl.table, 101);
     assert.deepEqual(dsl.targets, [
-      { address: '203.0.113.1', rtt_ms: 12.5, loss: 0 },
-      { address: '203.0.113.2', rtt_ms: null, loss: 0.8 },
+      { address: '203.0.113.1', rtt_ms: 12.5, loss: 0, failure: null },
+      { address: '203.0.113.2', rtt_ms: null, loss: 0.8, failure: 'no answer' },
     ]);
     assert.equal(dsl.loss, 0.4);
     assert.equal(t.lastDoc().active, 'dsl');

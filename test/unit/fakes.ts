@@ -136,6 +136,7 @@ export interface FakeRoute {
   dev: string; // '' for unreachable
   gateway?: string;
   prefsrc?: string;
+  onlink?: boolean;
   scope: number; // 0 universe, 253 link, 254 host
   protocol: number;
   metric: number;
@@ -366,6 +367,11 @@ export class FakeKernel implements Runner {
     const r: Partial<FakeRoute> & { dst: string } = { dst: routeDst(args[0]) };
     let scopeGiven = false;
     for (let i = 1; i < args.length; i += 2) {
+      if (args[i] === 'onlink') {
+        r.onlink = true;
+        i--;
+        continue;
+      }
       const [k, v] = [args[i], args[i + 1]];
       if (v === undefined) throw new UnknownArgv();
       switch (k) {
@@ -432,7 +438,8 @@ export class FakeKernel implements Runner {
     const dev = this.interfaces.get(r.dev);
     if (!dev) return fail(1, `Cannot find device "${r.dev}"`);
     if (!dev.adminUp) return fail(2, 'Error: Nexthop device is not up.');
-    if (r.gateway && !(six && r.gateway.startsWith('fe80:')) && !dev.addresses.some((a) => gatewayReachable(a, r.gateway!)))
+    if (r.onlink && !r.gateway) return fail(2, 'Error: onlink without a gateway.');
+    if (r.gateway && !r.onlink && !(six && r.gateway.startsWith('fe80:')) && !dev.addresses.some((a) => gatewayReachable(a, r.gateway!)))
       return fail(2, 'Error: Nexthop has invalid gateway.');
     if (r.prefsrc && ![...this.interfaces.values()].some((i) => i.addresses.some((a) => a.address === r.prefsrc)))
       return fail(2, 'Error: Invalid prefsrc address.');
@@ -443,6 +450,7 @@ export class FakeKernel implements Runner {
       dev: r.dev,
       gateway: r.gateway,
       prefsrc: r.prefsrc,
+      ...(r.onlink ? { onlink: true } : {}),
       // iproute2 gives a route without a gateway scope link unless told otherwise; IPv6 has no scopes.
       scope: six ? 0 : scopeGiven ? r.scope! : r.gateway ? 0 : 253,
       protocol: r.protocol ?? 3,
@@ -620,7 +628,7 @@ export class FakeKernel implements Runner {
       if (r.prefsrc) j.prefsrc = r.prefsrc;
       if (r.metric) j.metric = r.metric;
       const dev = this.interfaces.get(r.dev);
-      j.flags = dev && !dev.carrier ? ['linkdown'] : [];
+      j.flags = [...(r.onlink ? ['onlink'] : []), ...(dev && !dev.carrier ? ['linkdown'] : [])];
       if (six) j.pref = 'medium';
       return j;
     });
@@ -686,6 +694,7 @@ export class FakeKernel implements Runner {
       const p = [...(r.type ? [r.type] : []), r.family === 6 ? `-6 ${r.dst}` : r.dst];
       if (r.gateway) p.push('via', r.gateway);
       if (r.dev) p.push('dev', r.dev);
+      if (r.onlink) p.push('onlink');
       if (r.table !== 254) p.push('table', tn(r.table));
       p.push('proto', pn(r.protocol));
       if (r.scope === 253) p.push('scope', 'link');

@@ -56,6 +56,7 @@ describe('config: misrouting configs (issue 10 item 9)', () => {
     ['gateway 0.0.0.0', `    gateway: 0.0.0.0\n`, 'h.yaml:6:14: links[0].gateway: 0.0.0.0 is 0.0.0.0, the unspecified address'],
     ['gateway broadcast', `    gateway: 255.255.255.255\n`, 'links[0].gateway: 255.255.255.255 is the broadcast address'],
     ['gateway multicast', `    gateway: 224.0.0.1\n`, 'links[0].gateway: 224.0.0.1 is a multicast address'],
+    ['gateway the link\'s own source', `    source: 198.18.1.2\n    gateway: 198.18.1.2\n`, 'links[0].gateway: 198.18.1.2 is the link\'s own source address'],
     ['gateway loopback', `    gateway: 127.0.0.1\n`, 'links[0].gateway: 127.0.0.1 is a loopback address'],
     ['target 0.0.0.0', `    probe: { targets: [0.0.0.0] }\n`, 'links[0].probe.targets[0]: 0.0.0.0 is 0.0.0.0'],
     ['target 127.x', `    probe: { targets: [127.1.2.3] }\n`, 'links[0].probe.targets[0]: 127.1.2.3 is a loopback address'],

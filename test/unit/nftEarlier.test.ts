@@ -82,6 +82,9 @@ const FOREIGN: [string, string][] = [
   ['a table comment of someone else', edit('table inet haip {\n', 'table inet haip {\n\tcomment "mine"\n')],
   ['a flags line', edit('table inet haip {\n', 'table inet haip {\n\tflags dormant\n')],
   ['a quote inside a name', edit('"isp1: outgoing"', '"isp1\\" drop: outgoing"')],
+  ['a counter after the comment', edit('comment "isp1: restore"\n', 'comment "isp1: restore" counter\n')],
+  ['output renamed to input', edit('\tchain output {', '\tchain input {')],
+  ['an admin\'s own input chain', 'table inet haip {\n\tchain admins {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tcounter packets 0 bytes 0\n\t}\n}\n'],
 ];
 for (const [what, listing] of FOREIGN)
   test(`an inet haip with ${what} is someone else's`, () => assert.equal(isEarlierHaipTable(listing), false));

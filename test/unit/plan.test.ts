@@ -266,8 +266,8 @@ describe('desired: links as they stand', () => {
     { name: 'usable /24', iface: { name: 'eth1', up: true, addresses: [{ address: '198.18.1.2', prefixlen: 24 }, { address: '198.18.1.3', prefixlen: 24 }] }, want: { source: '198.18.1.2', connected: '198.18.1.0/24' } },
     { name: 'fixed source picks that address', source: '198.18.1.3', iface: { name: 'eth1', up: true, addresses: [{ address: '198.18.1.2', prefixlen: 24 }, { address: '198.18.1.3', prefixlen: 25 }] }, want: { source: '198.18.1.3', connected: '198.18.1.0/25' } },
     { name: 'fixed source not held', source: '198.18.1.9', iface: { name: 'eth1', up: true, addresses: [{ address: '198.18.1.2', prefixlen: 24 }] }, want: { source: undefined, connected: undefined, unusable: 'eth1 does not hold 198.18.1.9' } },
-    { name: 'ppp peer', iface: { name: 'eth1', up: true, addresses: [{ address: '198.18.9.2', prefixlen: 32, peer: '198.18.9.1' }] }, want: { source: '198.18.9.2', connected: '198.18.9.1' } },
-    { name: '/32 without peer: no connected route', iface: { name: 'eth1', up: true, addresses: [{ address: '198.18.9.2', prefixlen: 32 }] }, want: { source: '198.18.9.2', connected: undefined } },
+    { name: 'ppp peer', iface: { name: 'eth1', up: true, addresses: [{ address: '198.18.9.2', prefixlen: 32, peer: '198.18.9.1' }] }, want: { source: '198.18.9.2', connected: '198.18.9.1', onlink: true } },
+    { name: '/32 without peer: no connected route', iface: { name: 'eth1', up: true, addresses: [{ address: '198.18.9.2', prefixlen: 32 }] }, want: { source: '198.18.9.2', connected: undefined, onlink: true } },
   ];
   for (const c of cases) {
     it(c.name, () => {

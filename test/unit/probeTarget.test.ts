@@ -48,10 +48,10 @@ describe('probe targets: each bad form says why', () => {
     ['tcp://example.com:443', /example\.com is not an IP address \(host names are not looked up/],
     ['http://example.com/', /example\.com is not an IP address/],
     ['http://203.0.113.1:x/', /port "x" must be a number/],
-    ['http://203.0.113.1/a b', /only " host=NAME" may follow the URL, after one space/],
+    ['http://203.0.113.1/a b', /only " host=...", " status=...", " body=..." may follow a http:\/\/ URL, one space apart/],
     ['http://203.0.113.1/a#frag', /the path may hold only URL characters/],
     ['http://203.0.113.1/ host=bad_name!', /host=bad_name! must be a host name/],
-    ['http://203.0.113.1/\r\nX: y', /only " host=NAME" may follow the URL/],
+    ['http://203.0.113.1/\r\nX: y', /may follow a http:\/\/ URL/],
     ['dns://203.0.113.53', /a DNS target names what to ask for: dns:\/\/203\.0\.113\.53\/www\.example\.com/],
     ['dns://203.0.113.53/', /a DNS target names what to ask for/],
     ['dns://203.0.113.53/bad..name', /"bad\.\.name" is not a DNS name/],
@@ -88,7 +88,7 @@ describe('probe targets in haip.yaml', () => {
     assert.deepEqual(problems, [
       'haip.yaml:1:33: probe.targets[1]: "tcp://203.0.113.1": a TCP target needs a port: tcp://203.0.113.1:PORT',
       'haip.yaml:1:54: probe.targets[2]: "dns://example.com/x": example.com is not an IP address (host names are not looked up: write the address)',
-      'haip.yaml:1:77: probe.targets[3]: must be an IPv4 or IPv6 address, tcp://ADDR:PORT, http://ADDR[:PORT]/PATH [host=NAME] or dns://ADDR[:PORT]/NAME',
+      'haip.yaml:1:77: probe.targets[3]: must be an IPv4 or IPv6 address, tcp://ADDR:PORT [open], http://ADDR[:PORT]/PATH [host=NAME] [status=CODES] [body=TEXT] or dns://ADDR[:PORT]/NAME [answer=ADDR]',
     ]);
   });
 });
