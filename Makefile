@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_TEST := node --test --test-reporter=spec
 
-.PHONY: all deps build unit lab e2e fresh test test-node18 demo bench bench-loss docs deb clean
+.PHONY: all deps build unit lab e2e fresh test test-node18 demo bench bench-loss docs deb release clean
 
 all: build
 
@@ -18,6 +18,7 @@ build: deps node_modules/.package-lock.json
 	@chmod +x bin/haip
 
 unit: build
+	@bash scripts/deps.sh --unit
 	$(NODE_TEST) dist/test/unit/
 
 # One file at a time: timing figures on a 2-core machine mean little when labs race each other.
@@ -41,6 +42,10 @@ test: build
 
 deb:
 	bash scripts/deb.sh
+
+# The next version in package.json and a debian/changelog stanza to fill in (docs/decisions.md, "How a release is made").
+release:
+	bash scripts/release.sh "$(VERSION)"
 
 # Unit and lab tests again on Debian 12's own nodejs 18, in a private mount namespace.
 test-node18: build

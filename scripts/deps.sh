@@ -5,6 +5,7 @@
 # why not a lighter npm.
 #   scripts/deps.sh            what `make build` and the daemon need
 #   scripts/deps.sh --lab      that, plus the field daemons the lab tests run inside their namespaces
+#   scripts/deps.sh --unit     that, plus what the unit tests check shipped files with (promtool)
 #   scripts/deps.sh PKG...     that, plus these Debian packages
 # Services that a package would start on install (dnsmasq, keepalived, radvd, ...) are not started:
 # a policy-rc.d that refuses every start is in place for the length of the install, so the host's
@@ -29,10 +30,15 @@ command -v mandoc >/dev/null || need+=(mandoc)
 # The daemons admins really run, for the lab tests; each runs only inside a haip-* namespace.
 LAB_PACKAGES=(radvd dnsmasq-base dhcpcd-base udhcpc isc-dhcp-client keepalived)
 
+# promtool (in Debian's prometheus package; its service is not started, see below) checks the shipped
+# alerting rules in the unit tests.
+UNIT_PACKAGES=(prometheus)
+
 extra=()
 for arg in "$@"; do
   case $arg in
     --lab) extra+=("${LAB_PACKAGES[@]}") ;;
+    --unit) extra+=("${UNIT_PACKAGES[@]}") ;;
     *) extra+=("$arg") ;;
   esac
 done

@@ -30,6 +30,21 @@ export const MESSAGE_IDS: Record<HookEvent['event'], string> = {
   'link-down': 'cad33f2baa4d46f7a9885a15bc18d474',
 };
 
+/**
+ * MESSAGE_IDs of the other lines an admin must be able to look up (`journalctl -x` explains each from
+ * systemd/haip.catalog, shipped in /usr/lib/systemd/catalog; a unit test keeps the two in step).
+ */
+export const NOTICE_IDS = {
+  /** The kernel refused a default route: a switch in main, or a link's own table. */
+  'route-refused': '0f40bf0f3aa64bb793ad65750693077f',
+  /** A config haip will not run: at start, or a reload that keeps the running config. */
+  'config-refused': '96fb4bb983184341a499e1fed73cd6b2',
+  /** haip's picture of the links is no longer current (probe rounds or ip hung): the watchdog is starved. */
+  stale: '58c65cc780d24c1f8e75f4387715a9e0',
+} as const;
+
+export const noticeFields = (kind: keyof typeof NOTICE_IDS): LogFields => ({ MESSAGE_ID: NOTICE_IDS[kind] });
+
 /** The journal fields of a switch or link change: the hooks' environment and the event's MESSAGE_ID. */
 export function eventFields(ev: HookEvent): LogFields {
   return { MESSAGE_ID: MESSAGE_IDS[ev.event], ...eventVariables(ev) };

@@ -8,7 +8,7 @@ import { legacyConfig } from './config/legacy';
 import { ConfigError, EX_CONFIG, loadConfigFile } from './config/load';
 import { Daemon } from './daemon';
 import { ProcessHooks } from './hooks';
-import { createLog, effectiveLevel, Log, logStyle } from './log';
+import { createLog, effectiveLevel, Log, logStyle, noticeFields } from './log';
 import { Config } from './model';
 import { writeNameFiles } from './net/names';
 import { checkReport, flushOwned, planReport } from './ops';
@@ -101,7 +101,7 @@ async function run(args: CliArgs, log: Log, flushLog: () => Promise<void>): Prom
         await daemon.reload(next);
       } catch (err) {
         if (err instanceof ConfigError) {
-          log.error(`reload refused, keeping the running config: ${err.total} problem(s)`);
+          log.error(`reload refused, keeping the running config: ${err.total} problem(s)`, noticeFields('config-refused'));
           for (const line of err.lines()) log.error(line);
         } else log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
       }
@@ -156,6 +156,11 @@ async function main(argv: string[]): Promise<number> {
       return EX_TEMPFAIL;
     }
     if (err instanceof ConfigError) {
+      // The daemon's refusal also reaches the journal with its MESSAGE_ID, which journalctl -x explains.
+      if (args.command === 'run') {
+        log.error(`invalid config, not starting: ${err.total} problem(s); haip check names them`, noticeFields('config-refused'));
+        await journal?.close(300);
+      }
       for (const line of err.lines()) process.stderr.write(line + '\n');
       process.stderr.write(`haip: invalid config, nothing changed (${err.total} problem${err.total === 1 ? '' : 's'})\n`);
       return EX_CONFIG;

@@ -5,6 +5,7 @@
 import { LinkState } from './model';
 import { activeOf, FileWriter, LinkStatus, StatusDoc, StatusSink } from './status';
 import { Clock, TimerHandle } from './sys/clock';
+import { VERSION } from './version';
 
 const STATES: LinkState[] = ['unknown', 'up', 'degraded', 'down'];
 
@@ -30,6 +31,7 @@ export function renderMetrics(doc: StatusDoc): string {
   const labels = (l: LinkStatus) => ({ link: l.name, interface: l.interface, family: String(l.family ?? 4) });
   const per = (f: (l: LinkStatus) => number | null) => doc.links.map((l): Row => [labels(l), f(l)]);
   family(out, 'haip_running', 'gauge', RUNNING_HELP, [[{}, 1]]);
+  family(out, 'haip_build_info', 'gauge', "Always 1; the version label is the running daemon's.", [[{ version: VERSION }, 1]]);
   family(
     out,
     'haip_link_state',

@@ -2,6 +2,7 @@
 import { CliArgs, EX_NOT_RUNNING, EX_STALE } from './cli';
 import { activeOf, readStatus, StatusDoc } from './status';
 import { neutralise } from './sys/text';
+import { VERSION } from './version';
 
 
 const SPARKS = '▁▂▃▄▅▆▇█';
@@ -48,8 +49,14 @@ export function renderStatus(doc: StatusDoc, now: number): string {
   const problems = (doc.problems ?? []).map((p) => `problem: ${neutralise(String(p))}\n`).join('');
   const held = doc.links.filter((l) => l.held).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers again but is ${neutralise(String(l.held))}\n`).join('');
   const refused = doc.links.filter((l) => l.route_refused).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers but the kernel refuses its default route: ${neutralise(String(l.route_refused))}\n`).join('');
-  const version = typeof doc.version === 'string' ? `haip ${neutralise(doc.version)}, pid ${Number(doc.pid)}\n` : '';
-  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}${version}`;
+  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}`;
+}
+
+/** Which haip wrote the document; after an upgrade without a restart, that this command is newer. */
+export function versionLine(doc: StatusDoc, cli: string): string {
+  const daemon = typeof doc.version === 'string' ? neutralise(doc.version) : undefined;
+  const line = `haip ${daemon ?? '0.1.0 or older (status.json names no version)'}, pid ${Number(doc.pid)}`;
+  return daemon === cli ? `${line}\n` : `${line}; this command is haip ${cli}: restart haip to run it (systemctl restart haip)\n`;
 }
 
 /** Why the document may no longer describe the daemon, or undefined while it is fresh. */
@@ -83,6 +90,7 @@ export function statusReport(args: CliArgs, stateDir: string, out: NodeJS.Writab
     return code;
   }
   out.write(renderStatus(doc, Date.now()));
+  out.write(versionLine(doc, VERSION));
   if (!running) out.write(`(haip is not running: pid ${doc.pid} is gone; this is its last status from ${neutralise(String(doc.updated))})\n`);
   if (stale) out.write(`STALE: ${stale}\n`);
   return code;

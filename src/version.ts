@@ -1,3 +1,5 @@
-// haip's version: package.json's, the one source (debian/changelog is checked against it by a unit test).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const VERSION: string = (require('../../package.json') as { version: string }).version;
+// The version has one source: package.json (the package build copies it to /usr/lib/haip, and
+// debian/changelog is checked against it by a unit test). `haip version`, status.json, `haip status`
+// and haip_build_info all read it from here.
+
+export const VERSION: string = String((require('../../package.json') as { version: unknown }).version);

@@ -1,7 +1,7 @@
 // The one place a change of state is told, in this order: the log, STATUS= and status.json (the
 // metrics file follows the status sink), then hooks. Switch hooks wait for the end of the pass, so they
 // run after the route and sticky's step. Only what the kernel confirmed reaches this module.
-import { eventFields, Log } from '../log';
+import { eventFields, Log, noticeFields } from '../log';
 import { HookRunner } from '../hooks';
 import { Family, HookEvent, LinkHealth } from '../model';
 import { Clock, TimerHandle } from '../sys/clock';
@@ -102,7 +102,7 @@ export class Announcer {
       else if (e.kind === 'all-down') {
         if (this.source.runtimes(family).length) this.deps.log.error(`every link is down ${family === 6 ? 'for IPv6 ' : ''}and no ${f}default route is ours to keep; still probing every link`);
       } else if (e.kind === 'refused') {
-        this.deps.log.error(`${f}switch to ${e.link} refused: ${e.reason}; the ${f}default route stays ${e.routedBy ? `on ${e.routedBy}` : 'as it is'}; will retry`);
+        this.deps.log.error(`${f}switch to ${e.link} refused: ${e.reason}; the ${f}default route stays ${e.routedBy ? `on ${e.routedBy}` : 'as it is'}; will retry`, noticeFields('route-refused'));
         publish = true;
       } else publish = true;
     }

@@ -8,7 +8,7 @@ import { defaultRouteFor, desiredFamilies } from '../net/desired';
 import { LearnedGateway, learnGateways } from '../net/gateways';
 import { winningDefault } from '../net/plan';
 import { Observation } from '../net/router';
-import { Log } from '../log';
+import { Log, noticeFields } from '../log';
 import { Announcer, fam } from './announce';
 import { PassOutcome, PassReason, Settled } from './reconciler';
 import { LinkRegistry, LinkRuntime } from './registry';
@@ -111,7 +111,7 @@ export class PassSteps {
         this.ctx.log.notice(`${what}the kernel took the default route in table ${table}; probing again`);
         continue;
       }
-      this.ctx.log.error(`${what}the kernel refuses the default route in table ${table} (${reason}); no probes until it takes it, will retry`);
+      this.ctx.log.error(`${what}the kernel refuses the default route in table ${table} (${reason}); no probes until it takes it, will retry`, noticeFields('route-refused'));
       const next = forceDown(rt.health, tableRefusedReason(rt), this.ctx.now());
       if (next.state !== rt.health.state) {
         this.ctx.setHealth(rt, next);

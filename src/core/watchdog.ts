@@ -1,6 +1,6 @@
 // systemd's watchdog: WATCHDOG=1 only while every link's probe loop keeps turning and the kernel can be
 // reconciled, so a hung daemon (or a hung `ip`) is restarted rather than left on a dead uplink.
-import { Log } from '../log';
+import { Log, noticeFields } from '../log';
 import { Clock, TimerHandle } from '../sys/clock';
 import { Notifier } from '../sys/notifier';
 import { LinkRuntime } from './registry';
@@ -46,8 +46,8 @@ export class Watchdog {
     const now = this.deps.clock.now();
     const worst = stalledForMs(this.links(), now);
     const hung = this.hung(now);
-    if (worst) this.deps.log.error(`no probe round completed for ${worst} ms; not feeding the watchdog`);
-    else if (hung) this.deps.log.error(`${hung}; not feeding the watchdog`);
+    if (worst) this.deps.log.error(`no probe round completed for ${worst} ms; not feeding the watchdog`, noticeFields('stale'));
+    else if (hung) this.deps.log.error(`${hung}; not feeding the watchdog`, noticeFields('stale'));
     else this.deps.notifier.notify({ WATCHDOG: '1' });
     this.timer = this.deps.clock.setTimeout(() => this.feed(), this.everyMs);
   }

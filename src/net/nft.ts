@@ -4,6 +4,7 @@
 import { Config } from '../model';
 import { Runner } from '../sys/runner';
 import { linkMark, markMask } from './desired';
+import { isEarlierHaipTable } from './nftEarlier';
 
 export const STICKY_TABLE = 'inet haip';
 /** The comment that makes `inet haip` haip's: a table of that name without it is someone else's. */
@@ -50,59 +51,36 @@ export function replaceScript(table: string): string {
 
 export const DELETE_SCRIPT = `table ${STICKY_TABLE} {}\ndelete table ${STICKY_TABLE}\n`;
 
-/**
- * Whether a listing of `inet haip` is the table haip 0.1.0 wrote before tables carried the marker: only
- * its three chains, their hooks, and rules that each carry one of its comments ("LINK: restore",
- * "LINK: incoming", "LINK: outgoing"). Anything else (a set, another chain, a rule without such a
- * comment) makes it someone else's.
- */
-export function isLegacyTable(listing: string): boolean {
-  const chains = new Set<string>();
-  let rules = 0;
-  for (const raw of listing.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line === '}' || line === `table ${STICKY_TABLE} {`) continue;
-    const chain = /^chain (prerouting|output|postrouting) \{$/.exec(line);
-    if (chain) {
-      chains.add(chain[1]);
-      continue;
-    }
-    if (/^type (filter|route) hook (prerouting|output|postrouting) priority (mangle|-150); policy accept;$/.test(line)) continue;
-    if (/ comment "[^"]*: (restore|incoming|outgoing)"$/.test(line)) {
-      rules++;
-      continue;
-    }
-    return false;
-  }
-  return chains.size > 0 && rules > 0;
-}
+export type TableOwner = 'absent' | 'ours' | 'earlier' | 'foreign';
 
 /**
- * 'absent', 'ours' (carries TABLE_MARKER), 'legacy' (haip 0.1.0's, taken over: see isLegacyTable) or
- * 'foreign': an `inet haip` someone else made.
+ * 'absent', 'ours' (carries TABLE_MARKER), 'earlier' (the unmarked table haip 0.1.0 wrote, see
+ * nftEarlier.ts) or 'foreign': an `inet haip` someone else made.
  */
-export async function tableOwner(nft: Runner): Promise<'absent' | 'ours' | 'legacy' | 'foreign'> {
+export async function tableOwner(nft: Runner): Promise<TableOwner> {
   const r = await nft.run(['list', 'table', 'inet', 'haip']);
   if (r.code !== 0) return 'absent';
   if (r.stdout.includes(`comment "${TABLE_MARKER}"`)) return 'ours';
-  return isLegacyTable(r.stdout) ? 'legacy' : 'foreign';
+  return isEarlierHaipTable(r.stdout) ? 'earlier' : 'foreign';
 }
+
+export const TOOK_OVER = `took over nftables table ${STICKY_TABLE} left by haip 0.1.0 (no marker comment, but only haip's chains and rules): replaced with this version's`;
 
 const FOREIGN = `an nftables table ${STICKY_TABLE} exists without haip's marker comment: it is someone else's, and haip neither replaces nor deletes it (rename it, or delete it if it is a leftover)`;
 
 /**
- * Installs the table, replacing haip's previous one atomically (0.1.0's unmarked one too); never a foreign
- * one. Throws an Error; true when it took over 0.1.0's table.
+ * Installs the table, replacing haip's previous one atomically, 0.1.0's unmarked one included; never a
+ * foreign one. Returns true when it took over 0.1.0's table. Throws an Error.
  */
 export async function applyStickyTable(nft: Runner, table: string): Promise<boolean> {
   const owner = await tableOwner(nft);
   if (owner === 'foreign') throw new Error(FOREIGN);
   const r = await nft.run(['-f', '-'], replaceScript(table));
   if (r.code !== 0) throw new Error(`nft -f - (replacing table ${STICKY_TABLE}): exit ${r.code}: ${r.stderr.trim() || r.stdout.trim() || 'no output'}`);
-  return owner === 'legacy';
+  return owner === 'earlier';
 }
 
-/** Removes haip's table; true when there was one. Other tables are never listed or touched. */
+/** Removes haip's table (0.1.0's unmarked one too); true when there was one. Other tables are never listed or touched. */
 export async function removeStickyTable(nft: Runner): Promise<boolean> {
   const list = await nft.run(['list', 'tables', 'inet']);
   if (list.code !== 0) throw new Error(`nft list tables inet: exit ${list.code}: ${list.stderr.trim() || 'no output'}`);

@@ -7,7 +7,7 @@ import { Config, Family, LinkState } from '../model';
 import { Runner } from '../sys/runner';
 import { flushMarked } from './conntrack';
 import { linkMark, markMask } from './desired';
-import { applyStickyTable, removeStickyTable, STICKY_TABLE, stickyPresent, stickyTable } from './nft';
+import { applyStickyTable, removeStickyTable, STICKY_TABLE, stickyPresent, stickyTable, TOOK_OVER } from './nft';
 
 export interface StickyState {
   /** The table text last applied; '' once haip's table is known to be absent; undefined: unknown. */
@@ -61,7 +61,8 @@ export async function syncSticky(
     const drifted = state.applied === table && CHECKS_NFT.has(why) && !(await stickyPresent(nft));
     if (state.applied !== table || drifted) {
       if (drifted) log.warning(`changed outside haip, putting back: nftables table ${STICKY_TABLE}`);
-      if (await applyStickyTable(nft, table)) log.notice(`took over nftables table ${STICKY_TABLE} left by haip 0.1.0 (its own chains and rule comments, no marker): replaced with this version's`);
+      // Once per daemon: afterwards the table carries the marker.
+      if (await applyStickyTable(nft, table)) log.notice(TOOK_OVER);
       state.applied = table;
       state.lastError = undefined;
       log.info(`applied: nftables table ${STICKY_TABLE} (${config.links.map((l, i) => `${l.name} mark ${hex(linkMark(config, i))}`).join(', ')}; mask ${hex(markMask(config))})`);

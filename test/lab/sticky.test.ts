@@ -215,23 +215,3 @@ test('sticky: a port forward on the standby uplink answers through it; without s
   assert.ok(lab.spoofDrops(1) > 0, 'isp1 dropped the answers sent from the backup address');
   assert.ok(cfg);
 });
-
-test('upgrade from 0.1.0: the unmarked inet haip table 0.1.0 left is recognised, taken over once, and replaced by this version\'s', async (t) => {
-  const lab = Lab.create();
-  t.after(() => lab.destroy());
-  const cfg = lab.writeConfig(lab.configYaml(FAST, 'sticky: true\n'));
-  // 0.1.0 wrote the same chains and rule comments, without the marker comment.
-  const { stickyTable, isLegacyTable, TABLE_MARKER } = await import('../../src/net/nft');
-  const { parseConfigText } = await import('../../src/config/load');
-  const old = stickyTable(parseConfigText(lab.configYaml(FAST, 'sticky: true\n'), 'old.yaml'))!.replace(/\tcomment "[^"]*"\n/, '');
-  lab.nft(lab.r, old);
-  const listing = lab.exec(lab.r, 'nft', 'list', 'table', 'inet', 'haip');
-  assert.ok(!listing.includes(TABLE_MARKER));
-  assert.ok(isLegacyTable(listing), `the kernel's listing of 0.1.0's table is recognised:\n${listing}`);
-  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
-  await haip.waitFor(/notice: took over nftables table inet haip left by haip 0\.1\.0/, 10_000);
-  await haip.waitFor(/notice: ready:/, 10_000);
-  assert.ok(lab.exec(lab.r, 'nft', 'list', 'table', 'inet', 'haip').includes(`comment "${TABLE_MARKER}"`));
-  assert.equal(haip.output().match(/took over nftables table/g)?.length, 1);
-  assert.doesNotMatch(haip.output(), /someone else's/);
-});

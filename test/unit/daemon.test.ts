@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Daemon } from '../../src/daemon';
+import { NOTICE_IDS } from '../../src/log';
 import { HookEvent } from '../../src/model';
 import { parseConfigText } from '../../src/config/load';
 import { Config } from '../../src/model';
@@ -385,6 +386,8 @@ describe('daemon: the kernel changes under it', () => {
     assert.equal(t.prober.callsFrom(DSL_SRC), 0, 'no probe through a table without a route');
     assert.equal(t.daemon.activeLink, 'lte', 'the next link carries the default route');
     assert.equal(t.log.lines.filter((l) => l.includes('refuses the default route in table 101')).length, 1);
+    const tableRefusal = t.log.lines.find((l) => l.includes('refuses the default route in table 101'))!;
+    assert.equal(t.log.fields.get(tableRefusal)?.MESSAGE_ID, NOTICE_IDS['route-refused'], 'journalctl -x explains it');
     t.kernel.clearFailures();
     await t.clock.advance(40_000);
     assert.ok(t.prober.callsFrom(DSL_SRC) > 0);
@@ -410,6 +413,7 @@ describe('daemon: the kernel changes under it', () => {
     for (const m of t.notifier.messages) if (m.STATUS) assert.doesNotMatch(m.STATUS, /active: lte/);
     const refusals = t.log.lines.filter((l) => l.includes('switch to lte refused'));
     assert.deepEqual(refusals, ['error: switch to lte refused: Error: Nexthop has invalid gateway.; the default route stays on dsl; will retry']);
+    assert.equal(t.log.fields.get(refusals[0])?.MESSAGE_ID, NOTICE_IDS['route-refused']);
     // Once the kernel takes it, the switch is announced, then the hook runs.
     t.kernel.clearFailures();
     await t.clock.advance(30_000);
@@ -495,7 +499,8 @@ describe('daemon: watchdog', () => {
     const atStale = t.notifier.count('WATCHDOG');
     await t.clock.advance(20_000);
     assert.equal(t.notifier.count('WATCHDOG'), atStale, 'not fed while the loop is stuck');
-    assert.ok(t.log.lines.some((l) => /^error: no probe round completed for \d+ ms; not feeding the watchdog$/.test(l)));
+    const stale = t.log.lines.find((l) => /^error: no probe round completed for \d+ ms; not feeding the watchdog$/.test(l));
+    assert.equal(stale && t.log.fields.get(stale)?.MESSAGE_ID, NOTICE_IDS.stale);
   });
 
   it('a hung `ip` (a pass that never ends) stops the watchdog after 20 s; status shows it meanwhile', async () => {
@@ -515,7 +520,8 @@ describe('daemon: watchdog', () => {
     const atLimit = t.notifier.count('WATCHDOG');
     await t.clock.advance(10_000);
     assert.equal(t.notifier.count('WATCHDOG'), atLimit, 'not fed while the reconcile is hung');
-    assert.ok(t.log.lines.some((l) => /^error: a reconcile pass has been waiting for ip for \d+ s; not feeding the watchdog$/.test(l)));
+    const hung = t.log.lines.find((l) => /^error: a reconcile pass has been waiting for ip for \d+ s; not feeding the watchdog$/.test(l));
+    assert.equal(hung && t.log.fields.get(hung)?.MESSAGE_ID, NOTICE_IDS.stale);
   });
 
   it(
