@@ -74,6 +74,8 @@ export interface LinkConfig {
 }
 
 export interface RuleConfig {
+  /** Absent: IPv4. IPv6 when `from` or `to` is an IPv6 address or prefix. */
+  family?: 6;
   priority: number;
   table: number;
   from?: string;

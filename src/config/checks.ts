@@ -86,6 +86,10 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
     if (!r || typeof r !== 'object' || (typeof r.table !== 'string' && typeof r.table !== 'number')) return;
     if (resolveTable(r.table, tables) === undefined) problem(['rules', i, 'table'], `unknown table "${r.table}": add it under tables`);
     if (r.mask !== undefined && r.fwmark === undefined) problem(['rules', i, 'mask'], 'mask needs fwmark');
+    // One kernel rule matches one family: `ip rule` refuses a mixed pair, so refuse it here, before anything changes.
+    if (typeof r.from === 'string' && typeof r.to === 'string' && familyOf(r.from) !== familyOf(r.to)) {
+      problem(['rules', i, 'to'], `to ${r.to} is IPv${familyOf(r.to)} but from ${r.from} is IPv${familyOf(r.from)}: a rule matches one family; write one rule per family`);
+    }
   });
   for (const p of stickyProblems(raw, locate)) out.push(p);
   for (const p of misroutingProblems(raw, locate, tables, linkTables)) out.push(p);

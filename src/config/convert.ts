@@ -1,6 +1,6 @@
 // From a validated RawConfig to the Config the daemon runs: defaults, durations in ms, table names
 // resolved to numbers.
-import { Config, LinkConfig, MAIN_TABLE, ProbeSettings, RuleConfig } from '../model';
+import { Config, familyOf, LinkConfig, MAIN_TABLE, ProbeSettings, RuleConfig } from '../model';
 import { DAMPING_DEFAULTS } from '../health/damping';
 import { RawConfig, RawProbe } from './raw';
 
@@ -71,6 +71,8 @@ export function toConfig(raw: RawConfig, source: string): Config {
     probe: probeSettings(l.probe, raw.probe),
   }));
   const rules: RuleConfig[] = (raw.rules ?? []).map((r) => ({
+    // The family follows the addresses (checks refuse a mixed pair); a rule with neither is IPv4, as before.
+    ...([r.from, r.to].some((a) => a !== undefined && familyOf(a) === 6) ? { family: 6 as const } : {}),
     priority: r.priority,
     table: resolveTable(r.table, tables)!,
     from: r.from,

@@ -23,7 +23,12 @@ const ipAddress = {
   expects: 'an IPv4 or IPv6 address such as 198.51.100.1 or 2001:db8::1',
   description: 'An IPv4 or IPv6 address.',
 } as const;
-const ipv4OrPrefix = { type: 'string', format: 'ipv4prefix', expects: 'an IPv4 address or prefix such as 198.51.100.0/24', description: 'An IPv4 address or prefix (a.b.c.d/n).' } as const;
+const ipOrPrefix = {
+  type: 'string',
+  format: 'ipprefix',
+  expects: 'an IPv4 or IPv6 address or prefix such as 198.51.100.0/24 or 2001:db8:1:100::/56',
+  description: 'An IPv4 or IPv6 address or prefix.',
+} as const;
 const ifname = {
   type: 'string',
   format: 'ifname',
@@ -144,8 +149,8 @@ export const configSchema = {
         properties: {
           priority: { type: 'integer', minimum: 1, maximum: 32765, description: 'The rule\'s priority (`ip rule ... priority N`); lower is looked at first.' },
           table: { ...tableRef, description: 'Table the rule looks up.' },
-          from: { ...ipv4OrPrefix, description: 'Match packets from this source address or prefix.' },
-          to: { ...ipv4OrPrefix, description: 'Match packets to this destination address or prefix.' },
+          from: { ...ipOrPrefix, description: 'Match packets from this source address or prefix (IPv4 or IPv6; an IPv6 one makes an `ip -6 rule`).' },
+          to: { ...ipOrPrefix, description: 'Match packets to this destination address or prefix, of the same family as `from`.' },
           fwmark: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'Match packets with this firewall mark.' },
           mask: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'Mask for fwmark, so other users of the mark bits coexist.' },
           iif: { ...ifname, description: 'Match packets arriving on this interface (`lo` for the host\'s own traffic).' },

@@ -239,7 +239,7 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
     }
   }
   for (const r of config.rules) {
-    const rule: Rule = { priority: r.priority, table: r.table, protocol: p };
+    const rule: Rule = { ...(r.family === 6 ? { family: 6 as const } : {}), priority: r.priority, table: r.table, protocol: p };
     if (r.from) rule.from = r.from;
     if (r.to) rule.to = r.to;
     if (r.fwmark !== undefined) rule.fwmark = r.fwmark;
