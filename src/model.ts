@@ -68,6 +68,8 @@ export interface LinkConfig {
   gateway6?: string;
   /** Fixed IPv6 source address; absent: the interface's first global IPv6 address. */
   source6?: string;
+  /** IPv6 prefixes the ISP delegated to this uplink: a source rule each into its table. */
+  prefixes6?: string[];
   /** Connection mark for sticky connections (under Config.markMask); absent: the link's position + 1. */
   mark?: number;
   probe: ProbeSettings;

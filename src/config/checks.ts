@@ -75,7 +75,8 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
       for (const { f, n } of perFamily)
         if (quorum > n) problem(quorumAt, `quorum ${quorum} is more than the ${n} ${mixed ? `IPv${f} ` : ''}target(s) of link "${l.name}"${mixed ? ': each family is judged on its own' : ''}`);
     const has6 = perFamily.some((x) => x.f === 6);
-    for (const key of ['gateway6', 'source6'] as const)
+    if (Array.isArray(l.prefixes6) && l.prefixes6.length && l.table === undefined) problem(['links', i, 'prefixes6'], `link "${l.name}" has no table: delegated prefixes are routed by source rules into the link's table; add a table`);
+    for (const key of ['gateway6', 'source6', 'prefixes6'] as const)
       if (l[key] !== undefined && !has6) problem(['links', i, key], `link "${l.name}" has no IPv6 probe targets, so haip does not route IPv6 through it: add an IPv6 target or drop ${key}`);
     if (has6 && typeof raw.main_metric === 'number' && raw.main_metric >= IPV6_DEFAULT_METRIC && !mainMetricTold) {
       mainMetricTold = true;

@@ -66,6 +66,7 @@ export function toConfig(raw: RawConfig, source: string): Config {
     source: l.source,
     ...(l.gateway6 !== undefined ? { gateway6: l.gateway6 } : {}),
     ...(l.source6 !== undefined ? { source6: l.source6 } : {}),
+    ...(l.prefixes6 !== undefined ? { prefixes6: l.prefixes6 } : {}),
     // Only when given: linkMark() supplies the default (position + 1).
     ...(l.mark !== undefined ? { mark: l.mark } : {}),
     probe: probeSettings(l.probe, raw.probe),

@@ -29,6 +29,7 @@ function validator() {
     ajv.addFormat('ipv6', { type: 'string', validate: (s: string) => isIPv6(s) && !s.includes('%') });
     ajv.addFormat('ipaddr', { type: 'string', validate: (s: string) => isIP(s) !== 0 && !s.includes('%') });
     ajv.addFormat('ipv4prefix', { type: 'string', validate: isIPv4Prefix });
+    ajv.addFormat('ipv6prefix', { type: 'string', validate: (s: string) => isIPv6Prefix(s) && s.includes('/') });
     ajv.addFormat('ipprefix', { type: 'string', validate: (s: string) => isIPv4Prefix(s) || isIPv6Prefix(s) });
     ajv.addFormat('ifname', { type: 'string', validate: isInterfaceName });
     ajv.addFormat('probetarget', { type: 'string', validate: (s: string) => !('error' in parseTarget(s)) });

@@ -124,6 +124,13 @@ export const configSchema = {
             description:
               'IPv6 next hop, link-local allowed (fe80::1). Omit to learn it from the kernel: the default route a router advertisement (`proto ra`) or a DHCPv6 client installs for the interface. Needs IPv6 probe targets.',
           },
+          prefixes6: {
+            type: 'array',
+            maxItems: 16,
+            items: { type: 'string', format: 'ipv6prefix', expects: 'an IPv6 prefix such as 2001:db8:1:100::/56' },
+            description:
+              'IPv6 prefixes this uplink\'s ISP delegated (DHCPv6-PD), numbering the LAN: each gets a source rule into the link\'s table, so LAN hosts numbered from it leave by this uplink while it is usable. Needs a table and IPv6 probe targets.',
+          },
           source6: {
             ...ipv6,
             description: 'IPv6 source address for probes; its prefix gets the source rule. Default: the interface\'s first global IPv6 address. Needs IPv6 probe targets.',

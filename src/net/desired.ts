@@ -216,6 +216,12 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
         // The whole prefix, not the one address: SLAAC gives the router several (stable, temporary), and
         // every one of them must leave by the ISP that owns the prefix (its BCP 38 filter drops the rest).
         rules.push({ family: 6, priority: sourceRulePriority(config, i), from: v.connected ?? v.source, table, protocol: p });
+        // Delegated prefixes number the LAN, not the WAN: their hosts must leave by the ISP that delegated them.
+        // Written in the kernel's form (2001:db8:1:100::/56), so the reconcile sees its own rule again.
+        for (const prefix of v.link.prefixes6 ?? []) {
+          const [address, len] = prefix.split('/');
+          rules.push({ family: 6, priority: sourceRulePriority(config, i), from: networkOf6(address, Number(len)), table, protocol: p });
+        }
         continue;
       }
       if (v.connected) routes.push({ table, dst: v.connected, dev: v.link.interface, prefsrc: v.source, scope: 'link', protocol: p });

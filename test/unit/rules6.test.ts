@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, isIPv6Prefix, parseConfigText } from '../../src/config/load';
-import { desiredState } from '../../src/net/desired';
+import { desiredFamilies, desiredState } from '../../src/net/desired';
 import { ruleToString } from '../../src/model';
 
 const base = 'tables: { T1: 101 }\nprobe: { targets: [203.0.113.1] }\nlinks:\n  - { name: a, interface: eth1, table: T1 }\nrules:\n';
@@ -55,5 +55,30 @@ describe('rules: IPv6', () => {
       ['2001:db8::/129', false], ['fe80::1%eth0', false], ['198.51.100.1', false], ['2001:db8::/', false], ['', false],
     ];
     for (const [s, want] of table) assert.equal(isIPv6Prefix(s), want, s);
+  });
+});
+
+describe('links[].prefixes6: delegated prefixes', () => {
+  const cfg = (link: string) =>
+    `tables: { T1: 101 }\nprobe: { targets: [203.0.113.1, "2001:db8:ff::1"] }\nlinks:\n  - { name: a, interface: eth1, ${link} }\n`;
+  const view = { link: { name: 'a' }, family: 6 as const, source: '2001:db8:1::2', connected: '2001:db8:1::/64', gateway: 'fe80::1' };
+
+  it('a source rule per prefix into the link\'s table, in the kernel\'s form, beside the WAN\'s', () => {
+    const config = parseConfigText(cfg('table: T1, prefixes6: ["2001:db8:1:100::/56", "2001:DB8:1:0200:0::1/56"]'), 'h.yaml');
+    const state = desiredFamilies(config, [{ family: 6, views: [{ ...view, link: config.links[0] }], active: 'a' }]);
+    assert.deepEqual(
+      state.rules.filter((r) => r.from).map(ruleToString),
+      ['-6 priority 10010 from 2001:db8:1::/64 lookup 101 proto 72', '-6 priority 10010 from 2001:db8:1:100::/56 lookup 101 proto 72', '-6 priority 10010 from 2001:db8:1:200::/56 lookup 101 proto 72'],
+    );
+  });
+
+  it('refused without a table, without IPv6 targets, or when no IPv6 prefix', () => {
+    assert.deepEqual(problems(cfg('prefixes6: ["2001:db8:1:100::/56"]')), [
+      'h.yaml:4:44: links[0].prefixes6: link "a" has no table: delegated prefixes are routed by source rules into the link\'s table; add a table',
+    ]);
+    assert.match(problems(cfg('table: T1, prefixes6: ["2001:db8:1:100::/56"]').replace(', "2001:db8:ff::1"', ''))[0], /links\[0\]\.prefixes6: link "a" has no IPv6 probe targets/);
+    for (const bad of ['"2001:db8:1:100::"', '198.51.100.0/24', '"2001:db8::/129"']) {
+      assert.match(problems(cfg(`table: T1, prefixes6: [${bad}]`))[0] ?? '', /links\[0\]\.prefixes6\[0\]: must be an IPv6 prefix such as 2001:db8:1:100::\/56/, bad);
+    }
   });
 });
