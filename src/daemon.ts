@@ -375,7 +375,7 @@ export class Daemon {
       const before = rt.view;
       const seen = rt.seen;
       const iface = obs.interfaces.get(rt.config.interface);
-      const view = lane.family === 6 ? viewLink6(rt.config, iface, learnedGateway6(rt.config, obs.net.routes, this.config)) : viewLink(rt.config, iface, this.learned.get(rt.config.name));
+      const view = lane.family === 6 ? viewLink6(rt.config, iface, learnedGateway6(rt.config, obs.net.routes, this.config), obs.interfaces.values()) : viewLink(rt.config, iface, this.learned.get(rt.config.name));
       if (lane.family === 6 && view.gateway !== before.gateway && view.learnedFrom && view.gateway)
         this.deps.log.notice(`${rt.config.name}: IPv6 gateway ${before.gateway ? `${before.gateway} -> ` : ''}${view.gateway}, learned from the kernel's default route via ${view.learnedFrom}`);
       rt.view = view;

@@ -129,11 +129,11 @@ export const configSchema = {
             maxItems: 16,
             items: { type: 'string', format: 'ipv6prefix', expects: 'an IPv6 prefix such as 2001:db8:1:100::/56' },
             description:
-              'IPv6 prefixes this uplink\'s ISP delegated (DHCPv6-PD), numbering the LAN: each gets a source rule into the link\'s table, so LAN hosts numbered from it leave by this uplink while it is usable. Needs a table and IPv6 probe targets.',
+              'IPv6 prefixes this uplink\'s ISP delegated (DHCPv6-PD), numbering the LAN: each gets a source rule into the link\'s table, so LAN hosts numbered from it leave by this uplink while it is usable. When the WAN has no global IPv6 address (unnumbered: link-local only, the default route from the RA), the link is probed from the router\'s first address inside one of them, on any interface (usually the LAN). Needs a table and IPv6 probe targets.',
           },
           source6: {
             ...ipv6,
-            description: 'IPv6 source address for probes; its prefix gets the source rule. Default: the interface\'s first global IPv6 address. Needs IPv6 probe targets.',
+            description: 'IPv6 source address for probes; its prefix gets the source rule. It may sit on another interface (the LAN) when the WAN is unnumbered. Default: the interface\'s first global IPv6 address, else the router\'s first address inside prefixes6. Needs IPv6 probe targets.',
           },
           mark: {
             type: 'integer',

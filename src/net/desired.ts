@@ -1,5 +1,6 @@
 // What the kernel should hold for a config, the interfaces as they are now, and the chosen link.
 // Pure: the daemon, `haip plan` and the tests all call it with plain data.
+import { chooseSource6 } from './source6';
 import { Config, Family, InterfaceFacts, LinkConfig, NetState, Route, Rule } from '../model';
 import type { LearnedGateway } from './gateways';
 
@@ -108,20 +109,24 @@ export function learnedGateway6(link: LinkConfig, routes: Route[], config: Pick<
 }
 
 /** A link's IPv6 side: a global address, its /64 (or whatever prefix), and a gateway. */
-export function viewLink6(link: LinkConfig, iface: InterfaceFacts | undefined, learned?: { gateway: string; from: Route }): LinkView {
+export function viewLink6(link: LinkConfig, iface: InterfaceFacts | undefined, learned?: { gateway: string; from: Route }, all?: Iterable<InterfaceFacts>): LinkView {
   if (!iface) return { link, family: 6, unusable: `interface ${link.interface} does not exist` };
-  const addrs = iface.addresses6 ?? [];
-  const addr = link.source6 ? addrs.find((a) => a.address === link.source6) : addrs[0];
+  const addr = chooseSource6(link, iface, all);
   const view: LinkView = { link, family: 6 };
   if (addr) {
     view.source = addr.address;
-    if (addr.prefixlen < 128) view.connected = networkOf6(addr.address, addr.prefixlen);
+    // An address on another interface (an unnumbered WAN): its prefix is the LAN's, not on this link.
+    if (addr.prefixlen < 128 && !addr.on) view.connected = networkOf6(addr.address, addr.prefixlen);
   }
   const gateway = link.gateway6 ?? learned?.gateway;
   if (gateway) view.gateway = gateway;
   if (!link.gateway6 && learned) view.learnedFrom = `${learned.from.gateway} proto ${learned.from.protocol} metric ${learned.from.metric ?? 0}`;
   if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
-  else if (!addr) view.unusable = link.source6 ? `${link.interface} does not hold ${link.source6}` : `${link.interface} has no global IPv6 address`;
+  else if (!addr) {
+    view.unusable = link.source6
+      ? `the router does not hold ${link.source6}`
+      : `${link.interface} has no global IPv6 address${link.prefixes6?.length ? ' and the router none inside its prefixes6' : ''}`;
+  }
   else if (!gateway) view.unusable = `IPv6 gateway of ${link.interface} unknown: no default route through it in main (router advertisement, DHCPv6 client) and no gateway6 in the config`;
   return view;
 }
