@@ -70,13 +70,15 @@ export interface LinkConfig {
   gateway6?: string;
   /** Fixed IPv6 source address; absent: the interface's first global IPv6 address. */
   source6?: string;
+  /** IPv6 prefixes the ISP delegated to this uplink: a source rule each into its table. */
+  prefixes6?: string[];
   /** Connection mark for sticky connections (under Config.markMask); absent: the link's position + 1. */
   mark?: number;
   probe: ProbeSettings;
 }
 
 export interface RuleConfig {
-  /** 6 when from or to is IPv6 (an `ip -6 rule`); absent: IPv4. */
+  /** Absent: IPv4. IPv6 when `from` or `to` is an IPv6 address or prefix. */
   family?: 6;
   priority: number;
   table: number;

@@ -36,7 +36,7 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
     // Each family on its own, as the daemon runs it: the links with targets of that family.
     const links = config.links.flatMap((l) => familyLink(l, family) ?? []);
     const views = links.map((l) =>
-      family === 6 ? viewLink6(l, obs.interfaces.get(l.interface), learnedGateway6(l, obs.net.routes, config)) : viewLink(l, obs.interfaces.get(l.interface), learned.get(l.name)),
+      family === 6 ? viewLink6(l, obs.interfaces.get(l.interface), learnedGateway6(l, obs.net.routes, config), obs.interfaces.values()) : viewLink(l, obs.interfaces.get(l.interface), learned.get(l.name)),
     );
     if (config.links.length) out.push(`# ${family === 6 ? 'IPv6 ' : ''}links (assuming every usable link answers its probes):`);
     const usable = views.filter((v) => !v.unusable);

@@ -75,7 +75,8 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
       for (const { f, n } of perFamily)
         if (quorum > n) problem(quorumAt, `quorum ${quorum} is more than the ${n} ${mixed ? `IPv${f} ` : ''}target(s) of link "${l.name}"${mixed ? ': each family is judged on its own' : ''}`);
     const has6 = perFamily.some((x) => x.f === 6);
-    for (const key of ['gateway6', 'source6'] as const)
+    if (Array.isArray(l.prefixes6) && l.prefixes6.length && l.table === undefined) problem(['links', i, 'prefixes6'], `link "${l.name}" has no table: delegated prefixes are routed by source rules into the link's table; add a table`);
+    for (const key of ['gateway6', 'source6', 'prefixes6'] as const)
       if (l[key] !== undefined && !has6) problem(['links', i, key], `link "${l.name}" has no IPv6 probe targets, so haip does not route IPv6 through it: add an IPv6 target or drop ${key}`);
     if (has6 && typeof raw.main_metric === 'number' && raw.main_metric >= IPV6_DEFAULT_METRIC && !mainMetricTold) {
       mainMetricTold = true;
@@ -86,8 +87,10 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
     if (!r || typeof r !== 'object' || (typeof r.table !== 'string' && typeof r.table !== 'number')) return;
     if (resolveTable(r.table, tables) === undefined) problem(['rules', i, 'table'], `unknown table "${r.table}": add it under tables`);
     if (r.mask !== undefined && r.fwmark === undefined) problem(['rules', i, 'mask'], 'mask needs fwmark');
-    if (typeof r.from === 'string' && typeof r.to === 'string' && r.from.includes(':') !== r.to.includes(':'))
-      problem(['rules', i, 'to'], `${r.to} is ${r.to.includes(':') ? 'IPv6' : 'IPv4'} but from ${r.from} is ${r.from.includes(':') ? 'IPv6' : 'IPv4'}: a rule matches one family`);
+    // One kernel rule matches one family: `ip rule` refuses a mixed pair, so refuse it here, before anything changes.
+    if (typeof r.from === 'string' && typeof r.to === 'string' && familyOf(r.from) !== familyOf(r.to)) {
+      problem(['rules', i, 'to'], `to ${r.to} is IPv${familyOf(r.to)} but from ${r.from} is IPv${familyOf(r.from)}: a rule matches one family; write one rule per family`);
+    }
   });
   for (const p of stickyProblems(raw, locate)) out.push(p);
   for (const p of misroutingProblems(raw, locate, tables, linkTables)) out.push(p);

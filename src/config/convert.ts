@@ -1,6 +1,6 @@
 // From a validated RawConfig to the Config the daemon runs: defaults, durations in ms, table names
 // resolved to numbers.
-import { Config, LinkConfig, MAIN_TABLE, ProbeSettings, RuleConfig } from '../model';
+import { Config, familyOf, LinkConfig, MAIN_TABLE, ProbeSettings, RuleConfig } from '../model';
 import { DAMPING_DEFAULTS } from '../health/damping';
 import { RawConfig, RawProbe } from './raw';
 
@@ -67,12 +67,14 @@ export function toConfig(raw: RawConfig, source: string): Config {
     source: l.source,
     ...(l.gateway6 !== undefined ? { gateway6: l.gateway6 } : {}),
     ...(l.source6 !== undefined ? { source6: l.source6 } : {}),
+    ...(l.prefixes6 !== undefined ? { prefixes6: l.prefixes6 } : {}),
     // Only when given: linkMark() supplies the default (position + 1).
     ...(l.mark !== undefined ? { mark: l.mark } : {}),
     probe: probeSettings(l.probe, raw.probe),
   }));
   const rules: RuleConfig[] = (raw.rules ?? []).map((r) => ({
-    ...((r.from ?? r.to ?? '').includes(':') ? { family: 6 as const } : {}),
+    // The family follows the addresses (checks refuse a mixed pair); a rule with neither is IPv4, as before.
+    ...([r.from, r.to].some((a) => a !== undefined && familyOf(a) === 6) ? { family: 6 as const } : {}),
     priority: r.priority,
     table: resolveTable(r.table, tables)!,
     from: r.from,

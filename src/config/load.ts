@@ -29,6 +29,7 @@ function validator() {
     ajv.addFormat('ipv6', { type: 'string', validate: (s: string) => isIPv6(s) && !s.includes('%') });
     ajv.addFormat('ipaddr', { type: 'string', validate: (s: string) => isIP(s) !== 0 && !s.includes('%') });
     ajv.addFormat('ipv4prefix', { type: 'string', validate: isIPv4Prefix });
+    ajv.addFormat('ipv6prefix', { type: 'string', validate: (s: string) => isIPv6Prefix(s) && s.includes('/') });
     ajv.addFormat('ipprefix', { type: 'string', validate: (s: string) => isIPv4Prefix(s) || isIPv6Prefix(s) });
     ajv.addFormat('ifname', { type: 'string', validate: isInterfaceName });
     ajv.addFormat('probetarget', { type: 'string', validate: (s: string) => !('error' in parseTarget(s)) });
@@ -43,8 +44,8 @@ export function isIPv4Prefix(s: string): boolean {
 }
 
 export function isIPv6Prefix(s: string): boolean {
-  const m = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(s);
-  return !!m && isIPv6(m[1]) && !m[1].includes('%') && (m[2] === undefined || Number(m[2]) <= 128);
+  const m = /^([^/%]+)(?:\/(\d{1,3}))?$/.exec(s);
+  return !!m && isIPv6(m[1]) && (m[2] === undefined || Number(m[2]) <= 128);
 }
 
 /** Linux's dev_valid_name(): what the kernel accepts as an interface name. */

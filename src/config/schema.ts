@@ -23,11 +23,10 @@ const ipAddress = {
   expects: 'an IPv4 or IPv6 address such as 198.51.100.1 or 2001:db8::1',
   description: 'An IPv4 or IPv6 address.',
 } as const;
-const ipv4OrPrefix = { type: 'string', format: 'ipv4prefix', expects: 'an IPv4 address or prefix such as 198.51.100.0/24', description: 'An IPv4 address or prefix (a.b.c.d/n).' } as const;
 const ipOrPrefix = {
   type: 'string',
   format: 'ipprefix',
-  expects: 'an IPv4 or IPv6 address or prefix such as 198.51.100.0/24 or 2001:db8:1::/48',
+  expects: 'an IPv4 or IPv6 address or prefix such as 198.51.100.0/24 or 2001:db8:1:100::/56',
   description: 'An IPv4 or IPv6 address or prefix.',
 } as const;
 const ifname = {
@@ -132,9 +131,16 @@ export const configSchema = {
             description:
               'IPv6 next hop, link-local allowed (fe80::1). Omit to learn it from the kernel: the default route a router advertisement (`proto ra`) or a DHCPv6 client installs for the interface. Needs IPv6 probe targets.',
           },
+          prefixes6: {
+            type: 'array',
+            maxItems: 16,
+            items: { type: 'string', format: 'ipv6prefix', expects: 'an IPv6 prefix such as 2001:db8:1:100::/56' },
+            description:
+              'IPv6 prefixes this uplink\'s ISP delegated (DHCPv6-PD), numbering the LAN: each gets a source rule into the link\'s table, so LAN hosts numbered from it leave by this uplink while it is usable. When the WAN has no global IPv6 address (unnumbered: link-local only, the default route from the RA), the link is probed from the router\'s first address inside one of them, on any interface (usually the LAN). Needs a table and IPv6 probe targets.',
+          },
           source6: {
             ...ipv6,
-            description: 'IPv6 source address for probes; its prefix gets the source rule. Default: the interface\'s first global IPv6 address. Needs IPv6 probe targets.',
+            description: 'IPv6 source address for probes; its prefix gets the source rule. It may sit on another interface (the LAN) when the WAN is unnumbered. Default: the interface\'s first global IPv6 address, else the router\'s first address inside prefixes6. Needs IPv6 probe targets.',
           },
           mark: {
             type: 'integer',
@@ -157,8 +163,8 @@ export const configSchema = {
         properties: {
           priority: { type: 'integer', minimum: 1, maximum: 32765, description: 'The rule\'s priority (`ip rule ... priority N`); lower is looked at first.' },
           table: { ...tableRef, description: 'Table the rule looks up.' },
-          from: { ...ipOrPrefix, description: 'Match packets from this source address or prefix, IPv4 or IPv6 (an IPv6 one makes an `ip -6 rule`).' },
-          to: { ...ipOrPrefix, description: 'Match packets to this destination address or prefix, of the same family as from.' },
+          from: { ...ipOrPrefix, description: 'Match packets from this source address or prefix (IPv4 or IPv6; an IPv6 one makes an `ip -6 rule`).' },
+          to: { ...ipOrPrefix, description: 'Match packets to this destination address or prefix, of the same family as `from`.' },
           fwmark: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'Match packets with this firewall mark.' },
           mask: { type: 'integer', minimum: 1, maximum: 4294967295, description: 'Mask for fwmark, so other users of the mark bits coexist.' },
           iif: { ...ifname, description: 'Match packets arriving on this interface (`lo` for the host\'s own traffic).' },

@@ -11,7 +11,7 @@ import { fam } from './announce';
 /** The link's view in this family, from the observation and (IPv4) the learned gateways. */
 export function viewFor(family: Family, link: LinkConfig, obs: Observation, learned: Map<string, LearnedGateway>, config: Config): LinkView {
   const iface = obs.interfaces.get(link.interface);
-  return family === 6 ? viewLink6(link, iface, learnedGateway6(link, obs.net.routes, config)) : viewLink(link, iface, learned.get(link.name));
+  return family === 6 ? viewLink6(link, iface, learnedGateway6(link, obs.net.routes, config), obs.interfaces.values()) : viewLink(link, iface, learned.get(link.name));
 }
 
 export interface ViewNote {

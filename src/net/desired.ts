@@ -1,5 +1,6 @@
 // What the kernel should hold for a config, the interfaces as they are now, and the chosen link.
 // Pure: the daemon, `haip plan` and the tests all call it with plain data.
+import { chooseSource6 } from './source6';
 import { Config, Family, InterfaceFacts, LinkConfig, NetState, Route, Rule } from '../model';
 import { networkOf, networkOf6 } from './address';
 import { LearnedGateway, reachableFrom } from './gateways';
@@ -36,7 +37,7 @@ export function isPointToPoint(iface: InterfaceFacts, addr = iface.addresses[0])
 
 /** Why probe.size cannot leave the interface unfragmented (ICMP + IP headers: 28 bytes IPv4, 48 IPv6). */
 export function tooBig(link: LinkConfig, iface: InterfaceFacts, family: 4 | 6): string | undefined {
-  const size = link.probe.size;
+  const size = link.probe?.size;
   const needed = size === undefined ? 0 : size + (family === 6 ? 48 : 28);
   if (size === undefined || iface.mtu === undefined || needed <= iface.mtu) return undefined;
   return `probe.size ${size} needs an MTU of ${needed} on ${link.interface}, which has ${iface.mtu}: lower probe.size to ${iface.mtu - (family === 6 ? 48 : 28)}`;
@@ -90,20 +91,24 @@ export function learnedGateway6(link: LinkConfig, routes: Route[], config: Pick<
 }
 
 /** A link's IPv6 side: a global address, its /64 (or whatever prefix), and a gateway. */
-export function viewLink6(link: LinkConfig, iface: InterfaceFacts | undefined, learned?: { gateway: string; from: Route }): LinkView {
+export function viewLink6(link: LinkConfig, iface: InterfaceFacts | undefined, learned?: { gateway: string; from: Route }, all?: Iterable<InterfaceFacts>): LinkView {
   if (!iface) return { link, family: 6, unusable: `interface ${link.interface} does not exist` };
-  const addrs = iface.addresses6 ?? [];
-  const addr = link.source6 ? addrs.find((a) => a.address === link.source6) : addrs[0];
+  const addr = chooseSource6(link, iface, all);
   const view: LinkView = { link, family: 6 };
   if (addr) {
     view.source = addr.address;
-    if (addr.prefixlen < 128) view.connected = networkOf6(addr.address, addr.prefixlen);
+    // An address on another interface (an unnumbered WAN): its prefix is the LAN's, not on this link.
+    if (addr.prefixlen < 128 && !addr.on) view.connected = networkOf6(addr.address, addr.prefixlen);
   }
   const gateway = link.gateway6 ?? learned?.gateway;
   if (gateway) view.gateway = gateway;
   if (!link.gateway6 && learned) view.learnedFrom = `${learned.from.gateway} proto ${learned.from.protocol} metric ${learned.from.metric ?? 0}`;
   if (!iface.up) view.unusable = `${link.interface} has no carrier or is down`;
-  else if (!addr) view.unusable = link.source6 ? `${link.interface} does not hold ${link.source6}` : `${link.interface} has no global IPv6 address`;
+  else if (!addr) {
+    view.unusable = link.source6
+      ? `the router does not hold ${link.source6}`
+      : `${link.interface} has no global IPv6 address${link.prefixes6?.length ? ' and the router none inside its prefixes6' : ''}`;
+  }
   else if (!gateway) view.unusable = `IPv6 gateway of ${link.interface} unknown: no default route through it in main (router advertisement, DHCPv6 client) and no gateway6 in the config`;
   else {
     const big = tooBig(link, iface, 6);
@@ -203,6 +208,12 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
         // The whole prefix, not the one address: SLAAC gives the router several (stable, temporary), and
         // every one of them must leave by the ISP that owns the prefix (its BCP 38 filter drops the rest).
         rules.push({ family: 6, priority: sourceRulePriority(config, i), from: v.connected ?? v.source, table, protocol: p });
+        // Delegated prefixes number the LAN, not the WAN: their hosts must leave by the ISP that delegated them.
+        // Written in the kernel's form (2001:db8:1:100::/56), so the reconcile sees its own rule again.
+        for (const prefix of v.link.prefixes6 ?? []) {
+          const [address, len] = prefix.split('/');
+          rules.push({ family: 6, priority: sourceRulePriority(config, i), from: networkOf6(address, Number(len)), table, protocol: p });
+        }
         continue;
       }
       if (v.connected) routes.push({ table, dst: v.connected, dev: v.link.interface, prefsrc: v.source, scope: 'link', protocol: p });
