@@ -2,6 +2,7 @@
 // Each type renders like the `ip` command it stands for, so logs and golden tests read as iproute2.
 
 import type { DampingSettings } from './health/damping';
+import type { PolicyConfig, TrafficRule } from './policy/types';
 
 export const MAIN_TABLE = 254;
 
@@ -70,6 +71,8 @@ export interface LinkConfig {
   source6?: string;
   /** Connection mark for sticky connections (under Config.markMask); absent: the link's position + 1. */
   mark?: number;
+  /** The link's part of a balance policy's new connections; absent: 1. */
+  share?: number;
   probe: ProbeSettings;
 }
 
@@ -114,6 +117,10 @@ export interface Config {
   mainMetric?: number;
   rtTablesFile?: string;
   rtProtosFile?: string;
+  /** Traffic policies, the rules that pick them (first match) and the policy of unmatched traffic; absent: none. */
+  policies?: PolicyConfig[];
+  traffic?: TrafficRule[];
+  defaultPolicy?: string;
 }
 
 export type LogLevel = 'error' | 'warning' | 'notice' | 'info' | 'debug';

@@ -29,6 +29,7 @@ function validator() {
     ajv.addFormat('ipv6', { type: 'string', validate: (s: string) => isIPv6(s) && !s.includes('%') });
     ajv.addFormat('ipaddr', { type: 'string', validate: (s: string) => isIP(s) !== 0 && !s.includes('%') });
     ajv.addFormat('ipv4prefix', { type: 'string', validate: isIPv4Prefix });
+    ajv.addFormat('ipprefix', { type: 'string', validate: isIPPrefix });
     ajv.addFormat('ifname', { type: 'string', validate: isInterfaceName });
     ajv.addFormat('probetarget', { type: 'string', validate: (s: string) => !('error' in parseTarget(s)) });
     compiled = ajv.compile(configSchema);
@@ -39,6 +40,14 @@ function validator() {
 export function isIPv4Prefix(s: string): boolean {
   const m = /^([^/]+)(?:\/(\d{1,2}))?$/.exec(s);
   return !!m && isIPv4(m[1]) && (m[2] === undefined || Number(m[2]) <= 32);
+}
+
+/** An IPv4 or IPv6 address, or a prefix of either (a.b.c.d/n, x::/n). */
+export function isIPPrefix(s: string): boolean {
+  const m = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(s);
+  if (!m || m[1].includes('%')) return false;
+  const max = isIPv4(m[1]) ? 32 : isIPv6(m[1]) ? 128 : -1;
+  return max > 0 && (m[2] === undefined || Number(m[2]) <= max);
 }
 
 /** Linux's dev_valid_name(): what the kernel accepts as an interface name. */

@@ -2,6 +2,7 @@
 // Pure: the daemon, `haip plan` and the tests all call it with plain data.
 import { Config, Family, InterfaceFacts, LinkConfig, NetState, Route, Rule } from '../model';
 import type { LearnedGateway } from './gateways';
+import { policyRules } from '../policy/rules';
 
 /** A configured link as it stands on this host right now. */
 export interface LinkView {
@@ -67,7 +68,7 @@ export function networkOf6(address: string, prefixlen: number): string {
   return `${format6(n)}/${prefixlen}`;
 }
 
-function parse6(a: string): bigint {
+export function parse6(a: string): bigint {
   const [head, tail] = a.includes('::') ? a.split('::') : [a, undefined];
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
@@ -237,6 +238,7 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
         rules.push(rule);
       }
     }
+    for (const r of policyRules(config, plan.family)) rules.push(r);
   }
   for (const r of config.rules) {
     const rule: Rule = { priority: r.priority, table: r.table, protocol: p };
