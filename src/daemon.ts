@@ -23,6 +23,9 @@ import { Notifier } from './sys/notifier';
 import { Prober } from './sys/prober';
 import { Runner } from './sys/runner';
 import { StatusDoc, StatusSink, statusLine } from './status';
+import { PolicyEngine } from './policy/engine';
+import { hasPolicies } from './policy/nft';
+import { Standing } from './policy/assign';
 
 export interface DaemonDeps {
   ip: Runner;
@@ -74,6 +77,7 @@ export class Daemon {
   private readonly lanes: Lane[];
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
+  private readonly policies: PolicyEngine;
   /** Switch hooks wait for the route and sticky's step (DESIGN: route, sticky, hooks). */
   private queuedHooks: HookEvent[] = [];
   private ready = false;
@@ -105,8 +109,13 @@ export class Daemon {
       healthOf: (n, f) => this.lane(f).links.get(n)?.health.state,
       active6: () => this.lane(6).routedBy,
       settle: (outcome) => this.settle(outcome),
-      afterPass: () => this.runQueuedHooks(),
+      afterPass: () => {
+        this.runQueuedHooks();
+        // Policies: decisions from this pass's health into nft's maps, moved connections flushed.
+        void this.policies.kick(this.config, (link, family) => this.standing(link, family));
+      },
     });
+    this.policies = new PolicyEngine({ log: deps.log, nft: deps.nft, conntrack: deps.conntrack, now: () => deps.clock.now(), onChange: () => this.publishStatus() });
     this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.allRuntimes(), (now) => this.reconciler.hung(now));
   }
 
@@ -219,7 +228,7 @@ export class Daemon {
 
   /** `nft flush ruleset` must bring sticky's table back within a second, not at the next periodic pass. */
   private watchNft() {
-    const want = this.config.sticky && !!this.deps.nftEvents && !this.stopped;
+    const want = (this.config.sticky || hasPolicies(this.config)) && !!this.deps.nftEvents && !this.stopped;
     if (want === this.nftWatched) return;
     this.nftWatched = want;
     if (want) this.deps.nftEvents!.start((what) => this.reconciler.nftEvent(what));
@@ -413,6 +422,12 @@ export class Daemon {
     if (lane.pending?.to !== choice.active) lane.pending = { to: choice.active, reason: choice.reason };
   }
 
+  /** A link's health in a family as policies judge it: its state, and whether damping holds it back. */
+  private standing(link: string, family: Family): Standing | undefined {
+    const rt = this.lane(family).links.get(link);
+    return rt && { state: rt.health.state, held: this.heldBack(rt) !== null };
+  }
+
   private damping(): DampingSettings {
     return this.config.damping ?? DAMPING_DEFAULTS;
   }
@@ -544,6 +559,11 @@ export class Daemon {
   }
 
   statusDoc(): StatusDoc {
+    const policies = this.policies.status(this.config);
+    return policies ? { ...this.linkStatusDoc(), policies } : this.linkStatusDoc();
+  }
+
+  private linkStatusDoc(): StatusDoc {
     const [four, six] = this.lanes;
     const refused = this.lanes.map((l) => (l.pending?.refused ? `${fam(l.family)}switch to ${l.pending.to} refused: ${l.pending.refused}; retrying` : null));
     return statusDocument({

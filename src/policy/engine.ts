@@ -18,6 +18,8 @@ export interface PolicyDeps {
   nft?: Runner;
   conntrack?: Runner;
   now: () => number;
+  /** After a kicked pass changed a decision or the counts: status.json and the metrics are due. */
+  onChange?: () => void;
 }
 
 /** A link's standing in a family, as the daemon judges it (undefined: the link does not route that family). */
@@ -37,11 +39,37 @@ export class PolicyEngine {
   private countedAt = -Infinity;
   private config?: Config;
 
+  private running?: Promise<void>;
+  private queued?: { config: Config; standing: StandingOf };
+
   constructor(private readonly deps: PolicyDeps) {}
+
+  /**
+   * The daemon's one call, after every reconcile pass: runs afterPass now, or once more after the one in
+   * flight (with the latest health), never two at a time.
+   */
+  kick(config: Config, standing: StandingOf): Promise<void> {
+    this.queued = { config, standing };
+    this.running ??= (async () => {
+      try {
+        while (this.queued) {
+          const { config: c, standing: s } = this.queued;
+          this.queued = undefined;
+          const before = JSON.stringify(this.status(c));
+          await this.afterPass(c, s);
+          if (JSON.stringify(this.status(c)) !== before) this.deps.onChange?.();
+        }
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    return this.running;
+  }
 
   /** After each pass: true when nft refused the elements (a retry is due). */
   async afterPass(config: Config, standing: StandingOf): Promise<boolean> {
-    if (this.config && this.config !== config) this.decisions.clear();
+    // A reload that changes the policies or the shares starts afresh; one that does not keeps the orphans' places.
+    if (this.config && this.config !== config && policyKey(this.config) !== policyKey(config)) this.decisions.clear();
     this.config = config;
     if (!hasPolicies(config)) {
       this.decisions.clear();
@@ -176,6 +204,8 @@ export class PolicyEngine {
     };
   }
 }
+
+const policyKey = (c: Config) => JSON.stringify([c.policies, c.links.map((l) => [l.name, l.share])]);
 
 /** "dsl" (prefer), "dsl 32, cable 32" (balance), or what the last resort does. */
 export function describe(p: PolicyConfig, d: Decision): string {
