@@ -156,6 +156,8 @@ export interface Rule {
   /** `lookup main suppress_prefixlength 0`: main's specific routes, not its default. */
   suppressPrefixlen?: number;
   protocol?: number;
+  /** `unreachable`: the rule answers "network unreachable" instead of a lookup (its table is then 0). */
+  type?: 'unreachable';
 }
 
 export interface NetState {
@@ -230,7 +232,8 @@ export function ruleWords(r: Rule, forIp = false): string[] {
   if (r.fwmark !== undefined) parts.push('fwmark', r.mask !== undefined ? `${mark(r.fwmark)}/${mark(r.mask)}` : mark(r.fwmark));
   if (r.iif) parts.push('iif', r.iif);
   if (r.oif) parts.push('oif', r.oif);
-  parts.push('lookup', forIp ? String(r.table) : tableName(r.table));
+  if (r.type === 'unreachable') parts.push('unreachable');
+  else parts.push('lookup', forIp ? String(r.table) : tableName(r.table));
   if (r.suppressPrefixlen !== undefined) parts.push('suppress_prefixlength', String(r.suppressPrefixlen));
   if (r.protocol !== undefined) parts.push(forIp ? 'protocol' : 'proto', String(r.protocol));
   return parts;

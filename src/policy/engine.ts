@@ -101,7 +101,7 @@ export class PolicyEngine {
         const p = config.policies!.find((x) => x.name === d.policy)!;
         const now = describe(p, d);
         if (was && describe(p, was) !== now) this.deps.log.notice(`policy ${d.policy}${fam(f)}: ${describe(p, was)} -> ${now}`);
-        else if (!was && before.size) this.deps.log.info(`policy ${d.policy}${fam(f)}: ${now}`);
+        else if (!was) this.deps.log.info(`policy ${d.policy}${fam(f)}: ${now}`);
       }
   }
 

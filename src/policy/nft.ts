@@ -68,6 +68,8 @@ export function policyLines(config: Config): string[] {
   if (config.defaultPolicy) out.push(`\t\tgoto ${policyChain(config, config.defaultPolicy)} comment "default_policy"`);
   out.push('\t}');
   const restore = [`\t\tmeta nfproto ipv4 ct mark & ${mask} vmap @restore_4`, `\t\tmeta nfproto ipv6 ct mark & ${mask} vmap @restore_6`];
+  // Forwarded traffic with the refusing mark meets its `unreachable` rule (policy/rules.ts); the router's
+  // own is refused here, before the reroute.
   const refuse = plan.unreachable !== undefined ? [`\t\tmeta mark & ${mask} == ${hex(plan.unreachable)} reject with icmpx admin-prohibited comment "last_resort: unreachable"`] : [];
   // Connections arriving on an uplink are answered through it (sticky's job, or the source rules): never classified.
   const uplinks = [...new Set(config.links.map((l) => `"${l.interface}"`))].join(', ');
@@ -75,7 +77,6 @@ export function policyLines(config: Config): string[] {
   out.push(`\t\tct state new ct mark & ${mask} == 0x0 iifname != { ${uplinks} } jump policy_classify`, '\t}');
   out.push('\tchain policy_output {', '\t\ttype route hook output priority mangle + 1; policy accept;', ...restore);
   out.push(`\t\tct state new ct mark & ${mask} == 0x0 jump policy_classify`, ...refuse, '\t}');
-  if (refuse.length) out.push('\tchain policy_forward {', '\t\ttype filter hook forward priority filter - 1; policy accept;', ...refuse, '\t}');
   return out;
 }
 

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load';
-import { ruleToString } from '../../src/model';
+import { ruleToString, ruleWords } from '../../src/model';
+import { parseRules } from '../../src/net/iproute';
 import { desiredState, LinkView } from '../../src/net/desired';
 import { assignBuckets, BUCKETS, decide, homeBuckets, Standing, usableLinks } from '../../src/policy/assign';
 import { deposit, markCapacity, planMarks } from '../../src/policy/marks';
@@ -169,5 +170,21 @@ describe('fwmark rules of policies', () => {
     const views: LinkView[] = c.links.map((link, i) => ({ link, source: `198.18.${i + 1}.2`, connected: `198.18.${i + 1}.0/24`, gateway: `198.18.${i + 1}.1` }));
     const rules = desiredState(c, views, 'dsl').rules.map(ruleToString).filter((s) => s.includes('fwmark'));
     assert.deepEqual(rules, ['priority 10007 from all fwmark 0xff/0xff lookup 102 proto 72', 'priority 10007 from all fwmark 0xfe/0xff lookup 101 proto 72']);
+  });
+  it('a refusing policy\'s marks meet an unreachable rule at + 8, so an emptied link table leaks nothing', () => {
+    const c = parseConfigText(
+      `probe: { targets: [203.0.113.1] }\ntables: { T1: 101, T2: 102 }\nlinks:\n  - { name: dsl, interface: eth1, table: T1, gateway: 198.18.1.1 }\n  - { name: lte, interface: eth2, table: T2, gateway: 198.18.2.1 }\npolicies:\n  - { name: no-lte, prefer: [dsl] }\n`,
+      'haip.yaml',
+    );
+    const views: LinkView[] = c.links.map((link, i) => ({ link, source: `198.18.${i + 1}.2`, connected: `198.18.${i + 1}.0/24`, gateway: `198.18.${i + 1}.1` }));
+    const rules = desiredState(c, views, 'dsl').rules.filter((r) => r.fwmark !== undefined);
+    assert.deepEqual(rules.map(ruleToString), [
+      'priority 10007 from all fwmark 0xfe/0xff lookup 101 proto 72',
+      'priority 10008 from all fwmark 0xfe/0xff unreachable proto 72',
+      'priority 10008 from all fwmark 0xff/0xff unreachable proto 72',
+    ]);
+    assert.deepEqual(ruleWords(rules[1], true), ['priority', '10008', 'fwmark', '0xfe/0xff', 'unreachable', 'protocol', '72']);
+    const read = parseRules('[{"priority":10008,"src":"all","fwmark":"0xfe","fwmask":"0xff","action":"7","protocol":"72"}]');
+    assert.equal(ruleToString(read[0]), 'priority 10008 from all fwmark 0xfe/0xff unreachable proto 72');
   });
 });
