@@ -195,3 +195,66 @@ describe('traffic policies (lab)', () => {
     assert.match(prom, /^haip_policy_link_connections\{policy="spread",link="isp1"\} \d+$/m);
   });
 });
+
+describe('traffic policies for IPv6 (lab)', () => {
+  const HOSTS6 = Array.from({ length: 16 }, (_, i) => `fd00:200::${(0x10 + i).toString(16)}`);
+  const UPLINK6: Record<string, 1 | 2> = { '2001:db8:1::2': 1, '2001:db8:2::2': 2 };
+  let lab: Lab;
+  let haip: Haip;
+  let round = 0;
+
+  before(async () => {
+    lab = Lab.create({ lan: true });
+    lab.enableIPv6([]);
+    lab.enableLan6();
+    for (const h of HOSTS6) lab.ip(lab.lan, '-6', 'addr', 'add', `${h}/64`, 'dev', 'eth0', 'nodad');
+    for (let d = 0x100; d < 0x140; d++) lab.ip(lab.inet, '-6', 'addr', 'add', `2001:db8:ff::${d.toString(16)}/128`, 'dev', 'lo');
+    const probe = '{ targets: [203.0.113.1, 203.0.113.2, "2001:db8:ff::1", "2001:db8:ff::2"], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
+    const cfg = lab.writeConfig(
+      lab
+        .configYaml(probe, 'damping: { penalty: 0 }\npolicies:\n  - { name: spread, balance: [isp1, isp2] }\ntraffic:\n  - { from: "fd00:200::/64", policy: spread }\n')
+        .replace('gateway: 198.18.1.1 }', 'gateway: 198.18.1.1, gateway6: "fe80::1" }')
+        .replace('gateway: 198.18.2.1 }', 'gateway: 198.18.2.1, gateway6: "fe80::2" }'),
+    );
+    haip = lab.startHaip(['run', '-c', cfg, '-vv']);
+    await haip.waitFor(/notice: ready:/, 10_000);
+  });
+  after(() => lab?.destroy());
+
+  function pingRound6(): Map<string, number> {
+    const dest = `2001:db8:ff::${(0x100 + (round++ % 0x40)).toString(16)}`;
+    const script = HOSTS6.map((h) => `(ping -6 -n -q -c1 -W0.5 -I ${h} ${dest} >/dev/null 2>&1 && echo ok ${h}) &`).join(' ') + ' wait';
+    const answered = new Set([...lab.exec(lab.lan, 'sh', '-c', script).matchAll(/^ok (\S+)$/gm)].map((m) => m[1]));
+    const ct = lab.exec(lab.r, 'conntrack', '-L', '-f', 'ipv6', '-p', 'icmpv6', '-d', dest);
+    return new Map(
+      HOSTS6.map((h) => {
+        const masq = ct.split('\n').find((l) => l.includes(`src=${h} `))?.match(/src=\S+ dst=(\S+) type=129/)?.[1];
+        return [h, answered.has(h) && masq ? (UPLINK6[masq] ?? -1) : 0];
+      }),
+    );
+  }
+
+  it('spreads IPv6 hosts over both uplinks and moves only a dead uplink\'s hosts, per family', async () => {
+    const first = pingRound6();
+    const on = (i: number) => [...first].filter(([, l]) => l === i).map(([h]) => h);
+    assert.deepEqual(on(0), [], 'every IPv6 host answered');
+    assert.ok(on(1).length >= 4 && on(1).length <= 12, `isp1 carries ${on(1).length} IPv6 hosts`);
+    assert.deepEqual(pingRound6(), first, 'each host keeps its uplink');
+    const since = Date.now();
+    lab.dropFamilyAtIsp(1, 6);
+    await within(6000, 'isp1\'s IPv6 hosts on isp2', () => {
+      const now = pingRound6();
+      for (const h of on(2)) assert.equal(now.get(h), 2, `${h} stayed on isp2`);
+      return on(1).every((h) => now.get(h) === 2);
+    }, since, 100);
+    const moved = Date.now() - since;
+    assert.match(haip.output(), /policy spread \(IPv6\): isp1 32\/64, isp2 32\/64 -> isp2 64\/64/);
+    assert.doesNotMatch(haip.output(), /policy spread: isp1 32\/64, isp2 32\/64 -> /, 'IPv4\'s decision did not change');
+    lab.healIsp(1);
+    await within(8000, 'isp1\'s IPv6 hosts back', () => {
+      const now = pingRound6();
+      return [...first].every(([h, l]) => now.get(h) === l);
+    }, Date.now(), 100);
+    process.stderr.write(`# spread IPv6: ${on(1).length} hosts on isp1 answered through isp2 ${moved} ms after its IPv6 loss began, and came back\n`);
+  });
+});
