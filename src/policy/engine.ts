@@ -147,7 +147,7 @@ export class PolicyEngine {
       if (mark === undefined) continue;
       try {
         const n = await flushMarked(conntrack, mark, mask, m.family);
-        log.notice(`policy ${m.policy}${fam(m.family)}: ${m.why}: flushed its ${n} connection(s) on ${m.link} (mark ${hex(mark)})`);
+        (n ? log.notice : log.info)(`policy ${m.policy}${fam(m.family)}: ${m.why}: flushed its ${n} connection(s) on ${m.link} (mark ${hex(mark)})`);
       } catch (err) {
         log.error(`policy ${m.policy}: flushing the connections on ${m.link}: ${(err as Error).message}`);
       }

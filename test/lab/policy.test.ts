@@ -194,6 +194,21 @@ describe('traffic policies (lab)', () => {
     const prom = readFileSync(`${lab.dir}/state/haip.prom`, 'utf8');
     assert.match(prom, /^haip_policy_link_connections\{policy="spread",link="isp1"\} \d+$/m);
   });
+
+  it('a reload with bad policies is refused at FILE:LINE:COL and keeps the running table and rules', async () => {
+    const before = lab.exec(lab.r, 'nft', 'list', 'table', 'inet', 'haip');
+    const rules = lab.rules();
+    const cfg = `${lab.dir}/haip.yaml`;
+    lab.writeConfig(readFileSync(cfg, 'utf8').replace('balance: [isp1, isp2]', 'balance: [isp1, isp3]').replace('dport: 5060-5061', 'dport: 5061-5060'));
+    const from = haip.lines.length;
+    haip.signal('SIGHUP');
+    await haip.waitFor(/reload refused, keeping the running config: 2 problem/, 5000, from);
+    await haip.waitFor(/haip\.yaml:\d+:\d+: policies\[0\]\.balance\[1\]: unknown link "isp3"/, 1000, from);
+    await haip.waitFor(/haip\.yaml:\d+:\d+: traffic\[0\]\.dport: the range 5061-5060 is upside down/, 1000, from);
+    await sleep(500);
+    assert.equal(lab.exec(lab.r, 'nft', 'list', 'table', 'inet', 'haip'), before);
+    assert.equal(lab.rules(), rules);
+  });
 });
 
 describe('traffic policies for IPv6 (lab)', () => {
