@@ -2,9 +2,12 @@
 // (-vv --wait=2 --route ...). node:util's parseArgs splits argv into tokens; which options a command
 // takes, and the messages, are ours. Pure, so every spelling the original accepted is tested without
 // running anything.
+import { isIP } from 'node:net';
 import { parseArgs as tokenize, type ParseArgsConfig } from 'node:util';
+import type { Flow } from './policy/match';
+import type { Proto } from './policy/types';
 
-export type Subcommand = 'run' | 'check' | 'status' | 'plan' | 'flush' | 'help' | 'version';
+export type Subcommand = 'run' | 'check' | 'status' | 'which' | 'plan' | 'flush' | 'help' | 'version';
 
 export interface CliArgs {
   command: Subcommand;
@@ -18,6 +21,8 @@ export interface CliArgs {
   fail?: string;
   toggle?: string;
   stateDir?: string;
+  /** `haip which`: the flow asked about. */
+  flow?: Flow;
 }
 
 export class UsageError extends Error {
@@ -48,9 +53,11 @@ export const EXIT_STATUS: [number, string][] = [
   [78, 'an invalid config, nothing changed'],
 ];
 
-export const SUBCOMMANDS: Subcommand[] = ['run', 'check', 'status', 'plan', 'flush', 'help', 'version'];
+export const SUBCOMMANDS: Subcommand[] = ['run', 'check', 'status', 'which', 'plan', 'flush', 'help', 'version'];
 
-type OptionName = 'config' | 'verbose' | 'state-dir' | 'json' | 'route' | 'wait' | 'fail' | 'toggle' | 'help' | 'version';
+type OptionName = 'config' | 'verbose' | 'state-dir' | 'json' | 'route' | 'wait' | 'fail' | 'toggle' | 'help' | 'version' | FlowOption;
+type FlowOption = 'from' | 'to' | 'proto' | 'sport' | 'dport' | 'iif' | 'dscp';
+const FLOW: FlowOption[] = ['from', 'to', 'proto', 'sport', 'dport', 'iif', 'dscp'];
 
 interface OptionSpec {
   short?: string;
@@ -69,6 +76,13 @@ export const OPTIONS: Record<OptionName, OptionSpec> = {
   toggle: { short: 't', value: 'CMD', help: 'with --route: a shell command run on every switch (IFNAME, GATEWAY set)' },
   help: { short: 'h', help: 'this help' },
   version: { help: 'print the version' },
+  from: { value: 'ADDR', help: 'the flow\'s source address' },
+  to: { value: 'ADDR', help: 'the flow\'s destination address' },
+  proto: { value: 'PROTO', help: 'tcp, udp, sctp, icmp or icmpv6' },
+  sport: { value: 'PORT', help: 'the flow\'s source port' },
+  dport: { value: 'PORT', help: 'the flow\'s destination port' },
+  iif: { value: 'IF', help: 'the interface the flow arrives on' },
+  dscp: { value: 'N', help: 'the flow\'s DSCP value (0-63)' },
 };
 
 /** The original command line: a link source of its own, for every command that reads a config. */
@@ -84,6 +98,11 @@ export const COMMANDS: Record<Subcommand, CommandSpec> = {
   run: { synopsis: '[run] [-c FILE] [-v|-vv] [--state-dir DIR]', summary: 'run the daemon (the default command)', options: ['config', 'verbose', 'state-dir', ...LEGACY] },
   check: { synopsis: 'check [-c FILE]', summary: 'validate the config and change nothing; exit 78 when invalid', options: ['config', ...LEGACY] },
   status: { synopsis: 'status [-c FILE] [--state-dir DIR] [--json]', summary: 'show what the running daemon sees; exit 3 when it is not running', options: ['config', 'state-dir', 'json'] },
+  which: {
+    synopsis: 'which [--from ADDR] [--to ADDR] [--proto PROTO] [--sport PORT] [--dport PORT] [--iif IF] [--dscp N] [--state-dir DIR]',
+    summary: 'the traffic rule, policy and uplink a flow takes now, and why (from the running daemon)',
+    options: ['config', 'state-dir', ...FLOW],
+  },
   plan: { synopsis: 'plan [-c FILE]', summary: 'print the ip and nft commands the config would run on this host, and why', options: ['config', ...LEGACY] },
   flush: { synopsis: 'flush [-c FILE] [-v]', summary: 'remove every route, rule and nft table haip owns; the default route stays, as proto static', options: ['config', 'verbose', ...LEGACY] },
   help: { synopsis: 'help [COMMAND]', summary: 'this help, or one command\'s', options: [] },
@@ -158,6 +177,27 @@ export function parseArgs(argv: string[]): CliArgs {
       case 'help':
         help = true;
         break;
+      case 'from':
+      case 'to':
+        if (!isIP(value)) throw new UsageError(`--${name} needs an IPv4 or IPv6 address, not "${value}"`, args.command);
+        args.flow = { ...args.flow, [name]: value };
+        break;
+      case 'proto':
+        if (!['tcp', 'udp', 'sctp', 'icmp', 'icmpv6'].includes(value)) throw new UsageError(`--proto is tcp, udp, sctp, icmp or icmpv6, not "${value}"`, args.command);
+        args.flow = { ...args.flow, proto: value as Proto };
+        break;
+      case 'sport':
+      case 'dport':
+      case 'dscp': {
+        const n = Number(value);
+        const max = name === 'dscp' ? 63 : 65535;
+        if (!/^[0-9]+$/.test(value) || n > max || (name !== 'dscp' && n < 1)) throw new UsageError(`--${name} is a number from ${name === 'dscp' ? 0 : 1} to ${max}, not "${value}"`, args.command);
+        args.flow = { ...args.flow, [name]: n };
+        break;
+      }
+      case 'iif':
+        args.flow = { ...args.flow, iif: value };
+        break;
       case 'version':
         if (commandSeen && args.command !== 'version') throw new UsageError(`--version is a command of its own, not an option of ${args.command}`, args.command);
         args.command = 'version';
@@ -202,6 +242,8 @@ export function commandHelp(command: Subcommand): string {
 export const USAGE = `usage: haip [run] [-c FILE] [-v|-vv]          run the daemon (default config /etc/haip/haip.yaml)
        haip check [-c FILE]                  validate the config, change nothing
        haip status [-c FILE] [--json]        show what the running daemon sees
+       haip which --from ADDR [--to ADDR] [--proto P] [--dport N] ...
+                                             which rule, policy and uplink a flow takes now
        haip plan [-c FILE]                   print the ip commands the config would run here, and why
        haip flush [-c FILE]                  remove every route and rule haip owns
        haip help [COMMAND], haip COMMAND --help, haip version

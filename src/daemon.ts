@@ -22,6 +22,9 @@ import { Notifier } from './sys/notifier';
 import { Prober } from './sys/prober';
 import { Runner } from './sys/runner';
 import { StatusDoc, StatusSink, statusLine } from './status';
+import { PolicyEngine } from './policy/engine';
+import { hasPolicies } from './policy/nft';
+import { Standing } from './policy/assign';
 
 export interface DaemonDeps {
   ip: Runner;
@@ -51,6 +54,7 @@ export class Daemon {
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
   private readonly announcer: Announcer;
+  private readonly policies: PolicyEngine;
   private ready = false;
   private stopped = false;
   private readonly releaseAlarm: Alarm;
@@ -71,7 +75,17 @@ export class Daemon {
     this.reconciler = new Reconciler(deps, {
       config: () => this.config,
       desired: (obs) => this.steps.desired(obs),
-      settle: (outcome) => this.steps.settle(outcome),
+      settle: (outcome) => {
+        const settled = this.steps.settle(outcome);
+        return {
+          ...settled,
+          then: () => {
+            settled.then();
+            // Policies: decisions from this pass's health into nft's maps, moved connections flushed.
+            void this.policies.kick(this.config, (link, family) => this.standing(link, family));
+          },
+        };
+      },
     });
     this.announcer = new Announcer(deps, {
       runtime: (f, n) => this.lane(f).links.get(n),
@@ -95,6 +109,7 @@ export class Daemon {
       beforeChoice: () => this.scheduleRelease(),
       retryAt: (times) => !this.stopped && this.retryAlarm.set(times),
     });
+    this.policies = new PolicyEngine({ log: deps.log, nft: deps.nft, conntrack: deps.conntrack, now: () => deps.clock.now(), onChange: () => this.announcer.publish() });
     this.releaseAlarm = new Alarm(deps.clock, () => this.released());
     this.retryAlarm = new Alarm(deps.clock, () => void this.sync('retry'));
     this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.allRuntimes(), (now) => this.reconciler.hung(now));
@@ -207,7 +222,7 @@ export class Daemon {
 
   /** `nft flush ruleset` must bring sticky's table back within a second, not at the next periodic pass. */
   private watchNft() {
-    const want = this.config.sticky && !!this.deps.nftEvents && !this.stopped;
+    const want = (this.config.sticky || hasPolicies(this.config)) && !!this.deps.nftEvents && !this.stopped;
     if (want === this.nftWatched) return;
     this.nftWatched = want;
     if (want) this.deps.nftEvents!.start((what) => this.reconciler.nftEvent(what));
@@ -288,6 +303,12 @@ export class Daemon {
     });
   }
 
+  /** A link's health in a family as policies judge it: its state, and whether damping holds it back. */
+  private standing(link: string, family: Family): Standing | undefined {
+    const rt = this.lane(family).links.get(link);
+    return rt && { state: rt.health.state, held: this.heldBack(rt) !== null };
+  }
+
   private damping(): DampingSettings {
     return this.config.damping ?? DAMPING_DEFAULTS;
   }
@@ -323,6 +344,8 @@ export class Daemon {
 
   statusDoc(): StatusDoc {
     const now = this.deps.clock.now();
-    return lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.heldBack(rt), now, process.pid);
+    const doc = lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.heldBack(rt), now, process.pid);
+    const policies = this.policies.status(this.config);
+    return policies ? { ...doc, policies } : doc;
   }
 }

@@ -24,7 +24,7 @@ import { HealthFile } from './healthFile';
 import { MetricsFile } from './metrics';
 import { allSinks, FileStatus, FileWriter } from './status';
 import { AlreadyRunning, holdInstanceLock } from './sys/instanceLock';
-import { statusReport } from './statusView';
+import { statusReport, whichCommand } from './statusView';
 import { VERSION } from './version';
 
 const DEFAULT_CONFIG = '/etc/haip/haip.yaml';
@@ -142,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     },
     status: () => statusReport(args, loadStateDir(args), process.stdout),
+    which: () => whichCommand(args, loadStateDir(args), process.stdout),
     plan: async () => {
       process.stdout.write(await planReport(loadConfig(args), new ProcessRunner('ip')));
       return 0;

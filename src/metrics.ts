@@ -45,6 +45,14 @@ export function renderMetrics(doc: StatusDoc): string {
   family(out, 'haip_link_rtt_seconds', 'gauge', 'Mean RTT of the last probe round.', per((l) => (l.rtt_ms === null ? null : l.rtt_ms / 1000)));
   family(out, 'haip_link_loss_ratio', 'gauge', 'Share of probes unanswered over the last minute.', per((l) => l.loss));
   family(out, 'haip_probe_rounds_total', 'counter', 'Probe rounds completed since haip started.', per((l) => l.rounds));
+  if (doc.policies)
+    family(
+      out,
+      'haip_policy_link_connections',
+      'gauge',
+      'Connections conntrack tracks for the policy on the link (counted by their mark, both families).',
+      doc.policies.policies.flatMap((p) => p.links.map((l): Row => [{ policy: p.name, link: l.name }, l.connections])),
+    );
   family(out, 'haip_switches_total', 'counter', 'Default-route switches since haip started.', [
     [{ family: '4' }, doc.switches],
     [{ family: '6' }, doc.switches6 ?? null],
@@ -61,7 +69,7 @@ export function stoppedMetrics(): string {
 
 /** What must reach the file at once when it changes. */
 function stateKey(doc: StatusDoc): string {
-  return JSON.stringify([doc.active, doc.switches, doc.active6, doc.switches6, doc.links.map((l) => [l.name, l.family, l.interface, l.state])]);
+  return JSON.stringify([doc.active, doc.switches, doc.active6, doc.switches6, doc.links.map((l) => [l.name, l.family, l.interface, l.state]), doc.policies?.policies.map((p) => p.families)]);
 }
 
 export interface MetricsSettings {

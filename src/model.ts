@@ -2,6 +2,7 @@
 // Each type renders like the `ip` command it stands for, so logs and golden tests read as iproute2.
 
 import type { DampingSettings } from './health/damping';
+import type { PolicyConfig, TrafficRule } from './policy/types';
 
 export const MAIN_TABLE = 254;
 
@@ -74,6 +75,8 @@ export interface LinkConfig {
   prefixes6?: string[];
   /** Connection mark for sticky connections (under Config.markMask); absent: the link's position + 1. */
   mark?: number;
+  /** The link's part of a balance policy's new connections; absent: 1. */
+  share?: number;
   probe: ProbeSettings;
 }
 
@@ -120,6 +123,10 @@ export interface Config {
   mainMetric?: number;
   rtTablesFile?: string;
   rtProtosFile?: string;
+  /** Traffic policies, the rules that pick them (first match) and the policy of unmatched traffic; absent: none. */
+  policies?: PolicyConfig[];
+  traffic?: TrafficRule[];
+  defaultPolicy?: string;
 }
 
 export type LogLevel = 'error' | 'warning' | 'notice' | 'info' | 'debug';
@@ -160,6 +167,8 @@ export interface Rule {
   /** `lookup main suppress_prefixlength 0`: main's specific routes, not its default. */
   suppressPrefixlen?: number;
   protocol?: number;
+  /** `unreachable`: the rule answers "network unreachable" instead of a lookup (its table is then 0). */
+  type?: 'unreachable';
 }
 
 export interface NetState {
@@ -237,7 +246,8 @@ export function ruleWords(r: Rule, forIp = false): string[] {
   if (r.fwmark !== undefined) parts.push('fwmark', r.mask !== undefined ? `${mark(r.fwmark)}/${mark(r.mask)}` : mark(r.fwmark));
   if (r.iif) parts.push('iif', r.iif);
   if (r.oif) parts.push('oif', r.oif);
-  parts.push('lookup', forIp ? String(r.table) : tableName(r.table));
+  if (r.type === 'unreachable') parts.push('unreachable');
+  else parts.push('lookup', forIp ? String(r.table) : tableName(r.table));
   if (r.suppressPrefixlen !== undefined) parts.push('suppress_prefixlength', String(r.suppressPrefixlen));
   if (r.protocol !== undefined) parts.push(forIp ? 'protocol' : 'proto', String(r.protocol));
   return parts;

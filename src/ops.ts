@@ -2,7 +2,7 @@
 // `haip flush` (remove what haip owns, and nothing else).
 import { explainTarget } from './sys/probeTarget';
 import { Log } from './log';
-import { Config, familyLink, Route, routeToString } from './model';
+import { Config, Family, familyLink, Route, routeToString } from './model';
 import { desiredFamilies, FamilyPlan, learnedGateway6, viewLink, viewLink6 } from './net/desired';
 import { learnGateways } from './net/gateways';
 import { commandToString } from './net/iproute';
@@ -11,6 +11,9 @@ import { applyCommands, observe, readScope } from './net/router';
 import { removeNameFiles } from './net/names';
 import { Runner } from './sys/runner';
 import { replaceScript, removeStickyTable, STICKY_TABLE, stickyTable } from './net/nft';
+import { decide } from './policy/assign';
+import { describe } from './policy/engine';
+import { hasPolicies, policyElements } from './policy/nft';
 
 /** `haip check`'s one line: the file is valid, and what it configures. */
 export function checkReport(config: Config): string {
@@ -60,7 +63,16 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
   else out.push(`# ${commands.length} command(s), adds before deletes:`, ...commands.map(commandToString));
   for (const keep of keeps) out.push(`# no usable link${keep.family === 6 ? ' for IPv6' : ''}: the current default route stays (${routeToString(keep)})`);
   const table = stickyTable(config);
-  if (table) out.push('#', `# sticky: haip's nftables table ${STICKY_TABLE}, replaced atomically:`, `nft -f - <<'EOF'`, replaceScript(table).trimEnd(), 'EOF');
+  const what = [config.sticky ? 'sticky' : '', hasPolicies(config) ? 'policies' : ''].filter(Boolean).join(' and ');
+  if (table) out.push('#', `# ${what}: haip's nftables table ${STICKY_TABLE}, replaced atomically:`, `nft -f - <<'EOF'`, replaceScript(table).trimEnd(), 'EOF');
+  if (hasPolicies(config)) {
+    // The maps as the daemon fills them once every usable link answers its probes.
+    const usable = (family: Family) => new Set(plans.find((p) => p.family === family)?.views.filter((v) => !v.unusable).map((v) => v.link.name));
+    const decisions = new Map(scope.families.map((f) => [f, config.policies!.map((p) => decide(p, (l) => config.links.find((x) => x.name === l)?.share ?? 1, (l) => ({ state: usable(f).has(l) ? ('up' as const) : ('down' as const) })))]));
+    out.push('#', '# policies: the maps, as haip fills them while every usable link answers (replaced on every change of health):');
+    for (const [f, ds] of decisions) for (const d of ds) out.push(`#   ${d.policy}${f === 6 ? ' (IPv6)' : ''}: ${describe(config.policies!.find((p) => p.name === d.policy)!, d)}`);
+    out.push(`nft -f - <<'EOF'`, policyElements(config, decisions, (l, f) => usable(f).has(l)).trimEnd(), 'EOF');
+  }
   return out.join('\n') + '\n';
 }
 

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Family, LinkState } from './model';
 import { writeFileSafely } from './sys/files';
+import type { PoliciesStatus } from './policy/status';
 
 export interface TargetStatus {
   address: string;
@@ -71,6 +72,8 @@ export interface StatusDoc {
   write_errors?: string[];
   /** `haip status` calls the document stale when `updated` is older than this. */
   stale_after_ms?: number;
+  /** Traffic policies: decisions per family, connections per link, the rules; absent without policies. */
+  policies?: PoliciesStatus;
 }
 
 /** Where the status document goes; exists so tests can keep it in memory. */

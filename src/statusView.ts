@@ -3,6 +3,7 @@ import { CliArgs, EX_NOT_RUNNING, EX_STALE } from './cli';
 import { activeOf, readStatus, StatusDoc } from './status';
 import { neutralise } from './sys/text';
 import { VERSION } from './version';
+import { policyLines, whichReport } from './policy/which';
 
 
 const SPARKS = '▁▂▃▄▅▆▇█';
@@ -49,7 +50,8 @@ export function renderStatus(doc: StatusDoc, now: number): string {
   const problems = (doc.problems ?? []).map((p) => `problem: ${neutralise(String(p))}\n`).join('');
   const held = doc.links.filter((l) => l.held).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers again but is ${neutralise(String(l.held))}\n`).join('');
   const refused = doc.links.filter((l) => l.route_refused).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers but the kernel refuses its default route: ${neutralise(String(l.route_refused))}\n`).join('');
-  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}`;
+  const policies = (doc.policies?.policies ?? []).flatMap((p) => policyLines(p, six)).map((l) => `${l}\n`).join('');
+  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}${policies}`;
 }
 
 /** Which haip wrote the document; after an upgrade without a restart, that this command is newer. */
@@ -69,14 +71,30 @@ export function staleness(doc: StatusDoc, now: number): string | undefined {
   return undefined;
 }
 
-export function statusReport(args: CliArgs, stateDir: string, out: NodeJS.WritableStream): number {
-  let doc: StatusDoc;
+/** status.json, or undefined after telling stderr that there is none. */
+function readOrTell(stateDir: string): StatusDoc | undefined {
   try {
-    doc = readStatus(stateDir);
+    return readStatus(stateDir);
   } catch {
     process.stderr.write(`haip: no status in ${stateDir}: is the daemon running? (systemctl status haip)\n`);
-    return EX_NOT_RUNNING;
+    return undefined;
   }
+}
+
+/** `haip which`: the flow's rule, policy and uplink from the running daemon's status.json. */
+export function whichCommand(args: CliArgs, stateDir: string, out: NodeJS.WritableStream): number {
+  const doc = readOrTell(stateDir);
+  if (!doc) return EX_NOT_RUNNING;
+  const r = whichReport(doc, args.flow ?? {});
+  out.write(r.lines.join('\n') + '\n');
+  const stale = staleness(doc, Date.now());
+  if (stale) out.write(`STALE: ${stale}\n`);
+  return r.ok ? (stale ? EX_STALE : 0) : 1;
+}
+
+export function statusReport(args: CliArgs, stateDir: string, out: NodeJS.WritableStream): number {
+  const doc = readOrTell(stateDir);
+  if (!doc) return EX_NOT_RUNNING;
   let running = true;
   try {
     process.kill(doc.pid, 0);

@@ -10,6 +10,7 @@ import { DEFAULTS, parseDuration, RESERVED_TABLES, resolveTable } from './conver
 import { Locator, Segment } from './positions';
 import { ConfigProblem, pathToString } from './problems';
 import { RawConfig, RawProbe } from './raw';
+import { policyProblems } from './policyChecks';
 
 const MAX_DURATION_MS = 86_400_000;
 
@@ -94,6 +95,7 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
   });
   for (const p of stickyProblems(raw, locate)) out.push(p);
   for (const p of misroutingProblems(raw, locate, tables, linkTables)) out.push(p);
+  for (const p of policyProblems(raw, locate)) out.push(p);
   return out;
 }
 

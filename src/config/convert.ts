@@ -3,6 +3,7 @@
 import { Config, familyOf, LinkConfig, MAIN_TABLE, ProbeSettings, RuleConfig } from '../model';
 import { DAMPING_DEFAULTS } from '../health/damping';
 import { RawConfig, RawProbe } from './raw';
+import { toPolicies } from './policyConvert';
 
 export const DEFAULTS = {
   interval: 1000,
@@ -70,6 +71,7 @@ export function toConfig(raw: RawConfig, source: string): Config {
     ...(l.prefixes6 !== undefined ? { prefixes6: l.prefixes6 } : {}),
     // Only when given: linkMark() supplies the default (position + 1).
     ...(l.mark !== undefined ? { mark: l.mark } : {}),
+    ...(l.share !== undefined ? { share: l.share } : {}),
     probe: probeSettings(l.probe, raw.probe),
   }));
   const rules: RuleConfig[] = (raw.rules ?? []).map((r) => ({
@@ -109,5 +111,6 @@ export function toConfig(raw: RawConfig, source: string): Config {
     ...(raw.main_metric ? { mainMetric: raw.main_metric } : {}),
     rtTablesFile: raw.rt_tables_file ?? DEFAULTS.rtTablesFile,
     rtProtosFile: raw.rt_protos_file ?? DEFAULTS.rtProtosFile,
+    ...toPolicies(raw),
   };
 }

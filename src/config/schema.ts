@@ -29,6 +29,18 @@ const ipOrPrefix = {
   expects: 'an IPv4 or IPv6 address or prefix such as 198.51.100.0/24 or 2001:db8:1:100::/56',
   description: 'An IPv4 or IPv6 address or prefix.',
 } as const;
+const port = {
+  expects: 'a port from 1 to 65535 or a range such as "5060-5061"',
+  description: 'A port (1-65535) or an inclusive range "LOW-HIGH".',
+  anyOf: [
+    { type: 'integer', minimum: 1, maximum: 65535 },
+    { type: 'string', pattern: '^[0-9]{1,5}-[0-9]{1,5}$' },
+  ],
+} as const;
+const linkNames = {
+  type: 'array',
+  items: { type: 'string', expects: 'a link name from links', description: 'A link name from `links`.' },
+} as const;
 const ifname = {
   type: 'string',
   format: 'ifname',
@@ -149,6 +161,12 @@ export const configSchema = {
             expects: 'a mark from 1 to 4294967295 that fits in mark_mask',
             description: 'Connection and packet mark of this link when sticky (inside mark_mask). Default: its position in the list, from 1.',
           },
+          share: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 64,
+            description: 'This link\'s part of the new connections of a `balance` policy, against the other links\' shares (2 beside 1: two thirds). Default 1.',
+          },
           probe,
         },
       },
@@ -171,6 +189,55 @@ export const configSchema = {
         },
       },
     },
+    policies: {
+      type: 'array',
+      description:
+        'Traffic policies: named lists of links that `traffic` rules (and `default_policy`) send classes of traffic to, with nftables marks in haip\'s table `inet haip` and fwmark rules into the links\' tables. Each link in a policy needs a table. See docs/walkthrough-policies.md.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$', expects: 'a name of 1 to 32 letters, digits, ".", "_" or "-"', description: 'The policy\'s name, used by `traffic`, `default_policy`, status and metrics.' },
+          balance: {
+            ...linkNames,
+            description:
+              'Spread new connections over every usable link of the list by its `share`: a hash of the source address (or of the connection, see `by`) picks one of 64 buckets, and the buckets are dealt to the links by share. Consistent: when a link fails only its buckets move, and when it returns exactly they come back.',
+          },
+          prefer: { ...linkNames, description: 'The first usable link of the list carries the policy\'s new connections; the next one takes over when it fails (the health haip already judges: up before degraded, damping).' },
+          by: { enum: ['source', 'connection'], description: 'balance only: `source` keeps every connection of a host on one uplink (address-bound sessions survive); `connection` spreads each connection on its own. Default source.' },
+          last_resort: {
+            enum: ['unreachable', 'default'],
+            description: 'When no link of the list is usable: `unreachable` refuses the traffic (ICMP administratively prohibited; nothing leaks through another link), `default` lets it follow the main default route. Default: unreachable when the list leaves out a link, else default.',
+          },
+          failback: {
+            enum: ['keep', 'move'],
+            description: 'prefer only: `move` flushes the policy\'s connections from the other links when the preferred one returns (VoIP moves back at once); `keep` leaves them until they end. Default keep.',
+          },
+        },
+      },
+    },
+    traffic: {
+      type: 'array',
+      description:
+        'Which policy each class of traffic follows, first match wins; traffic that no rule matches follows `default_policy`, or the main default route. Applies to forwarded traffic (not to what arrives on an uplink) and to the router\'s own. Every field given must match.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['policy'],
+        properties: {
+          from: { ...ipOrPrefix, description: 'Source address or prefix, IPv4 or IPv6.' },
+          to: { ...ipOrPrefix, description: 'Destination address or prefix, IPv4 or IPv6 (the same family as from).' },
+          proto: { enum: ['tcp', 'udp', 'sctp', 'icmp', 'icmpv6'], description: 'Transport protocol; needed for ports.' },
+          dport: { ...port, description: 'Destination port or range (needs proto tcp, udp or sctp).' },
+          sport: { ...port, description: 'Source port or range (needs proto tcp, udp or sctp).' },
+          iif: { ...ifname, description: 'The interface the traffic arrives on (a LAN, a VLAN); never matches the router\'s own traffic.' },
+          dscp: { type: 'integer', minimum: 0, maximum: 63, description: 'The DSCP value (46 is EF, voice).' },
+          policy: { type: 'string', expects: 'a policy name from policies', description: 'The policy of the traffic this rule matches.' },
+        },
+      },
+    },
+    default_policy: { type: 'string', expects: 'a policy name from policies', description: 'The policy of traffic that no `traffic` rule matches (the main default route as a policy). Default: none, such traffic follows the main default route.' },
     sticky: {
       type: 'boolean',
       description:

@@ -15,7 +15,7 @@ export function networkOf6(address: string, prefixlen: number): string {
   return `${format6(n)}/${prefixlen}`;
 }
 
-function parse6(a: string): bigint {
+export function parse6(a: string): bigint {
   const [head, tail] = a.includes('::') ? a.split('::') : [a, undefined];
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];

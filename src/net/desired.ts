@@ -6,6 +6,10 @@ import { networkOf, networkOf6 } from './address';
 import { LearnedGateway, reachableFrom } from './gateways';
 
 export { networkOf, networkOf6 };
+import { policyRules } from '../policy/rules';
+import { linkMark, markMask } from './marks';
+
+export { linkMark, markMask };
 
 /** A configured link as it stands on this host right now. */
 export interface LinkView {
@@ -136,15 +140,6 @@ export function fwmarkRulePriority(config: Config, index: number): number {
   return config.rulePriorityBase + STICKY_RULE_OFFSET + 10 * (index + 1);
 }
 
-/** A link's sticky mark; configs built without one (tests, the legacy command line) get position + 1. */
-export function linkMark(config: Config, index: number): number {
-  return config.links[index].mark ?? index + 1;
-}
-
-export function markMask(config: Config): number {
-  return (config.markMask ?? 0xff) >>> 0;
-}
-
 export function defaultRouteFor(config: Config, view: LinkView, table: number): Route {
   if (view.family === 6) return { family: 6, table, dst: 'default', gateway: view.gateway, dev: view.link.interface, protocol: config.protocol };
   const r: Route = { table, dst: 'default', dev: view.link.interface, protocol: config.protocol };
@@ -235,6 +230,7 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
         rules.push(rule);
       }
     }
+    for (const r of policyRules(config, plan.family)) rules.push(r);
   }
   for (const r of config.rules) {
     const rule: Rule = { ...(r.family === 6 ? { family: 6 as const } : {}), priority: r.priority, table: r.table, protocol: p };

@@ -101,6 +101,8 @@ interface IpRuleJson {
   table: string;
   suppress_prefixlen?: number;
   protocol?: string;
+  /** A rule that is no lookup: "7" (RTN_UNREACHABLE) with -N. */
+  action?: string;
 }
 
 const RTPROT_BOOT = 3;
@@ -183,6 +185,10 @@ export function parseRules(text: string, family: Family = 4): Rule[] {
     if (j.oif) r.oif = j.oif;
     if (j.suppress_prefixlen !== undefined) r.suppressPrefixlen = Number(j.suppress_prefixlen);
     if (j.protocol !== undefined) r.protocol = Number(j.protocol);
+    if (j.action === '7' || j.action === 'unreachable') {
+      r.type = 'unreachable';
+      r.table = 0;
+    }
     return r;
   });
 }

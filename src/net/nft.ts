@@ -5,6 +5,7 @@ import { Config } from '../model';
 import { Runner } from '../sys/runner';
 import { linkMark, markMask } from './desired';
 import { isEarlierHaipTable } from './nftEarlier';
+import { policyLines } from '../policy/nft';
 
 export const STICKY_TABLE = 'inet haip';
 /** The comment that makes `inet haip` haip's: a table of that name without it is someone else's. */
@@ -13,7 +14,7 @@ export const TABLE_MARKER = 'haip: managed by haip(8), replaced on start and rel
 const hex = (n: number) => '0x' + (n >>> 0).toString(16);
 
 /**
- * The table for a sticky config, or undefined when the config is not sticky.
+ * The table for a sticky config or one with policies (their chains: policy/nft.ts), else undefined.
  *
  * - prerouting/output restore the connection's mark into the packet, so the link's fwmark rule routes it;
  * - prerouting gives a new connection arriving on an uplink that uplink's mark (replies go back the way
@@ -26,7 +27,8 @@ const hex = (n: number) => '0x' + (n >>> 0).toString(16);
  * link gets its own rules with constants, `mark & ~mask | link`, leaving other users' bits alone.
  */
 export function stickyTable(config: Config): string | undefined {
-  if (!config.sticky) return undefined;
+  const policies = policyLines(config);
+  if (!config.sticky) return policies.length ? [`table ${STICKY_TABLE} {`, `\tcomment "${TABLE_MARKER}"`, ...policies, '}'].join('\n') + '\n' : undefined;
   const mask = markMask(config);
   const keep = ~mask >>> 0;
   const links = config.links.map((l, i) => ({ l, mark: linkMark(config, i) })).filter(({ l }) => l.table !== undefined);
@@ -40,7 +42,7 @@ export function stickyTable(config: Config): string | undefined {
   out.push('\tchain postrouting {', '\t\ttype filter hook postrouting priority mangle; policy accept;');
   for (const { l, mark } of links)
     out.push(`\t\tct mark & ${hex(mask)} == 0x0 oifname "${l.interface}" ${setMark('ct mark', mark)} comment "${l.name}: outgoing"`);
-  out.push('\t}', '}');
+  out.push('\t}', ...policies, '}');
   return out.join('\n') + '\n';
 }
 

@@ -74,6 +74,11 @@ export async function syncSticky(
     state.applied = undefined;
     failed = true;
   }
+  // The table may be there for policies alone: then no connection carries a link's own mark.
+  if (!config.sticky) {
+    state.pendingFlush.clear();
+    state.pendingFlush6?.clear();
+  }
   for (const [family, pending, now] of [
     [4, state.pendingFlush, active],
     [6, state.pendingFlush6, active6],

@@ -50,7 +50,7 @@ describe('cli: parseArgs', () => {
     [['--wait'], /^--wait needs a value$/],
     [['-x'], /^unknown option -x$/],
     [['--bogus=1'], /^unknown option --bogus$/],
-    [['start'], /^unknown command "start" \(commands: run, check, status, plan, flush, help, version\)$/],
+    [['start'], /^unknown command "start" \(commands: run, check, status, which, plan, flush, help, version\)$/],
     [['check', 'status'], /^unknown command "status"/],
     [['-c', 'F', '--route', '1/198.18.0.1/eth0'], /--route and -c do not mix/],
     // Options belong to the commands that use them.

@@ -227,3 +227,19 @@ export const statusDoc = (over: Partial<StatusDoc> = {}): StatusDoc => ({
   ],
   ...over,
 });
+
+/** Two links and three policies (balance, prefer with failback: move, prefer of one link that refuses), three traffic rules. */
+export const POLICY_YAML = `probe: { targets: [203.0.113.1] }
+tables: { T1: 101, T2: 102 }
+links:
+  - { name: dsl, interface: eth1, table: T1, gateway: 198.18.1.1 }
+  - { name: cable, interface: eth2, table: T2, gateway: 198.18.2.1 }
+policies:
+  - { name: spread, balance: [dsl, cable] }
+  - { name: voip, prefer: [cable, dsl], failback: move }
+  - { name: no-cable, prefer: [dsl] }
+traffic:
+  - { proto: udp, dport: 5060-5061, policy: voip }
+  - { from: 192.168.1.64/26, policy: no-cable }
+  - { from: 192.168.1.0/24, policy: spread }
+`;
