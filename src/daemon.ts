@@ -1,51 +1,25 @@
-// The daemon: wiring and lifecycle. Probe rounds and kernel events are folded into each link's health
-// (src/health/fold.ts), a reconcile pass (src/core/reconciler.ts) runs the steps of src/core/pass.ts
+// The daemon: wiring and lifecycle. Probe rounds are folded into each link's health by
+// src/core/probing.ts (with damping's hold), kernel events start a reconcile pass (src/core/reconciler.ts) runs the steps of src/core/pass.ts
 // (views, the choice of link in src/core/selector.ts, desired, settle), and every change is told by
 // src/core/announce.ts. This file starts, reloads and stops them and holds the timers they ask for.
 import { Alarm } from './core/alarm';
 import { Announcer, Transition } from './core/announce';
-import { Lane, PassSteps, tableRefusedReason } from './core/pass';
+import { DaemonDeps } from './core/deps';
+import { Lane, PassSteps } from './core/pass';
+import { Probing } from './core/probing';
 import { PassReason, Reconciler } from './core/reconciler';
-import { LinkRegistry, LinkRuntime, recordRound } from './core/registry';
+import { LinkRegistry, LinkRuntime } from './core/registry';
 import { forgetLinks, newSelection } from './core/selector';
 import { lanesStatus } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
-import { DAMPING_DEFAULTS, DampingSettings, describeHold, heldUntil } from './health/damping';
-import { foldDamping, foldRound, foldSilence, roundDetail } from './health/fold';
-import { LinkMonitor, RoundResult, Silence } from './health/monitor';
-import { HookRunner } from './hooks';
-import { Log } from './log';
 import { Config, Family, familyLink, LinkConfig, LinkHealth } from './model';
-import { Clock } from './sys/clock';
-import { isIPv6Event, LinkEvents } from './sys/linkEvents';
-import { Notifier } from './sys/notifier';
-import { Prober } from './sys/prober';
-import { Runner } from './sys/runner';
-import { StatusDoc, StatusSink, statusLine } from './status';
+import { Standing } from './policy/assign';
 import { PolicyEngine } from './policy/engine';
 import { hasPolicies } from './policy/nft';
-import { Standing } from './policy/assign';
+import { isIPv6Event } from './sys/linkEvents';
+import { StatusDoc, statusLine } from './status';
 
-export interface DaemonDeps {
-  ip: Runner;
-  prober: Prober;
-  clock: Clock;
-  notifier: Notifier;
-  log: Log;
-  events?: LinkEvents;
-  /** nftables table events (`nft monitor tables`), watched while sticky is on. */
-  nftEvents?: LinkEvents;
-  hooks?: HookRunner;
-  status?: StatusSink;
-  /** Half of WATCHDOG_USEC in ms, or null without a watchdog. */
-  watchdogMs?: number | null;
-  /** `nft` and `conntrack`, for sticky connections; without them sticky is logged as unavailable. */
-  nft?: Runner;
-  conntrack?: Runner;
-  /** Called after config changes are applied, e.g. to write table names. */
-  onConfig?: (c: Config) => void;
-}
-
+export type { DaemonDeps };
 export type { Transition };
 
 export class Daemon {
@@ -57,7 +31,7 @@ export class Daemon {
   private readonly policies: PolicyEngine;
   private ready = false;
   private stopped = false;
-  private readonly releaseAlarm: Alarm;
+  private readonly probing: Probing;
   /** A pass when the first refused route may be tried again. */
   private readonly retryAlarm: Alarm;
   private nftWatched = false;
@@ -68,7 +42,7 @@ export class Daemon {
   ) {
     const lane = (family: Family): Lane => ({
       family,
-      links: new LinkRegistry((l) => this.newMonitor(l, family), () => deps.clock.now(), family),
+      links: new LinkRegistry((l) => this.probing.newMonitor(l, family), () => deps.clock.now(), family),
       sel: newSelection(family, deps.clock.now()),
     });
     this.lanes = [lane(4), lane(6)];
@@ -91,7 +65,7 @@ export class Daemon {
       runtime: (f, n) => this.lane(f).links.get(n),
       runtimes: (f) => this.lane(f).links.all(),
       routedBy: (f) => this.lane(f).sel.routedBy,
-      heldBack: (rt) => this.heldBack(rt),
+      heldBack: (rt) => this.probing.heldBack(rt),
       statusDoc: () => this.statusDoc(),
       ready: () => this.ready,
       stopped: () => this.stopped,
@@ -102,15 +76,23 @@ export class Daemon {
       log: deps.log,
       announcer: this.announcer,
       ready: () => this.ready,
-      heldBack: (rt) => this.heldBack(rt),
-      setHealth: (rt, next) => this.setHealth(rt, next),
+      heldBack: (rt) => this.probing.heldBack(rt),
+      setHealth: (rt, next) => this.probing.setHealth(rt, next),
       forgetProbes: (device) => deps.prober.forget?.(device),
       sync: (why) => void this.sync(why),
-      beforeChoice: () => this.scheduleRelease(),
+      beforeChoice: () => this.probing.scheduleRelease(),
       retryAt: (times) => !this.stopped && this.retryAlarm.set(times),
     });
     this.policies = new PolicyEngine({ log: deps.log, nft: deps.nft, conntrack: deps.conntrack, now: () => deps.clock.now(), onChange: () => this.announcer.publish() });
-    this.releaseAlarm = new Alarm(deps.clock, () => this.released());
+    this.probing = new Probing(deps, this.announcer, {
+      config: () => this.config,
+      lane: (f) => this.lane(f),
+      runtimes: () => this.allRuntimes(),
+      stopped: () => this.stopped,
+      sync: (why) => void this.sync(why),
+      flushLater: (link, family) => this.reconciler.flushLater(link, family),
+      afterRound: () => this.checkReady(),
+    });
     this.retryAlarm = new Alarm(deps.clock, () => void this.sync('retry'));
     this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.allRuntimes(), (now) => this.reconciler.hung(now));
   }
@@ -167,7 +149,7 @@ export class Daemon {
     const { log, notifier } = this.deps;
     notifier.notify({ STOPPING: '1' });
     this.announcer.stop();
-    this.releaseAlarm.cancel();
+    this.probing.stop();
     this.retryAlarm.cancel();
     this.reconciler.stop();
     this.watchdog.stop();
@@ -234,64 +216,6 @@ export class Daemon {
     return this.config.links.flatMap((l) => familyLink(l, family) ?? []);
   }
 
-  private newMonitor(l: LinkConfig, family: Family): LinkMonitor {
-    return new LinkMonitor(
-      l,
-      this.deps.clock,
-      this.deps.prober,
-      () => {
-        const rt = this.lane(family).links.get(l.name);
-        const v = rt?.view;
-        if (rt?.tableRefused) return { why: tableRefusedReason(rt) };
-        return { address: v && !v.unusable ? v.source : undefined, why: v?.unusable };
-      },
-      (link, r) => this.onRound(this.lane(family), link, r),
-      (link, silence) => this.onSilence(this.lane(family), link, silence),
-    );
-  }
-
-  // ---- probing -------------------------------------------------------------------------------------
-
-  private onRound(lane: Lane, link: LinkConfig, r: RoundResult) {
-    const rt = lane.links.get(link.name);
-    if (!rt || rt.config !== link || this.stopped) return;
-    const now = this.deps.clock.now();
-    recordRound(rt, r, now);
-    this.deps.log.debug(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: ${roundDetail(r)}${r.rttMs !== undefined ? `, rtt ${r.rttMs.toFixed(2)} ms` : ''}`);
-    if (r.error && r.error !== rt.lastError && !rt.view.unusable && !rt.tableRefused) this.deps.log.error(`probe ${link.name}${lane.family === 6 ? ' IPv6' : ''}: cannot probe: ${r.error}; counting it as a failure`);
-    rt.lastError = r.error;
-    const cannot = rt.view.unusable ?? (rt.tableRefused ? tableRefusedReason(rt) : undefined);
-    const next = foldRound(rt.health, r, link, rt.quality, cannot, now);
-    if (next.state !== 'up' && next.state !== 'degraded') rt.quality.length = 0;
-    if (next.state !== rt.health.state) {
-      this.setHealth(rt, next);
-      void this.sync('probe');
-    } else {
-      rt.health = next;
-      this.announcer.markDirty();
-    }
-    this.checkReady();
-  }
-
-  /** No answer for `down x interval`: an answering link goes down now, not at the end of its rounds. */
-  private onSilence(lane: Lane, link: LinkConfig, silence: Silence) {
-    const rt = lane.links.get(link.name);
-    if (!rt || rt.config !== link || this.stopped || rt.view.unusable) return;
-    const next = foldSilence(rt.health, link, silence);
-    if (!next) return;
-    this.setHealth(rt, next);
-    rt.quality.length = 0;
-    void this.sync('probe');
-  }
-
-  private setHealth(rt: LinkRuntime, next: LinkHealth) {
-    const from = rt.health;
-    rt.health = next;
-    rt.damping = foldDamping(rt.damping, from, next, this.deps.clock.now(), this.damping());
-    if (next.state === 'down' && from.state !== 'down') this.reconciler.flushLater(rt.config.name, rt.family);
-    if (from.state !== next.state) this.announcer.transitions([{ kind: 'link', family: rt.family, link: rt.config.name, from, to: next }]);
-  }
-
   private checkReady() {
     if (this.ready || this.stopped) return;
     if (this.allRuntimes().some((rt) => rt.health.state === 'unknown')) return;
@@ -306,35 +230,7 @@ export class Daemon {
   /** A link's health in a family as policies judge it: its state, and whether damping holds it back. */
   private standing(link: string, family: Family): Standing | undefined {
     const rt = this.lane(family).links.get(link);
-    return rt && { state: rt.health.state, held: this.heldBack(rt) !== null };
-  }
-
-  private damping(): DampingSettings {
-    return this.config.damping ?? DAMPING_DEFAULTS;
-  }
-
-  /** "held back 20 s: 4 failures in 10 min" for an UP link damping holds back, else null. */
-  private heldBack(rt: LinkRuntime): string | null {
-    if (rt.health.state !== 'up') return null;
-    const now = this.deps.clock.now();
-    const until = heldUntil(rt.damping, now, this.damping());
-    return until === null ? null : describeHold(rt.damping, until, now, this.damping());
-  }
-
-  /** A pass when the first held-back link may be trusted again. */
-  private scheduleRelease() {
-    const now = this.deps.clock.now();
-    if (this.stopped) return;
-    this.releaseAlarm.set(this.allRuntimes().flatMap((rt) => (rt.health.state === 'up' ? heldUntil(rt.damping, now, this.damping()) ?? [] : [])));
-  }
-
-  private released() {
-    for (const rt of this.allRuntimes())
-      if (rt.health.state === 'up' && !this.heldBack(rt) && rt.heldLogged) {
-        rt.heldLogged = false;
-        this.deps.log.notice(`${rt.config.name}${rt.family === 6 ? ' (IPv6)' : ''} is trusted again: its damping penalty decayed`);
-      }
-    void this.sync('damping');
+    return rt && { state: rt.health.state, held: this.probing.heldBack(rt) !== null };
   }
 
   /** The shipped config has no links: say what to edit, and change nothing. */
@@ -344,7 +240,7 @@ export class Daemon {
 
   statusDoc(): StatusDoc {
     const now = this.deps.clock.now();
-    const doc = lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.heldBack(rt), now, process.pid);
+    const doc = lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.probing.heldBack(rt), now, process.pid);
     const policies = this.policies.status(this.config);
     return policies ? { ...doc, policies } : doc;
   }
