@@ -88,7 +88,16 @@ describe('traffic policies (lab)', () => {
     }
   });
 
-  it('a dead uplink\'s hosts move within the detection time, and exactly they come back when it returns', async () => {
+  /** Each test starts where the config puts things: both ISPs forwarding, the default route on isp1. */
+  async function baseline() {
+    lab.healIsp(1);
+    lab.healIsp(2);
+    lab.farEnd(1, true);
+    await lab.waitForDefault('eth1', 15_000);
+  }
+
+  it('a dead uplink\'s hosts move within the detection time, and exactly they come back when it returns', async (t) => {
+    t.after(baseline);
     const on1 = onLink(first, 1);
     const since = Date.now();
     lab.dropAtIsp(1);
@@ -126,7 +135,8 @@ describe('traffic policies (lab)', () => {
     process.stderr.write(`# spread: ${on1.length} hosts on isp1 answered through isp2 ${moved} ms after its silent loss began (the default route moved after ${switched} ms; rounds of pings take up to 0.5 s)\n`);
   });
 
-  it('voip prefers isp2 (the standby for the default route), fails over to isp1, and moves back (failback: move)', async () => {
+  it('voip prefers isp2 (the standby for the default route), fails over to isp1, and moves back (failback: move)', async (t) => {
+    t.after(baseline);
     // An RTP-like stream: one UDP packet every 50 ms from a fixed port, one conntrack entry.
     const sender = lab.spawnIn(lab.lan, [
       process.execPath,
@@ -154,7 +164,8 @@ describe('traffic policies (lab)', () => {
     }
   });
 
-  it('no-lte never leaks through isp2 while isp1 is down, and resumes on isp1', async () => {
+  it('no-lte never leaks through isp2 while isp1 is down, and resumes on isp1', async (t) => {
+    t.after(baseline);
     const count1 = at[1];
     const count2 = at[2];
     const pinger = lab.spawnIn(lab.lan, ['ping', '-n', '-i', '0.1', '-I', NO_LTE_HOST, NO_LTE_DEST]);
