@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_TEST := node --test --test-reporter=spec
 
-.PHONY: all deps build unit lab e2e fresh test test-node18 demo bench bench-loss docs deb release clean
+.PHONY: all deps build unit lab e2e fresh test test-node18 demo bench bench-loss bench-policy docs deb release clean
 
 all: build
 
@@ -59,7 +59,14 @@ docs: build
 
 # Failover/failback, flapping, CPU and memory in lab namespaces; about 13 minutes, writes bench/results.json.
 bench: build
+	@bash scripts/deps.sh --bench
 	node dist/bench/run.js
+	node dist/bench/policy.js
+
+# Traffic policies alone: throughput with 0, 1 and 100 traffic rules, recovery after a silent loss; writes bench/policy.json.
+bench-policy: build
+	@bash scripts/deps.sh --bench
+	node dist/bench/policy.js
 
 # 30 minutes of 30 % random loss on the primary, default and fast profiles side by side: writes bench/loss.json.
 bench-loss: build

@@ -34,11 +34,15 @@ LAB_PACKAGES=(radvd dnsmasq-base dhcpcd-base udhcpc isc-dhcp-client keepalived)
 # alerting rules in the unit tests.
 UNIT_PACKAGES=(prometheus)
 
+# iperf3 for make bench's forwarding throughput through the policies (run only inside haip-* namespaces).
+BENCH_PACKAGES=(iperf3)
+
 extra=()
 for arg in "$@"; do
   case $arg in
     --lab) extra+=("${LAB_PACKAGES[@]}") ;;
     --unit) extra+=("${UNIT_PACKAGES[@]}") ;;
+    --bench) extra+=("${BENCH_PACKAGES[@]}") ;;
     *) extra+=("$arg") ;;
   esac
 done

@@ -230,7 +230,8 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
         rules.push(rule);
       }
     }
-    for (const r of policyRules(config, plan.family)) rules.push(r);
+    // Only for a family some link routes: the other family is not read back, so its rules would be added again each pass.
+    if (plan.views.length) for (const r of policyRules(config, plan.family)) rules.push(r);
   }
   for (const r of config.rules) {
     const rule: Rule = { ...(r.family === 6 ? { family: 6 as const } : {}), priority: r.priority, table: r.table, protocol: p };

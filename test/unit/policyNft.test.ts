@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load';
 import { Config, Family } from '../../src/model';
+import { desiredFamilies, viewLink } from '../../src/net/desired';
 import { stickyTable } from '../../src/net/nft';
 import { Standing } from '../../src/policy/assign';
 import { PolicyEngine } from '../../src/policy/engine';
@@ -143,5 +144,19 @@ describe('the engine after each pass', () => {
     assert.equal(await engine.afterPass(c, () => ({ state: 'up' })), false);
     assert.equal(nft.calls.length, 0);
     assert.equal(engine.status(c), undefined);
+  });
+});
+
+describe('the rules', () => {
+  it('fwmark rules only for a family some link routes: an IPv4-only config gets no ip -6 rules to add again each pass', () => {
+    const c = config();
+    const views = c.links.map((link) => viewLink(link, { name: link.interface, up: true, addresses: [{ address: link.gateway!.replace(/1$/, '2'), prefixlen: 24 }] }));
+    const state = desiredFamilies(c, [
+      { family: 4, views, active: 'dsl' },
+      { family: 6, views: [], active: null },
+    ]);
+    const fwmark = state.rules.filter((r) => r.fwmark !== undefined);
+    assert.ok(fwmark.length > 0);
+    assert.deepEqual(fwmark.filter((r) => r.family === 6), []);
   });
 });
