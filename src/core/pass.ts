@@ -173,6 +173,6 @@ export class PassSteps {
     this.ctx.announcer.selection(lane.family, events);
     // The next usable link takes the route now, not at the next retry.
     if (events.some((e) => e.kind === 'refused')) this.ctx.sync('retry');
-    this.ctx.retryAt(this.lanes.flatMap((l) => nextRetry(l.sel) ?? []));
+    this.ctx.retryAt(this.lanes.flatMap((l) => nextRetry(l.sel, this.ctx.now()) ?? []));
   }
 }

@@ -60,11 +60,16 @@ export function refusalOf(s: Selection, link: string): Refusal | undefined {
 
 /**
  * Picks the link the pass should route by. A link refused until later is left out while another link
- * answers; a refusal is forgotten when its link stops answering (it comes back as a new path).
+ * answers; a refusal is forgotten when its link stops answering (it comes back as a new path), except
+ * the carrying link's while no link answers.
  */
 export function choose(s: Selection, candidates: Candidate[], now: number): Stepped {
   const events: SelectionEvent[] = [];
-  const refused = s.refused.filter((r) => candidates.some((c) => c.name === r.link && answers(c)));
+  // While no link answers, the carrying link is kept (its route stays, if the kernel still has it): its
+  // refusal is kept too, so a route that went away and cannot return is retried on the backoff, not in
+  // a loop of passes.
+  const keeping = !candidates.some(answers);
+  const refused = s.refused.filter((r) => candidates.some((c) => c.name === r.link && (answers(c) || (keeping && r.link === s.active))));
   if (refused.length !== s.refused.length) events.push({ kind: 'changed', family: s.family });
   const waiting = (c: Candidate) => refused.some((r) => r.link === c.name && r.retryAt > now);
   const open = candidates.filter((c) => !waiting(c));
@@ -84,9 +89,13 @@ export function choose(s: Selection, candidates: Candidate[], now: number): Step
   return { next, events };
 }
 
-/** The earliest time a refused link may be chosen again, for the wiring's timer; undefined if none. */
-export function nextRetry(s: Selection): number | undefined {
-  const times = s.refused.map((r) => r.retryAt);
+/**
+ * The earliest time still ahead at which a refused link may be chosen again, for the wiring's timer;
+ * undefined if none. A refusal already due waits for the pass that can try it (its link answering again):
+ * a timer for a time gone by would fire at once, pass after pass.
+ */
+export function nextRetry(s: Selection, now: number): number | undefined {
+  const times = s.refused.map((r) => r.retryAt).filter((t) => t > now);
   return times.length ? Math.min(...times) : undefined;
 }
 

@@ -59,8 +59,8 @@ describe('selector: settle', () => {
       const r = settle(s, 'b', 'RTNETLINK answers: Network is unreachable', now);
       told.push(...r.events.filter((e) => e.kind === 'refused'));
       s = r.next;
-      gaps.push(nextRetry(s)! - now);
-      now = nextRetry(s)!;
+      gaps.push(nextRetry(s, now)! - now);
+      now = nextRetry(s, now)!;
     }
     assert.deepEqual(gaps, [1000, 2000, 4000, 8000, 16000, REFUSED_RETRY_MAX_MS, REFUSED_RETRY_MAX_MS, REFUSED_RETRY_MAX_MS]);
     assert.equal(told.length, 1);
