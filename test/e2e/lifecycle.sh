@@ -41,14 +41,16 @@ rootfs_files() { (cd "$ROOT" && find . -xdev | sed 's/^\.//' | sort); }
 # What the system itself changes while it runs and apt works, nothing of which is haip's.
 ROOTFS_CHURN='^(/var/log|/var/cache|/var/lib/apt|/var/lib/dpkg|/var/lib/systemd|/var/lib/dbus|/var/lib/man-db|/var/tmp)(/|$)|^/etc/ld\.so\.cache$'
 
-# routing_gap FILE: from `ip -ts monitor route rule` lines, how long the main table's default route,
-# any route of a link table or any of haip's rules was missing (deleted and not yet back, to the end
-# of the file), and how many routes and rules were deleted. Prints "GAP_MS ROUTE_DELETIONS RULE_DELETIONS".
+# routing_gap FILE STOP: from `ip -ts monitor route rule` lines, how long the main table's default
+# route, any route of a link table or any of haip's rules was missing (deleted and not yet back by STOP,
+# the monitor's end as `date +%T.%N`), and how many routes and rules were deleted.
+# Prints "GAP_MS ROUTE_DELETIONS RULE_DELETIONS".
 routing_gap() {
-  awk -v tables=" ${LINK_TABLES[*]} " '
-    function secs(ts, p) { split(substr(ts, 13, length(ts) - 13), p, ":"); return p[1] * 3600 + p[2] * 60 + p[3] }
+  awk -v tables=" ${LINK_TABLES[*]} " -v stop="$2" '
+    function hms(s, p) { split(s, p, ":"); return p[1] * 3600 + p[2] * 60 + p[3] }
+    function secs(ts) { return hms(substr(ts, 13, length(ts) - 13)) }
     {
-      t = secs($1); last = t
+      t = secs($1)
       line = $0; sub(/^\[[^]]*\] /, "", line)
       deleted = sub(/^Deleted /, "", line)
       if (line ~ /^[0-9]+:/) {
@@ -66,18 +68,20 @@ routing_gap() {
         key = "route " table " " dst " " metric
         if (deleted) routes++
       }
-      if (deleted) { if (!(key in gone)) gone[key] = t }
-      else if (key in gone) { d = t - gone[key]; if (d < 0) d += 86400; gap += d; delete gone[key] }
+      # The gap is the time anything was missing (the union of the intervals, not their sum).
+      if (deleted && !(key in gone)) { gone[key] = 1; if (!missing++) since = t }
+      else if (!deleted && key in gone) { delete gone[key]; if (!--missing) gap += span(since, t) }
     }
+    function span(a, b) { return b >= a ? b - a : b - a + 86400 }
     END {
-      for (key in gone) { d = last - gone[key]; if (d < 0) d += 86400; gap += d }
+      if (missing) gap += span(since, hms(stop))
       printf "%d %d %d\n", gap * 1000 + 0.5, routes, rules
     }' "$1"
 }
 
 lifecycle() {
   local prev=/var/tmp/haip_${PREVIOUS_VERSION}_all.deb new=/var/tmp/${DEB##*/} version admin=$OUT/haip.yaml.admin
-  local before after t rc mon gap routes rules took line left
+  local before after t rc mon stop gap routes rules took line left
   version=$(dpkg-deb -f "$DEB" Version)
   echo "== lifecycle: haip $PREVIOUS_VERSION installed, upgraded to $version, removed, purged"
   cp "$PREV_DEB" "$ROOT$prev"
@@ -121,8 +125,9 @@ lifecycle() {
   check "upgrade: StatusText names isp1" wait_for 15 status_is isp1
   sleep 2 # probe rounds and the periodic checks of the new daemon: anything it removes shows up here
   kill "$mon" 2>/dev/null
+  stop=$(date +%T.%N) # local time, as ip -ts prints it
   wait "$mon" 2>/dev/null || true # the monitor ends by the signal: not a failure
-  read -r gap routes rules < <(routing_gap "$OUT/upgrade-monitor.txt")
+  read -r gap routes rules < <(routing_gap "$OUT/upgrade-monitor.txt" "$stop")
   echo "      upgrade routing gap: ${gap} ms without main's default route, a link table's route or a rule of haip's; $routes route and $rules rule deletions (ip monitor: build/e2e/upgrade-monitor.txt)"
   check "upgrade: routing gap ${gap} ms (goal 0 ms)" test "$gap" = 0
   grep 'Deleted' "$OUT/upgrade-monitor.txt" | head -5 | sed 's/^/      | /' || true
@@ -147,6 +152,7 @@ lifecycle() {
 
   # ---- remove: the config stays, haip's routing goes, the host keeps a default route -------------
   echo "== apt-get remove haip"
+  check "before remove: haip's processes are found ($(haip_processes | tr '\n' ' '))" test -n "$(haip_processes)"
   apt_in remove haip >"$OUT/apt-remove.log" 2>&1 || fail "apt-get remove haip"
   grep 'flush' "$OUT/apt-remove.log" | sed 's/\x1b\[[0-9;]*m//g; s/^/      | /' || true
   check "remove: dpkg says rc (removed, config files kept)" test "$(installed_version)" = "rc $version"

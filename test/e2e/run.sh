@@ -51,6 +51,9 @@ if [ "$(id -u)" != 0 ]; then
   echo "test/e2e/run.sh: needs root (namespaces, debootstrap, systemd-nspawn)" >&2
   exit 1
 fi
+# The lab's namespace names are fixed (haip-e2e-*): a second run on this machine waits for the first.
+exec 8>/run/lock/haip-e2e.lock
+flock -n 8 || { echo "== another e2e run holds /run/lock/haip-e2e.lock: waiting"; flock 8; }
 bash scripts/deps.sh systemd-container debootstrap nftables
 mkdir -p "$OUT" "$CACHE"
 
