@@ -56,3 +56,17 @@ NFT
 lab_heal_isp() {
   ip netns exec "haip-e2e-isp$1" nft delete table inet haip_e2e_drop
 }
+
+# The lab's haip.yaml: both uplinks with tables, sticky, fast probes (the 0.1.0 of the lifecycle test reads it too).
+lab_config() {
+  cat <<'YAML'
+# the e2e lab (test/e2e/run.sh)
+log_level: debug
+sticky: true
+probe: { targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }
+tables: { T1: 101, T2: 102 }
+links:
+  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1 }
+  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1 }
+YAML
+}

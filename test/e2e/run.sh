@@ -2,17 +2,22 @@
 # End-to-end test of the Debian package under a real systemd, as an admin would see it:
 # build the .deb, install it with apt-get into a Debian 12 rootfs (debootstrapped once and
 # cached), boot that rootfs with systemd-nspawn inside the lab's router namespace, and check
-# the service, its status line, a failover, the journal, reload, the watchdog, stop and purge.
+# the service, its status line, a failover, the journal, reload, the watchdog, stop and purge; then
+# the package's lifecycle (test/e2e/lifecycle.sh): the previous release installed, upgraded to this
+# one while it routes (the routing gap measured), removed and purged.
 #
 # Self-contained on a fresh Debian 12 machine (as root): installs what it needs.
 # Environment: HAIP_E2E_CACHE (rootfs cache, default /var/cache/haip-e2e),
-# HAIP_E2E_DEB (use this .deb instead of building one), HAIP_E2E_KEEP=1 (keep the booted
+# HAIP_E2E_DEB (use this .deb instead of building one), HAIP_E2E_PREVIOUS_DEB (the previous
+# release's .deb instead of building it from git history), HAIP_E2E_KEEP=1 (keep the booted
 # copy of the rootfs for a look afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 . test/e2e/lab.sh
 . scripts/rootfs.sh
+. test/e2e/previous.sh
+. test/e2e/lifecycle.sh
 
 CACHE=${HAIP_E2E_CACHE:-/var/cache/haip-e2e}
 OUT=$repo/build/e2e
@@ -46,6 +51,9 @@ if [ "$(id -u)" != 0 ]; then
   echo "test/e2e/run.sh: needs root (namespaces, debootstrap, systemd-nspawn)" >&2
   exit 1
 fi
+# The lab's namespace names are fixed (haip-e2e-*): a second run on this machine waits for the first.
+exec 8>/run/lock/haip-e2e.lock
+flock -n 8 || { echo "== another e2e run holds /run/lock/haip-e2e.lock: waiting"; flock 8; }
 bash scripts/deps.sh systemd-container debootstrap nftables
 mkdir -p "$OUT" "$CACHE"
 
@@ -61,6 +69,8 @@ echo "== package: ${DEB#"$repo"/}"
 # Only what runs: no dev tools, test helpers or unused dependencies.
 shipped_extra=$(dpkg -c "$DEB" | awk '{ print $6 }' | grep -E '/(test|tools|bench)/|configReference|config/docs\.js|node_modules/(systemd-notify|typescript)/' || true)
 if [ -z "$shipped_extra" ]; then pass "the package ships no dev tools, test helpers or unused modules"; else fail "the package ships: $(head -5 <<<"$shipped_extra" | tr '\n' ' ')"; fi
+PREV_DEB=$(previous_deb "$CACHE" "$OUT/deb-previous.log") || { fail "the previous release's .deb ($PREVIOUS_VERSION)"; echo "$passed passed, $failed failed"; exit 1; }
+echo "== previous release: $PREVIOUS_VERSION (${PREV_DEB})"
 
 # ---- the cached Debian 12 rootfs ----------------------------------------------------------------
 base=$CACHE/bookworm
@@ -102,6 +112,7 @@ cp -a --reflink=auto "$base" "$ROOT"
 # The container boots to a prompt on its console; nobody logs in there.
 chroot "$ROOT" systemctl mask console-getty.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer >/dev/null 2>&1
 cp "$DEB" "$ROOT/var/tmp/"  # nspawn mounts a fresh tmpfs on /tmp
+rootfs_files >"$OUT/rootfs-before.txt"  # what purge must leave again (lifecycle.sh)
 install_log=$OUT/apt-install.log
 in_root() { systemd-nspawn -q --register=no --keep-unit --pipe -D "$ROOT" "$@"; }
 if in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "/var/tmp/${DEB##*/}" >"$install_log" 2>&1 ||
@@ -181,16 +192,7 @@ else
 fi
 
 # ---- the lab config -----------------------------------------------------------------------------
-cat >"$ROOT/etc/haip/haip.yaml" <<'YAML'
-# the e2e lab (test/e2e/run.sh)
-log_level: debug
-sticky: true
-probe: { targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }
-tables: { T1: 101, T2: 102 }
-links:
-  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1 }
-  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1 }
-YAML
+lab_config >"$ROOT/etc/haip/haip.yaml"
 cp "$ROOT/etc/haip/haip.yaml" "$OUT/haip.yaml"
 echo "== lab config written; systemctl reload-or-restart haip"
 C systemctl reset-failed haip 2>/dev/null || true
@@ -299,6 +301,10 @@ C env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q haip >"$OUT/apt-purge.l
 left=$(for f in /etc/haip /usr/lib/haip /usr/sbin/haip /lib/systemd/system/haip.service /etc/systemd/system/multi-user.target.wants/haip.service \
   /etc/iproute2/rt_tables.d/haip.conf /etc/iproute2/rt_protos.d/haip.conf /run/haip; do if C test -e "$f"; then echo "$f"; fi; done)
 if [ -z "$left" ]; then pass "purge removes what the package made"; else fail "purge left: $left"; fi
+check "purge: no rule, route or nft table of haip's left" kernel_clean
+
+lifecycle
+check "the rootfs has the paths it had before the first install (besides logs, apt's and systemd's state)" rootfs_unchanged "$OUT/rootfs-before.txt"
 
 echo "== e2e took $(($(date +%s) - T0))s; logs in ${OUT#"$repo"/}/"
 echo "$passed passed, $failed failed"
