@@ -49,7 +49,10 @@ export function renderStatus(doc: StatusDoc, now: number): string {
   const problems = (doc.problems ?? []).map((p) => `problem: ${neutralise(String(p))}\n`).join('');
   const held = doc.links.filter((l) => l.held).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers again but is ${neutralise(String(l.held))}\n`).join('');
   const refused = doc.links.filter((l) => l.route_refused).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers but the kernel refuses its default route: ${neutralise(String(l.route_refused))}\n`).join('');
-  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}`;
+  const prefixes = doc.links
+    .flatMap((l) => (Array.isArray(l.prefixes6) ? l.prefixes6 : []).map((p) => `${neutralise(l.name)} routes delegated prefix ${neutralise(String(p.prefix))} (${p.learned ? `learned from ${neutralise(String(p.from))}` : 'config'})\n`))
+    .join('');
+  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}${prefixes}`;
 }
 
 /** Which haip wrote the document; after an upgrade without a restart, that this command is newer. */
