@@ -27,8 +27,9 @@ command -v sysctl >/dev/null || need+=(procps)
 # The unit tests lint the man pages.
 command -v mandoc >/dev/null || need+=(mandoc)
 
-# The daemons admins really run, for the lab tests; each runs only inside a haip-* namespace.
-LAB_PACKAGES=(radvd dnsmasq-base dhcpcd-base udhcpc isc-dhcp-client keepalived)
+# The daemons admins really run, for the lab tests; each runs only inside a haip-* namespace. isc-dhcp-server
+# is the ISP's DHCPv6-PD server (dnsmasq cannot delegate prefixes).
+LAB_PACKAGES=(radvd dnsmasq-base dhcpcd-base udhcpc isc-dhcp-client keepalived isc-dhcp-server)
 
 # promtool (in Debian's prometheus package; its service is not started, see below) checks the shipped
 # alerting rules in the unit tests.

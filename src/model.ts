@@ -179,6 +179,8 @@ export interface NetState {
 /** What the kernel says about one interface, as far as haip cares. */
 export interface InterfaceFacts {
   name: string;
+  /** The kernel's ifindex; absent: not read. */
+  index?: number;
   up: boolean; // administratively up and carrier present
   /** IFF_POINTOPOINT (ppp, tun, gre): `default dev IF` reaches the far end without a gateway. */
   pointToPoint?: boolean;

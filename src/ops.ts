@@ -3,6 +3,7 @@
 import { explainTarget } from './sys/probeTarget';
 import { Log } from './log';
 import { Config, Family, familyLink, Route, routeToString } from './model';
+import { learnPrefixes6, NOTHING_LEARNED } from './net/pd';
 import { desiredFamilies, FamilyPlan, learnedGateway6, viewLink, viewLink6 } from './net/desired';
 import { learnGateways } from './net/gateways';
 import { commandToString } from './net/iproute';
@@ -38,8 +39,11 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
   for (const family of scope.families) {
     // Each family on its own, as the daemon runs it: the links with targets of that family.
     const links = config.links.flatMap((l) => familyLink(l, family) ?? []);
+    const learned6 = family === 6 ? learnPrefixes6(links, obs.delegations6, obs.interfaces) : NOTHING_LEARNED;
     const views = links.map((l) =>
-      family === 6 ? viewLink6(l, obs.interfaces.get(l.interface), learnedGateway6(l, obs.net.routes, config), obs.interfaces.values()) : viewLink(l, obs.interfaces.get(l.interface), learned.get(l.name)),
+      family === 6
+        ? viewLink6(l, obs.interfaces.get(l.interface), learnedGateway6(l, obs.net.routes, config), obs.interfaces.values(), learned6.byLink.get(l.name))
+        : viewLink(l, obs.interfaces.get(l.interface), learned.get(l.name)),
     );
     if (config.links.length) out.push(`# ${family === 6 ? 'IPv6 ' : ''}links (assuming every usable link answers its probes):`);
     const usable = views.filter((v) => !v.unusable);
@@ -50,7 +54,9 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
       const state = v.unusable ? `unusable: ${v.unusable}` : `usable, source ${v.source}${v.connected ? `, connected ${v.connected}` : ''}${via}`;
       const role = v === best ? 'would carry the default route (lowest weight among usable links)' : v.unusable ? 'cannot be chosen' : `standby (weight ${v.link.weight} > ${best?.link.weight})`;
       out.push(`#   ${v.link.name} (${v.link.interface}, weight ${v.link.weight}${v.link.table ? `, table ${v.link.table}` : ''}): ${state}; ${role}`);
+      for (const p of v.prefixes6 ?? []) out.push(`#     delegated prefix ${p.prefix}${p.from ? `, learned from ${p.from}` : ''}`);
     }
+    for (const r of learned6.refused) out.push(`#   ${r.link}: delegated prefix ${r.prefix} NOT routed: ${r.why}`);
     const keep = obs.net.routes.find((r) => (r.family ?? 4) === family && r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
     if (!best && keep) keeps.push(keep);
     plans.push({ family, views, active: best?.link.name ?? null, keep });

@@ -39,6 +39,8 @@ export interface LinkStatus {
   route_refused?: string | null;
   /** The quality window against the limits; null when the link has no quality limits; absent in older files. */
   quality?: QualityStatus | null;
+  /** IPv6 rows: the delegated prefixes this link routes by source, from the config or learned from the DHCPv6 client (`from` says where); absent when none. */
+  prefixes6?: { prefix: string; learned: boolean; from: string }[];
 }
 
 export interface QualityStatus {

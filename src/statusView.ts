@@ -51,7 +51,10 @@ export function renderStatus(doc: StatusDoc, now: number): string {
   const held = doc.links.filter((l) => l.held).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers again but is ${neutralise(String(l.held))}\n`).join('');
   const refused = doc.links.filter((l) => l.route_refused).map((l) => `${neutralise(l.name)}${l.family === 6 ? ' (IPv6)' : ''} answers but the kernel refuses its default route: ${neutralise(String(l.route_refused))}\n`).join('');
   const policies = (doc.policies?.policies ?? []).flatMap((p) => policyLines(p, six)).map((l) => `${l}\n`).join('');
-  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}${policies}`;
+  const prefixes = doc.links
+    .flatMap((l) => (Array.isArray(l.prefixes6) ? l.prefixes6 : []).map((p) => `${neutralise(l.name)} routes delegated prefix ${neutralise(String(p.prefix))} (${p.learned ? `learned from ${neutralise(String(p.from))}` : 'config'})\n`))
+    .join('');
+  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}${prefixes}${policies}`;
 }
 
 /** Which haip wrote the document; after an upgrade without a restart, that this command is newer. */

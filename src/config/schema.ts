@@ -148,11 +148,11 @@ export const configSchema = {
             maxItems: 16,
             items: { type: 'string', format: 'ipv6prefix', expects: 'an IPv6 prefix such as 2001:db8:1:100::/56' },
             description:
-              'IPv6 prefixes this uplink\'s ISP delegated (DHCPv6-PD), numbering the LAN: each gets a source rule into the link\'s table, so LAN hosts numbered from it leave by this uplink while it is usable. When the WAN has no global IPv6 address (unnumbered: link-local only, the default route from the RA), the link is probed from the router\'s first address inside one of them, on any interface (usually the LAN). Needs a table and IPv6 probe targets.',
+              'IPv6 prefixes this uplink\'s ISP delegated (DHCPv6-PD), numbering the LAN: each gets a source rule into the link\'s table, so LAN hosts numbered from it leave by this uplink while it is usable. When the WAN has no global IPv6 address (unnumbered: link-local only, the default route from the RA), the link is probed from the router\'s first address inside one of them, on any interface (usually the LAN). Needs a table and IPv6 probe targets. Omit it to learn them from the DHCPv6 client: dhcpcd with the hook the package ships (/usr/lib/dhcpcd/dhcpcd-hooks/70-haip), or any client whose hook writes the same record (haip.yaml(5)); a learned prefix must be global unicast, /48 to /64, and clear of every other link\'s prefixes and addresses.',
           },
           source6: {
             ...ipv6,
-            description: 'IPv6 source address for probes; its prefix gets the source rule. It may sit on another interface (the LAN) when the WAN is unnumbered. Default: the interface\'s first global IPv6 address, else the router\'s first address inside prefixes6. Needs IPv6 probe targets.',
+            description: 'IPv6 source address for probes; its prefix gets the source rule. It may sit on another interface (the LAN) when the WAN is unnumbered. Default: the interface\'s first global IPv6 address, else the router\'s first address inside prefixes6 (configured or learned). Needs IPv6 probe targets.',
           },
           mark: {
             type: 'integer',

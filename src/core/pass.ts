@@ -7,6 +7,7 @@ import { Config, Family, LinkHealth, NetState, Route } from '../model';
 import { defaultRouteFor, desiredFamilies } from '../net/desired';
 import { LearnedGateway, learnGateways } from '../net/gateways';
 import { winningDefault } from '../net/plan';
+import { Learned6, learnedNotes, learnPrefixes6, NOTHING_LEARNED } from '../net/pd';
 import { Observation } from '../net/router';
 import { Log, noticeFields } from '../log';
 import { Announcer, fam } from './announce';
@@ -56,6 +57,7 @@ export function refusedDefault(outcome: PassOutcome, family: Family, table: numb
 
 export class PassSteps {
   private learned = new Map<string, LearnedGateway>();
+  private learned6: Learned6 = NOTHING_LEARNED;
 
   constructor(
     private readonly lanes: Lane[],
@@ -136,8 +138,9 @@ export class PassSteps {
   private updateViews(lane: Lane, obs: Observation) {
     const now = this.ctx.now();
     if (lane.family === 4) this.learnGateways(obs);
+    else this.learnPrefixes6(lane, obs);
     for (const rt of lane.links.all()) {
-      const view = viewFor(lane.family, rt.config, obs, this.learned, this.ctx.config());
+      const view = viewFor(lane.family, rt.config, obs, this.learned, this.ctx.config(), this.learned6);
       const step = foldView(lane.family, rt.config, rt.view, view, rt.health, rt.seen, now);
       rt.view = view;
       rt.seen = true;
@@ -166,6 +169,13 @@ export class PassSteps {
       if (before !== g.gateway) this.ctx.log.notice(`${name}: gateway ${before ? `${before} -> ` : ''}${g.gateway}, learned from ${g.from}`);
     }
     this.learned = learned;
+  }
+
+  /** Delegated prefixes of IPv6 links without prefixes6, from the DHCPv6 clients' records; each change told once. */
+  private learnPrefixes6(lane: Lane, obs: Observation) {
+    const learned6 = learnPrefixes6(lane.links.all().map((rt) => rt.config), obs.delegations6, obs.interfaces);
+    for (const n of learnedNotes(this.learned6, learned6)) this.ctx.log[n.level](n.text);
+    this.learned6 = learned6;
   }
 
   /** The selector's events go to announce; a refusal asks for one more pass, and retries are timed. */

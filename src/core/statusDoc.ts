@@ -63,6 +63,7 @@ export function linkStatus(rt: LinkRuntime, held: string | null = null, refused:
     held,
     route_refused: refused,
     quality: qualityStatus(rt),
+    ...(rt.view.prefixes6?.length ? { prefixes6: rt.view.prefixes6.map((p) => ({ prefix: p.prefix, learned: p.from !== undefined, from: p.from ?? 'config (prefixes6)' })) } : {}),
   };
 }
 

@@ -5,13 +5,16 @@ import { forceDown, initialHealth } from '../health/hysteresis';
 import { Config, Family, LinkConfig, LinkHealth } from '../model';
 import { LinkView, learnedGateway6, viewLink, viewLink6 } from '../net/desired';
 import { LearnedGateway } from '../net/gateways';
+import { Learned6, NOTHING_LEARNED } from '../net/pd';
 import { Observation } from '../net/router';
 import { fam } from './announce';
 
-/** The link's view in this family, from the observation and (IPv4) the learned gateways. */
-export function viewFor(family: Family, link: LinkConfig, obs: Observation, learned: Map<string, LearnedGateway>, config: Config): LinkView {
+/** The link's view in this family, from the observation, (IPv4) the learned gateways and (IPv6) the learned delegated prefixes. */
+export function viewFor(family: Family, link: LinkConfig, obs: Observation, learned: Map<string, LearnedGateway>, config: Config, learned6: Learned6 = NOTHING_LEARNED): LinkView {
   const iface = obs.interfaces.get(link.interface);
-  return family === 6 ? viewLink6(link, iface, learnedGateway6(link, obs.net.routes, config), obs.interfaces.values()) : viewLink(link, iface, learned.get(link.name));
+  return family === 6
+    ? viewLink6(link, iface, learnedGateway6(link, obs.net.routes, config), obs.interfaces.values(), learned6.byLink.get(link.name))
+    : viewLink(link, iface, learned.get(link.name));
 }
 
 export interface ViewNote {

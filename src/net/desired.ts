@@ -4,6 +4,7 @@ import { chooseSource6 } from './source6';
 import { Config, Family, InterfaceFacts, LinkConfig, NetState, Route, Rule } from '../model';
 import { networkOf, networkOf6 } from './address';
 import { LearnedGateway, reachableFrom } from './gateways';
+import { LearnedPrefix6 } from './pd';
 
 export { networkOf, networkOf6 };
 import { policyRules } from '../policy/rules';
@@ -31,6 +32,8 @@ export interface LinkView {
   unusable?: string;
   /** Absent: the IPv4 view. */
   family?: 6;
+  /** IPv6: the delegated prefixes routed by this link, from prefixes6 or learned (with `from`). */
+  prefixes6?: { prefix: string; from?: string }[];
 }
 
 
@@ -95,10 +98,18 @@ export function learnedGateway6(link: LinkConfig, routes: Route[], config: Pick<
 }
 
 /** A link's IPv6 side: a global address, its /64 (or whatever prefix), and a gateway. */
-export function viewLink6(link: LinkConfig, iface: InterfaceFacts | undefined, learned?: { gateway: string; from: Route }, all?: Iterable<InterfaceFacts>): LinkView {
-  if (!iface) return { link, family: 6, unusable: `interface ${link.interface} does not exist` };
-  const addr = chooseSource6(link, iface, all);
-  const view: LinkView = { link, family: 6 };
+export function viewLink6(
+  link: LinkConfig,
+  iface: InterfaceFacts | undefined,
+  learned?: { gateway: string; from: Route },
+  all?: Iterable<InterfaceFacts>,
+  learnedPrefixes?: LearnedPrefix6[],
+): LinkView {
+  const prefixes6 = link.prefixes6 ? link.prefixes6.map((prefix) => ({ prefix })) : (learnedPrefixes ?? []);
+  const withPrefixes = prefixes6.length ? { prefixes6 } : {};
+  if (!iface) return { link, family: 6, ...withPrefixes, unusable: `interface ${link.interface} does not exist` };
+  const addr = chooseSource6(link, iface, all, prefixes6.map((p) => p.prefix));
+  const view: LinkView = { link, family: 6, ...withPrefixes };
   if (addr) {
     view.source = addr.address;
     // An address on another interface (an unnumbered WAN): its prefix is the LAN's, not on this link.
@@ -111,7 +122,7 @@ export function viewLink6(link: LinkConfig, iface: InterfaceFacts | undefined, l
   else if (!addr) {
     view.unusable = link.source6
       ? `the router does not hold ${link.source6}`
-      : `${link.interface} has no global IPv6 address${link.prefixes6?.length ? ' and the router none inside its prefixes6' : ''}`;
+      : `${link.interface} has no global IPv6 address${prefixes6.length ? ` and the router none inside its ${link.prefixes6 ? 'prefixes6' : 'delegated prefixes'}` : link.prefixes6 ? '' : ' and no delegated prefix is learned'}`;
   }
   else if (!gateway) view.unusable = `IPv6 gateway of ${link.interface} unknown: no default route through it in main (router advertisement, DHCPv6 client) and no gateway6 in the config`;
   else {
@@ -205,7 +216,7 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
         rules.push({ family: 6, priority: sourceRulePriority(config, i), from: v.connected ?? v.source, table, protocol: p });
         // Delegated prefixes number the LAN, not the WAN: their hosts must leave by the ISP that delegated them.
         // Written in the kernel's form (2001:db8:1:100::/56), so the reconcile sees its own rule again.
-        for (const prefix of v.link.prefixes6 ?? []) {
+        for (const { prefix } of v.prefixes6 ?? []) {
           const [address, len] = prefix.split('/');
           rules.push({ family: 6, priority: sourceRulePriority(config, i), from: networkOf6(address, Number(len)), table, protocol: p });
         }

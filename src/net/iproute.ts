@@ -68,6 +68,7 @@ interface IpAddrInfoJson {
   deprecated?: boolean;
 }
 interface IpLinkAddrJson {
+  ifindex?: number;
   ifname: string;
   mtu?: number;
   flags?: string[];
@@ -131,6 +132,7 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
       .map((a) => ({ address: a.local, prefixlen: Number(a.prefixlen) }));
     out.set(j.ifname, {
       name: j.ifname,
+      ...(typeof j.ifindex === 'number' ? { index: j.ifindex } : {}),
       up: flags.includes('UP') && flags.includes('LOWER_UP'),
       pointToPoint: flags.includes('POINTOPOINT'),
       ...(typeof j.mtu === 'number' ? { mtu: j.mtu } : {}),

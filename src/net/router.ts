@@ -4,6 +4,7 @@ import { configFamilies, Family, InterfaceFacts, LinkConfig, MAIN_TABLE, NetStat
 import { CommandError, Runner, runChecked } from '../sys/runner';
 import { isPointToPoint } from './desired';
 import { gatewayDevices, reachableFrom } from './gateways';
+import { learnsPrefixes6, READ_DELEGATIONS } from './pd';
 import { acceptedCodes, Command, commandArgv, NO_SUCH_TABLE, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, readDeviceRoutes, readRoutesArgv, readRulesArgv } from './iproute';
 
 export interface Observation {
@@ -11,6 +12,8 @@ export interface Observation {
   net: NetState;
   /** IPv4 routes gateways are learned from: main's defaults, and where needed a link interface's routes. */
   deviceRoutes: Route[];
+  /** The DHCPv6 clients' records of delegated prefixes (src/net/pd.ts); empty unless a link learns them. */
+  delegations6: Route[];
 }
 
 /** What haip reads: its own tables, the default routes of the table it keeps the default route in. */
@@ -25,6 +28,8 @@ export interface ReadScope {
   families: Family[];
   /** Interfaces of links without an IPv4 gateway in the config: where gateways are learned. */
   gatewayDevices: string[];
+  /** A link learns its delegated prefixes: read the DHCPv6 clients' records. */
+  delegations6: boolean;
 }
 
 const RESERVED_TABLES = new Set([0, 253, 254, 255]);
@@ -35,7 +40,11 @@ const RESERVED_TABLES = new Set([0, 253, 254, 255]);
  * `table all`, so a full BGP table elsewhere is never read.
  */
 export async function observe(ip: Runner, scope: ReadScope): Promise<Observation> {
-  const [addrs, ...perFamily] = await Promise.all([runChecked(ip, READ_ADDRS), ...scope.families.map((f) => observeFamily(ip, scope, f))]);
+  const [addrs, delegations6, ...perFamily] = await Promise.all([
+    runChecked(ip, READ_ADDRS),
+    scope.delegations6 && scope.families.includes(6) ? readDelegations(ip) : Promise.resolve([]),
+    ...scope.families.map((f) => observeFamily(ip, scope, f)),
+  ]);
   const interfaces = parseInterfaces(addrs.stdout);
   const routes = perFamily.flatMap((n) => n.routes);
   const mainDefaults = routes.filter((r) => (r.family ?? 4) === 4 && r.table === scope.mainTable && r.dst === 'default');
@@ -43,7 +52,13 @@ export async function observe(ip: Runner, scope: ReadScope): Promise<Observation
     interfaces,
     net: { routes, rules: perFamily.flatMap((n) => n.rules) },
     deviceRoutes: [...mainDefaults, ...(await readDeviceRoutesOf(ip, scope, interfaces, mainDefaults))],
+    delegations6,
   };
+}
+
+/** main's `unreachable ... proto dhcp` IPv6 routes, filtered by the kernel: a full table in main costs nothing. */
+async function readDelegations(ip: Runner): Promise<Route[]> {
+  return parseRoutes((await runChecked(ip, READ_DELEGATIONS)).stdout, MAIN_TABLE, 6);
 }
 
 /**
@@ -124,5 +139,6 @@ export function readScope(config: { mainTable: number; protocol: number; links: 
     tables: config.links.flatMap((l) => (l.table === undefined ? [] : [l.table])),
     foreign: config.rules.map((r) => r.table),
     gatewayDevices: gatewayDevices(config),
+    delegations6: config.links.some(learnsPrefixes6),
   };
 }

@@ -19,9 +19,9 @@ const inside = (address: string, prefix: string): boolean => {
 /**
  * The link's IPv6 source: `source6` wherever the router holds it (the WAN first), else the WAN's first
  * global address, else (unnumbered WAN) the router's first address inside one of the link's delegated
- * prefixes, on any interface, in the order the interfaces are listed.
+ * prefixes (configured or learned), on any interface, in the order the interfaces are listed.
  */
-export function chooseSource6(link: LinkConfig, wan: InterfaceFacts | undefined, all: Iterable<InterfaceFacts> = []): Source6 | undefined {
+export function chooseSource6(link: LinkConfig, wan: InterfaceFacts | undefined, all: Iterable<InterfaceFacts> = [], prefixes = link.prefixes6 ?? []): Source6 | undefined {
   const own = wan?.addresses6 ?? [];
   const others = [...all].filter((i) => i.name !== link.interface);
   const elsewhere = (match: (a: string) => boolean): Source6 | undefined => {
@@ -36,6 +36,5 @@ export function chooseSource6(link: LinkConfig, wan: InterfaceFacts | undefined,
     return a ? { ...a } : elsewhere((x) => x === link.source6);
   }
   if (own[0]) return { ...own[0] };
-  const prefixes = link.prefixes6 ?? [];
   return prefixes.length ? elsewhere((x) => prefixes.some((p) => inside(x, p))) : undefined;
 }

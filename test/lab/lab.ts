@@ -464,6 +464,16 @@ export async function within(ms: number, what: string, check: () => boolean, sin
   }
 }
 
+/** One echo from the LAN host to `target`, answered within a second. */
+export function pingFromLan(lab: Lab, target: string): boolean {
+  try {
+    lab.exec(lab.lan, 'ping', '-n', '-c', '1', '-W', '1', target);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

@@ -7,18 +7,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Lab, within } from './lab';
+import { Lab, pingFromLan, within } from './lab';
 
 const PROBE = '{ targets: [203.0.113.1, "2001:db8:ff::1"], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
-
-function pingFromLan(lab: Lab, target: string): boolean {
-  try {
-    lab.exec(lab.lan, 'ping', '-n', '-c', '1', '-W', '1', target);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * isp<i> delegates `prefix` (a /56) to the router: routed to `via` on its WAN, accepted as a source

@@ -260,6 +260,12 @@ export class FakeKernel implements Runner {
     return this;
   }
 
+  /** What haip's DHCPv6 client hook leaves for a delegated prefix: `unreachable PREFIX dev lo proto dhcp metric 7200+ifindex`. */
+  delegate(prefix: string, wan: string): this {
+    this.routes.push({ family: 6, table: 254, type: 'unreachable', dst: routeDst(prefix), dev: '', scope: 0, protocol: 16, metric: 7200 + this.iface(wan).ifindex });
+    return this;
+  }
+
   addRawRule(r: Partial<FakeRule> & { priority: number; table: number }): this {
     this.rules.push({ protocol: 0, ...r });
     return this;
@@ -339,6 +345,11 @@ export class FakeKernel implements Runner {
       if (table !== 254 && !this.routes.some((r) => r.table === table && (r.family === 6) === six))
         return fail(2, `Error: ${six ? 'ipv6' : 'ipv4'}: FIB table does not exist.\nDump terminated`);
       return ok(JSON.stringify(routes));
+    }
+    if (key === '-6 -j -N route show table main type unreachable proto dhcp') {
+      // The kernel filters the dump; iproute2 then leaves out the protocol it filtered by.
+      const mine = this.routes.filter((r) => r.family === 6 && r.table === 254 && r.type === 'unreachable' && r.protocol === 16);
+      return ok(JSON.stringify(mine.map((r) => ({ type: '7', dst: r.dst, dev: 'lo', metric: r.metric, flags: [], pref: 'medium' }))));
     }
     if (key === '-4 -j -N rule show') return ok(JSON.stringify(this.ruleJson()));
     if (key === '-6 -j -N rule show') return ok(JSON.stringify(this.ruleJson(true)));

@@ -73,15 +73,15 @@ describe('iproute: parsing real iproute2 6.1 JSON', () => {
   it('interfaces: UP and LOWER_UP mean usable; addresses are IPv4 only', () => {
     const m = parseInterfaces(REAL_ADDRS);
     assert.deepEqual([...m.keys()], ['lo', 'eth1']);
-    assert.deepEqual(m.get('eth1'), { name: 'eth1', up: true, pointToPoint: false, addresses: [{ address: '198.18.1.2', prefixlen: 24, peer: undefined }] });
+    assert.deepEqual(m.get('eth1'), { name: 'eth1', index: 3, up: true, pointToPoint: false, addresses: [{ address: '198.18.1.2', prefixlen: 24, peer: undefined }] });
   });
 
   it('interfaces: a veth without carrier is not up, but keeps its address', () => {
-    assert.deepEqual(parseInterfaces(DOWN_VETH).get('eth2'), { name: 'eth2', up: false, pointToPoint: false, addresses: [{ address: '198.18.2.2', prefixlen: 24, peer: undefined }] });
+    assert.deepEqual(parseInterfaces(DOWN_VETH).get('eth2'), { name: 'eth2', index: 4, up: false, pointToPoint: false, addresses: [{ address: '198.18.2.2', prefixlen: 24, peer: undefined }] });
   });
 
   it('interfaces: a ppp link has its peer', () => {
-    assert.deepEqual(parseInterfaces(PPP).get('ppp0'), { name: 'ppp0', up: true, pointToPoint: true, addresses: [{ address: '198.18.9.2', prefixlen: 32, peer: '198.18.9.1' }] });
+    assert.deepEqual(parseInterfaces(PPP).get('ppp0'), { name: 'ppp0', index: 9, up: true, pointToPoint: true, addresses: [{ address: '198.18.9.2', prefixlen: 32, peer: '198.18.9.1' }] });
   });
 
   it('empty output is no entries; garbage is an error with context', () => {

@@ -65,7 +65,7 @@ describe('links[].prefixes6: delegated prefixes', () => {
 
   it('a source rule per prefix into the link\'s table, in the kernel\'s form, beside the WAN\'s', () => {
     const config = parseConfigText(cfg('table: T1, prefixes6: ["2001:db8:1:100::/56", "2001:DB8:1:0200:0::1/56"]'), 'h.yaml');
-    const state = desiredFamilies(config, [{ family: 6, views: [{ ...view, link: config.links[0] }], active: 'a' }]);
+    const state = desiredFamilies(config, [{ family: 6, views: [{ ...view, link: config.links[0], prefixes6: config.links[0].prefixes6!.map((prefix) => ({ prefix })) }], active: 'a' }]);
     assert.deepEqual(
       state.rules.filter((r) => r.from).map(ruleToString),
       ['-6 priority 10010 from 2001:db8:1::/64 lookup 101 proto 72', '-6 priority 10010 from 2001:db8:1:100::/56 lookup 101 proto 72', '-6 priority 10010 from 2001:db8:1:200::/56 lookup 101 proto 72'],
