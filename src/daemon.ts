@@ -6,6 +6,8 @@ import { Alarm } from './core/alarm';
 import { Announcer, Transition } from './core/announce';
 import { Lane, PassSteps, tableRefusedReason } from './core/pass';
 import { PassReason, Reconciler } from './core/reconciler';
+import { markedLinks } from './net/replies';
+import { Sysctl } from './sys/sysctl';
 import { LinkRegistry, LinkRuntime, recordRound } from './core/registry';
 import { forgetLinks, newSelection } from './core/selector';
 import { lanesStatus } from './core/statusDoc';
@@ -30,15 +32,17 @@ export interface DaemonDeps {
   notifier: Notifier;
   log: Log;
   events?: LinkEvents;
-  /** nftables table events (`nft monitor tables`), watched while sticky is on. */
+  /** nftables table events (`nft monitor tables`), watched while haip has a table (a link with a table). */
   nftEvents?: LinkEvents;
   hooks?: HookRunner;
   status?: StatusSink;
   /** Half of WATCHDOG_USEC in ms, or null without a watchdog. */
   watchdogMs?: number | null;
-  /** `nft` and `conntrack`, for sticky connections; without them sticky is logged as unavailable. */
+  /** `nft` (haip's table: replies, sticky) and `conntrack` (sticky's flush); without them this is logged as unavailable. */
   nft?: Runner;
   conntrack?: Runner;
+  /** /proc/sys, for rp_filter and src_valid_mark (net/rpfilter.ts). */
+  sysctl?: Sysctl;
   /** Called after config changes are applied, e.g. to write table names. */
   onConfig?: (c: Config) => void;
 }
@@ -205,9 +209,9 @@ export class Daemon {
     return this.reconciler.sync(why);
   }
 
-  /** `nft flush ruleset` must bring sticky's table back within a second, not at the next periodic pass. */
+  /** `nft flush ruleset` must bring haip's table back within a second, not at the next periodic pass. */
   private watchNft() {
-    const want = this.config.sticky && !!this.deps.nftEvents && !this.stopped;
+    const want = markedLinks(this.config).length > 0 && !!this.deps.nftEvents && !this.stopped;
     if (want === this.nftWatched) return;
     this.nftWatched = want;
     if (want) this.deps.nftEvents!.start((what) => this.reconciler.nftEvent(what));
