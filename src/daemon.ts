@@ -16,6 +16,7 @@ import { Config, Family, familyLink, LinkConfig, LinkHealth } from './model';
 import { Standing } from './policy/assign';
 import { PolicyEngine } from './policy/engine';
 import { hasPolicies } from './policy/nft';
+import { markedLinks } from './net/replies';
 import { isIPv6Event } from './sys/linkEvents';
 import { StatusDoc, statusLine } from './status';
 
@@ -202,9 +203,9 @@ export class Daemon {
     return this.reconciler.sync(why);
   }
 
-  /** `nft flush ruleset` must bring sticky's table back within a second, not at the next periodic pass. */
+  /** `nft flush ruleset` must bring haip's table back within a second, not at the next periodic pass. */
   private watchNft() {
-    const want = (this.config.sticky || hasPolicies(this.config)) && !!this.deps.nftEvents && !this.stopped;
+    const want = (markedLinks(this.config).length > 0 || hasPolicies(this.config)) && !!this.deps.nftEvents && !this.stopped;
     if (want === this.nftWatched) return;
     this.nftWatched = want;
     if (want) this.deps.nftEvents!.start((what) => this.reconciler.nftEvent(what));

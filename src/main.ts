@@ -11,7 +11,7 @@ import { ProcessHooks } from './hooks';
 import { createLog, effectiveLevel, Log, logStyle, noticeFields } from './log';
 import { Config } from './model';
 import { writeNameFiles } from './net/names';
-import { checkReport, flushOwned, planReport } from './ops';
+import { checkReport, checkSysctls, flushOwned, planReport } from './ops';
 import { systemClock } from './sys/clock';
 import { JOURNAL_SOCKET, JournalSender } from './sys/journal';
 import { IpMonitor, NftMonitor } from './sys/linkEvents';
@@ -20,6 +20,7 @@ import { AutoProber, StreamProber } from './sys/pingStream';
 import { NodePingProber } from './sys/prober';
 import { KindProber, SocketProber } from './sys/socketProber';
 import { ProcessRunner } from './sys/runner';
+import { ProcSysctl } from './sys/sysctl';
 import { HealthFile } from './healthFile';
 import { MetricsFile } from './metrics';
 import { allSinks, FileStatus, FileWriter } from './status';
@@ -53,6 +54,7 @@ async function run(args: CliArgs, log: Log, flushLog: () => Promise<void>): Prom
     ip,
     nft: new ProcessRunner('nft'),
     conntrack: new ProcessRunner('conntrack'),
+    sysctl: new ProcSysctl(),
     prober: new KindProber(new AutoProber(new StreamProber(), new NodePingProber(), (m) => log.warning(m)), new SocketProber()),
     clock,
     notifier,
@@ -138,7 +140,8 @@ async function main(argv: string[]): Promise<number> {
     version: () => (process.stdout.write(`haip ${VERSION}\n`), 0),
     run: () => run(args, log, async () => journal?.close(300)),
     check: () => {
-      process.stdout.write(checkReport(loadConfig(args)) + '\n');
+      const config = loadConfig(args);
+      process.stdout.write([checkReport(config), ...checkSysctls(config, new ProcSysctl())].join('\n') + '\n');
       return 0;
     },
     status: () => statusReport(args, loadStateDir(args), process.stdout),
@@ -147,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(await planReport(loadConfig(args), new ProcessRunner('ip')));
       return 0;
     },
-    flush: async () => flushOwned(loadConfig(args), new ProcessRunner('ip'), log, new ProcessRunner('nft')),
+    flush: async () => flushOwned(loadConfig(args), new ProcessRunner('ip'), log, new ProcessRunner('nft'), new ProcSysctl()),
   };
   try {
     return await commands[args.command]();

@@ -11,7 +11,10 @@ import { reconcile, withoutForeignConflicts } from './net/plan';
 import { applyCommands, observe, readScope } from './net/router';
 import { removeNameFiles } from './net/names';
 import { Runner } from './sys/runner';
-import { replaceScript, removeStickyTable, STICKY_TABLE, stickyTable } from './net/nft';
+import { haipTable, replaceScript, removeStickyTable, STICKY_TABLE } from './net/nft';
+import { markedLinks } from './net/replies';
+import { readRpFacts, restoreSysctls, rpFilterReport } from './net/rpfilter';
+import { Sysctl } from './sys/sysctl';
 import { decide } from './policy/assign';
 import { describe } from './policy/engine';
 import { hasPolicies, policyElements } from './policy/nft';
@@ -26,6 +29,17 @@ export function checkReport(config: Config): string {
   // Only the kinds whose answer can be faked are explained; bare addresses say nothing new.
   const explained = targets.filter((t) => t.includes('://')).map((t) => `  probe ${explainTarget(t)}`);
   return [head, ...explained].join('\n');
+}
+
+/** `haip check`'s lines on the sysctls haip depends on, as this host has them now (reading changes nothing). */
+export function checkSysctls(config: Config, sysctl: Sysctl): string[] {
+  let facts;
+  try {
+    facts = readRpFacts(sysctl, markedLinks(config));
+  } catch (err) {
+    facts = err as Error;
+  }
+  return rpFilterReport(config, facts);
 }
 
 export async function planReport(config: Config, ip: Runner): Promise<string> {
@@ -68,9 +82,9 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
   if (!commands.length) out.push('# the kernel already matches the config: no commands');
   else out.push(`# ${commands.length} command(s), adds before deletes:`, ...commands.map(commandToString));
   for (const keep of keeps) out.push(`# no usable link${keep.family === 6 ? ' for IPv6' : ''}: the current default route stays (${routeToString(keep)})`);
-  const table = stickyTable(config);
-  const what = [config.sticky ? 'sticky' : '', hasPolicies(config) ? 'policies' : ''].filter(Boolean).join(' and ');
-  if (table) out.push('#', `# ${what}: haip's nftables table ${STICKY_TABLE}, replaced atomically:`, `nft -f - <<'EOF'`, replaceScript(table).trimEnd(), 'EOF');
+  const table = haipTable(config);
+  const what = [markedLinks(config).length ? 'replies by the arrival uplink' : '', config.sticky ? 'sticky connections' : '', hasPolicies(config) ? 'policies' : ''].filter(Boolean).join(', ');
+  if (table) out.push('#', `# haip's nftables table ${STICKY_TABLE} (${what}), replaced atomically:`, `nft -f - <<'EOF'`, replaceScript(table).trimEnd(), 'EOF');
   if (hasPolicies(config)) {
     // The maps as the daemon fills them once every usable link answers its probes.
     const usable = (family: Family) => new Set(plans.find((p) => p.family === family)?.views.filter((v) => !v.unusable).map((v) => v.link.name));
@@ -83,7 +97,7 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
 }
 
 /** Removes haip's rules, table routes and nftables table; the main default route is handed over as `proto static`. */
-export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Runner): Promise<number> {
+export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Runner, sysctl?: Sysctl): Promise<number> {
   // Both families whatever the config says now: an earlier config may have probed IPv6. A kernel
   // without IPv6 (ipv6.disable=1) refuses `ip -6`: then there is nothing of haip's in IPv6 to remove.
   const obs = await observe(ip, { ...readScope(config), families: [4, 6] }).catch(() => observe(ip, { ...readScope(config), families: [4] }));
@@ -109,6 +123,16 @@ export async function flushOwned(config: Config, ip: Runner, log: Log, nft?: Run
       }
     }
   }
-  if (!result.applied.length && !result.errors.length && !nftRemoved && !nftErrors) log.notice('flush: nothing of haip\'s was installed');
+  let restored: string | undefined;
+  if (sysctl) {
+    try {
+      restored = restoreSysctls(config.stateDir, sysctl);
+      if (restored) log.notice(restored);
+    } catch (err) {
+      log.error(`flush: setting back what haip set in /proc/sys: ${(err as Error).message}`);
+      nftErrors++;
+    }
+  }
+  if (!result.applied.length && !result.errors.length && !nftRemoved && !nftErrors && !restored) log.notice('flush: nothing of haip\'s was installed');
   return result.errors.length || nftErrors ? 1 : 0;
 }

@@ -195,26 +195,31 @@ function misroutingProblems(raw: RawConfig, locate: Locator, tables: Record<stri
   return out;
 }
 
-/** Sticky connections need a table and a mark of its own per link, inside haip's mask and rule block. */
+/**
+ * Marks: every link with a table marks the connections arriving on it (replies by the arrival uplink),
+ * and sticky needs a table and a mark of its own per link, inside haip's mask and rule block.
+ */
 function stickyProblems(raw: RawConfig, locate: Locator): ConfigProblem[] {
   const out: ConfigProblem[] = [];
   const problem = (path: Segment[], message: string) => out.push({ where: locate(path), path: pathToString(path), message });
   const mask = typeof raw.mark_mask === 'number' ? raw.mark_mask >>> 0 : DEFAULTS.markMask;
   const marks = new Map<number, number>();
+  const why = raw.sticky ? 'sticky' : 'the mark for replies by this uplink';
   raw.links.forEach((l, i) => {
     if (!l || typeof l !== 'object') return;
     const mark = typeof l.mark === 'number' ? l.mark : i + 1;
     if (typeof l.mark === 'number' && ((mark & ~mask) >>> 0 !== 0 || (mark & mask) === 0))
       problem(['links', i, 'mark'], `mark 0x${mark.toString(16)} does not fit in mark_mask 0x${mask.toString(16)}`);
-    if (!raw.sticky) return;
+    if (!raw.sticky && l.table === undefined) return;
     if (typeof l.mark !== 'number' && (mark & ~mask) >>> 0 !== 0) problem(['links', i], `the default mark ${mark} does not fit in mark_mask 0x${mask.toString(16)}: give this link a mark`);
     if (marks.has(mark)) problem(['links', i, typeof l.mark === 'number' ? 'mark' : 'name'], `mark 0x${mark.toString(16)} is already used by links[${marks.get(mark)}]`);
     else marks.set(mark, i);
     if (l.table === undefined) problem(['links', i], 'sticky needs a table for every link: its fwmark rule routes the link\'s connections there');
-    if (typeof l.interface === 'string' && /["\\]/.test(l.interface)) problem(['links', i, 'interface'], 'sticky cannot name an interface with " or \\ in nftables');
+    if (typeof l.interface === 'string' && /["\\]/.test(l.interface)) problem(['links', i, 'interface'], `${why} cannot name an interface with " or \\ in nftables`);
   });
   const base = typeof raw.rule_priority === 'number' ? raw.rule_priority : DEFAULTS.rulePriorityBase;
-  if (raw.sticky && base + STICKY_RULE_OFFSET + 10 * raw.links.length > 32765)
-    problem(['rule_priority'], `with sticky, haip's fwmark rules need priorities up to ${base + STICKY_RULE_OFFSET + 10 * raw.links.length}, past 32765: lower rule_priority`);
+  const marked = raw.sticky || raw.links.some((l) => l && typeof l === 'object' && l.table !== undefined);
+  if (marked && base + STICKY_RULE_OFFSET + 10 * raw.links.length > 32765)
+    problem(['rule_priority'], `haip's fwmark rules (replies by the arrival uplink${raw.sticky ? ', sticky' : ''}) need priorities up to ${base + STICKY_RULE_OFFSET + 10 * raw.links.length}, past 32765: lower rule_priority`);
   return out;
 }

@@ -159,7 +159,7 @@ export const configSchema = {
             minimum: 1,
             maximum: 4294967295,
             expects: 'a mark from 1 to 4294967295 that fits in mark_mask',
-            description: 'Connection and packet mark of this link when sticky (inside mark_mask). Default: its position in the list, from 1.',
+            description: 'Connection and packet mark of this link (inside mark_mask), for a link with a table: connections arriving on it carry it so their replies leave by it, and with sticky its outgoing connections too. Default: its position in the list, from 1.',
           },
           share: {
             type: 'integer',
@@ -241,14 +241,14 @@ export const configSchema = {
     sticky: {
       type: 'boolean',
       description:
-        'Keep connections on the uplink they started on: haip\'s nftables table `inet haip` marks them, fwmark rules route them, and a link going down flushes only its own connections from conntrack. Needs a table per link. Default false.',
+        'Keep outgoing connections (from the host or its LAN) on the uplink they started on: haip\'s nftables table `inet haip` marks them, fwmark rules route them, and a link going down flushes only its own connections from conntrack. Needs a table per link. Without it, connections arriving on an uplink are still marked, so replies leave by the uplink they came in on. Default false.',
     },
     mark_mask: {
       type: 'integer',
       minimum: 1,
       maximum: 4294967295,
       expects: 'a non-zero 32-bit mask such as 0xff (255)',
-      description: 'The bits of the firewall mark haip uses when sticky; other bits stay free for other users. Default 0xff.',
+      description: 'The bits of the firewall mark haip uses (replies by the arrival uplink, sticky); other bits stay free for other users. Default 0xff.',
     },
     state_dir: {
       type: 'string',

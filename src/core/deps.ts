@@ -8,6 +8,7 @@ import { Notifier } from '../sys/notifier';
 import { Prober } from '../sys/prober';
 import { Runner } from '../sys/runner';
 import { StatusSink } from '../status';
+import { Sysctl } from '../sys/sysctl';
 
 export interface DaemonDeps {
   ip: Runner;
@@ -16,15 +17,17 @@ export interface DaemonDeps {
   notifier: Notifier;
   log: Log;
   events?: LinkEvents;
-  /** nftables table events (`nft monitor tables`), watched while sticky is on. */
+  /** nftables table events (`nft monitor tables`), watched while haip has a table (a link with a table, or policies). */
   nftEvents?: LinkEvents;
   hooks?: HookRunner;
   status?: StatusSink;
   /** Half of WATCHDOG_USEC in ms, or null without a watchdog. */
   watchdogMs?: number | null;
-  /** `nft` and `conntrack`, for sticky connections; without them sticky is logged as unavailable. */
+  /** `nft` (haip's table: replies, sticky, policies) and `conntrack` (flushes); without them this is logged as unavailable. */
   nft?: Runner;
   conntrack?: Runner;
+  /** /proc/sys, for rp_filter and src_valid_mark (net/rpfilter.ts). */
+  sysctl?: Sysctl;
   /** Called after config changes are applied, e.g. to write table names. */
   onConfig?: (c: Config) => void;
 }

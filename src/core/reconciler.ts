@@ -7,12 +7,14 @@ import { Config, Family, LinkState, NetState, Route, routeToString, ruleToString
 import { Command, commandToString } from '../net/iproute';
 import { reconcile, withoutForeignConflicts } from '../net/plan';
 import { applyCommands, observe, Observation, ReadScope, readScope, readMainDefaults } from '../net/router';
+import { syncRpFilter } from '../net/rpfilter';
 import { StickyState, syncSticky } from '../net/sticky';
 import { PassReason } from './reasons';
 
 export { PassReason };
 import { Clock, TimerHandle } from '../sys/clock';
 import { CommandError, Runner } from '../sys/runner';
+import { Sysctl } from '../sys/sysctl';
 
 export const EVENT_DEBOUNCE_MS = 30;
 export const RESYNC_MS = 30_000;
@@ -32,6 +34,8 @@ export interface ReconcilerDeps {
   log: Log;
   nft?: Runner;
   conntrack?: Runner;
+  /** /proc/sys: rp_filter and src_valid_mark, checked at start and reload (net/rpfilter.ts). */
+  sysctl?: Sysctl;
 }
 
 /** What the reconciler asks of the daemon: the desired state, and a sink for what each pass found. */
@@ -186,6 +190,7 @@ export class Reconciler {
           if (this.timeouts && !this.timeouts.inPass) this.timeouts = undefined;
           // After the routes: a flushed connection's next packet must already find the new default route.
           const { routedBy, healthOf } = settled;
+          if (why === 'start' || why === 'reload') syncRpFilter(this.target.config(), this.deps);
           if (await syncSticky(this.sticky, why, this.target.config(), this.deps, routedBy[4], healthOf, routedBy[6])) this.retryLater();
           settled.then();
         } while (this.syncAgain && !this.stopped);

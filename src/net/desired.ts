@@ -142,7 +142,7 @@ export function sourceRulePriority(config: Config, index: number): number {
 }
 
 /**
- * Sticky fwmark rules sit 1000 above the base, after every source rule: the router's own traffic from an
+ * The fwmark rules (replies by the arrival uplink, sticky connections) sit 1000 above the base, after every source rule: the router's own traffic from an
  * uplink's address must leave by that uplink whatever mark its connection carries.
  */
 export const STICKY_RULE_OFFSET = 1000;
@@ -230,16 +230,15 @@ export function desiredFamilies(config: Config, plans: FamilyPlan[]): NetState {
       rules.push({ priority: config.rulePriorityBase + OIF_RULE_OFFSET, oif: v.link.interface, table, protocol: p });
       rules.push({ priority: sourceRulePriority(config, i), from: v.source, table, protocol: p });
     }
-    if (config.sticky) {
-      // Kept while the link is unusable: its table is empty then, so its connections fall through to main.
-      const mask = markMask(config);
-      for (const v of plan.views) {
-        const i = config.links.findIndex((l) => l.name === v.link.name);
-        if (v.link.table === undefined) continue;
-        const rule: Rule = { ...fam, priority: fwmarkRulePriority(config, i), fwmark: linkMark(config, i), table: v.link.table, protocol: p };
-        if (mask !== 0xffffffff) rule.mask = mask;
-        rules.push(rule);
-      }
+    // Sticky or not: connections arriving on an uplink carry its mark, and their replies must leave by
+    // it (replies.ts). Kept while the link is unusable: its table is empty then, so they fall through to main.
+    const mask = markMask(config);
+    for (const v of plan.views) {
+      const i = config.links.findIndex((l) => l.name === v.link.name);
+      if (v.link.table === undefined) continue;
+      const rule: Rule = { ...fam, priority: fwmarkRulePriority(config, i), fwmark: linkMark(config, i), table: v.link.table, protocol: p };
+      if (mask !== 0xffffffff) rule.mask = mask;
+      rules.push(rule);
     }
     // Only for a family some link routes: the other family is not read back, so its rules would be added again each pass.
     if (plan.views.length) for (const r of policyRules(config, plan.family)) rules.push(r);

@@ -1,48 +1,44 @@
-// Sticky connections with nftables: haip's own table `inet haip` keeps each connection on the uplink it
-// started on (Varabitti's CONNMARK, done with nft). The text is a pure function of the config; the
-// table is replaced atomically with `nft -f -` and never touches anyone else's tables.
+// haip's nftables table `inet haip`: replies leave by the uplink their connection came in on (always,
+// replies.ts) and, with `sticky: true`, each outgoing connection stays on the uplink it started on
+// (Varabitti's CONNMARK, done with nft). The text is a pure function of the config; the table is
+// replaced atomically with `nft -f -` and never touches anyone else's tables.
 import { Config } from '../model';
 import { Runner } from '../sys/runner';
-import { linkMark, markMask } from './desired';
+import { markMask } from './desired';
 import { isEarlierHaipTable } from './nftEarlier';
 import { policyLines } from '../policy/nft';
+import { hex, incomingRules, markedLinks, restoreRules, setMark } from './replies';
 
 export const STICKY_TABLE = 'inet haip';
 /** The comment that makes `inet haip` haip's: a table of that name without it is someone else's. */
 export const TABLE_MARKER = 'haip: managed by haip(8), replaced on start and reload';
 
-const hex = (n: number) => '0x' + (n >>> 0).toString(16);
-
 /**
- * The table for a sticky config or one with policies (their chains: policy/nft.ts), else undefined.
+ * The table for a config: replies by the arrival uplink for every link with a table, sticky's
+ * outgoing chain, and the chains of policies (policy/nft.ts); undefined when there is none of them.
  *
  * - prerouting/output restore the connection's mark into the packet, so the link's fwmark rule routes it;
  * - prerouting gives a new connection arriving on an uplink that uplink's mark (replies go back the way
- *   the connection came in, also on a standby uplink);
- * - postrouting gives every other connection the mark of the uplink its first packet leaves by, which is
- *   the active uplink for anything following the default route. A switch therefore changes only what new
- *   connections get, and the table does not change on a switch at all.
- *
- * Only the bits in mark_mask are written: nft 1.0 cannot merge two registers (iptables' --mask), so each
- * link gets its own rules with constants, `mark & ~mask | link`, leaving other users' bits alone.
+ *   the connection came in, also on a standby uplink), sticky or not;
+ * - with sticky, postrouting gives every other connection the mark of the uplink its first packet leaves
+ *   by, which is the active uplink for anything following the default route. A switch therefore changes
+ *   only what new connections get, and the table does not change on a switch at all.
  */
-export function stickyTable(config: Config): string | undefined {
+export function haipTable(config: Config): string | undefined {
+  const links = markedLinks(config);
   const policies = policyLines(config);
-  if (!config.sticky) return policies.length ? [`table ${STICKY_TABLE} {`, `\tcomment "${TABLE_MARKER}"`, ...policies, '}'].join('\n') + '\n' : undefined;
-  const mask = markMask(config);
-  const keep = ~mask >>> 0;
-  const links = config.links.map((l, i) => ({ l, mark: linkMark(config, i) })).filter(({ l }) => l.table !== undefined);
-  // With the whole mark haip's, `mark & 0 | x` is just `x`.
-  const setMark = (what: 'meta mark' | 'ct mark', mark: number) => (keep ? `${what} set ${what} & ${hex(keep)} | ${hex(mark)}` : `${what} set ${hex(mark)}`);
-  const restore = links.map(({ l, mark }) => `\t\tct mark & ${hex(mask)} == ${hex(mark)} ${setMark('meta mark', mark)} comment "${l.name}: restore"`);
+  if (!links.length) return policies.length ? [`table ${STICKY_TABLE} {`, `\tcomment "${TABLE_MARKER}"`, ...policies, '}'].join('\n') + '\n' : undefined;
+  const restore = restoreRules(config).map((r) => `\t\t${r}`);
   const out: string[] = [`table ${STICKY_TABLE} {`, `\tcomment "${TABLE_MARKER}"`, '\tchain prerouting {', '\t\ttype filter hook prerouting priority mangle; policy accept;', ...restore];
-  for (const { l, mark } of links)
-    out.push(`\t\tct state new iifname "${l.interface}" ${setMark('ct mark', mark)} ${setMark('meta mark', mark)} comment "${l.name}: incoming"`);
-  out.push('\t}', '', '\tchain output {', '\t\ttype route hook output priority mangle; policy accept;', ...restore, '\t}', '');
-  out.push('\tchain postrouting {', '\t\ttype filter hook postrouting priority mangle; policy accept;');
-  for (const { l, mark } of links)
-    out.push(`\t\tct mark & ${hex(mask)} == 0x0 oifname "${l.interface}" ${setMark('ct mark', mark)} comment "${l.name}: outgoing"`);
-  out.push('\t}', ...policies, '}');
+  out.push(...incomingRules(config).map((r) => `\t\t${r}`));
+  out.push('\t}', '', '\tchain output {', '\t\ttype route hook output priority mangle; policy accept;', ...restore, '\t}');
+  if (config.sticky) {
+    out.push('', '\tchain postrouting {', '\t\ttype filter hook postrouting priority mangle; policy accept;');
+    for (const { name, interface: dev, mark } of links)
+      out.push(`\t\tct mark & ${hex(markMask(config))} == 0x0 oifname "${dev}" ${setMark(config, 'ct mark', mark)} comment "${name}: outgoing"`);
+    out.push('\t}');
+  }
+  out.push(...policies, '}');
   return out.join('\n') + '\n';
 }
 

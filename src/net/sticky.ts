@@ -1,13 +1,14 @@
-// The daemon's side of sticky connections: keeps `inet haip` matching the config and flushes the
-// connections of links that went down. Called after every reconcile pass, so a flushed connection's
-// next packet already finds the new default route.
+// The daemon's side of haip's nftables table: keeps `inet haip` matching the config (replies by the
+// arrival uplink always, sticky connections when on) and, with sticky, flushes the connections of links
+// that went down. Called after every reconcile pass, so a flushed connection's next packet already
+// finds the new default route.
 import { CHECKS_NFT, PassReason } from '../core/reasons';
 import { Log } from '../log';
 import { Config, Family, LinkState } from '../model';
 import { Runner } from '../sys/runner';
 import { flushMarked } from './conntrack';
 import { linkMark, markMask } from './desired';
-import { applyStickyTable, removeStickyTable, STICKY_TABLE, stickyPresent, stickyTable, TOOK_OVER } from './nft';
+import { applyStickyTable, haipTable, removeStickyTable, STICKY_TABLE, stickyPresent, TOOK_OVER } from './nft';
 
 export interface StickyState {
   /** The table text last applied; '' once haip's table is known to be absent; undefined: unknown. */
@@ -35,14 +36,14 @@ export async function syncSticky(
 ): Promise<boolean> {
   const { log, nft, conntrack } = deps;
   let failed = false;
-  const table = stickyTable(config);
+  const table = haipTable(config);
   if (table === undefined) {
-    // Not sticky: no table at all. A leftover from an earlier sticky run goes, once, quietly if nft is missing.
+    // No link with a table, nothing to mark: no table at all. A leftover goes, once, quietly if nft is missing.
     if (state.applied !== '' && nft) {
       try {
-        if (await removeStickyTable(nft)) log.notice(`sticky is off: removed nftables table ${STICKY_TABLE}`);
+        if (await removeStickyTable(nft)) log.notice(`no link has a table: removed nftables table ${STICKY_TABLE}`);
       } catch (err) {
-        log.debug(`sticky is off; could not check for a leftover table ${STICKY_TABLE}: ${(err as Error).message}`);
+        log.debug(`no link has a table; could not check for a leftover table ${STICKY_TABLE}: ${(err as Error).message}`);
       }
     }
     state.applied = '';
@@ -50,8 +51,14 @@ export async function syncSticky(
     state.pendingFlush6?.clear();
     return false;
   }
-  if (!nft || !conntrack) {
-    if (!state.warnedUnavailable) log.error('sticky: true, but haip was started without nft/conntrack; connections are not kept on their uplink');
+  if (!config.sticky) {
+    // Flushing is sticky's: an incoming connection's uplink going down ends it anyway.
+    state.pendingFlush.clear();
+    state.pendingFlush6?.clear();
+  }
+  // Only a daemon built without them (tests) lacks the runners; a missing binary is handled below.
+  if (!nft || (config.sticky && !conntrack)) {
+    if (!state.warnedUnavailable && config.sticky) log.error('sticky: true, but haip was started without nft/conntrack; connections are not kept on their uplink');
     state.warnedUnavailable = true;
     state.pendingFlush.clear();
     state.pendingFlush6?.clear();
@@ -69,10 +76,13 @@ export async function syncSticky(
     }
   } catch (err) {
     const msg = (err as Error).message;
-    if (msg !== state.lastError) log.error(`${why}: ${msg}; will retry`);
+    // Without nftables installed (it is only recommended) there is nothing to retry until someone installs it.
+    const missing = !config.sticky && /: exit 127: /.test(msg);
+    if (msg !== state.lastError)
+      log.error(missing ? `nft is not installed: replies to connections arriving on a standby uplink leave by the default route (install nftables)` : `${why}: ${msg}; will retry`);
     state.lastError = msg;
     state.applied = undefined;
-    failed = true;
+    failed = !missing;
   }
   // The table may be there for policies alone: then no connection carries a link's own mark.
   if (!config.sticky) {
@@ -91,7 +101,7 @@ export async function syncSticky(
       const mark = linkMark(config, i);
       const what = family === 6 ? 'IPv6 ' : '';
       try {
-        const n = await flushMarked(conntrack, mark, markMask(config), family);
+        const n = await flushMarked(conntrack!, mark, markMask(config), family);
         log.notice(`sticky: ${name} is down${family === 6 ? ' for IPv6' : ''}: flushed its ${n} ${what}connection(s) (mark ${hex(mark)}); their next packets take ${now ?? `the ${what}default route`}`);
       } catch (err) {
         log.error(`sticky: flushing the ${what}connections of ${name}: ${(err as Error).message}`);

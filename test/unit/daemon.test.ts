@@ -871,6 +871,7 @@ links:
     assert.deepEqual(table(t.kernel, 101), [
       '10005: from all oif eth1 lookup 101 proto 72',
       '10010: from 198.18.11.2 lookup 101 proto 72',
+      '11010: from all fwmark 0x1/0xff lookup 101 proto 72',
       'default via 198.18.11.1 dev eth1 table 101 proto 72',
       'unreachable default table 101 proto 72 metric 4294967295',
       '198.18.11.0/24 dev eth1 table 101 proto 72 scope link src 198.18.11.2',

@@ -44,6 +44,9 @@ export const HAIP_RULES = [
   '5001: from all fwmark 0x1 lookup 101 proto 72',
   '5002: from all fwmark 0x2/0xff lookup 102 proto 72',
   '10000: from all lookup main suppress_prefixlength 0 proto 72',
+  // Replies by the arrival uplink: every link with a table, sticky or not.
+  '11010: from all fwmark 0x1/0xff lookup 101 proto 72',
+  '11020: from all fwmark 0x2/0xff lookup 102 proto 72',
 ];
 export function golden(rules: string[], routes: string[]): string {
   const all = [...KERNEL_RULES, ...rules].sort((a, b) => parseInt(a) - parseInt(b));

@@ -14,7 +14,7 @@ import { checkReport, planReport } from '../../src/ops';
 import { renderStatus } from '../../src/statusView';
 import { flushArgv } from '../../src/net/conntrack';
 import { StickyState, syncSticky } from '../../src/net/sticky';
-import { stickyTable } from '../../src/net/nft';
+import { haipTable } from '../../src/net/nft';
 import { isIPv6Event } from '../../src/sys/linkEvents';
 import { RunResult } from '../../src/sys/runner';
 import { renderMetrics } from '../../src/metrics';
@@ -310,7 +310,7 @@ describe('IPv6: events and sticky', () => {
     const calls: string[][] = [];
     const conntrack = { run: async (argv: string[]): Promise<RunResult> => (calls.push(argv), { code: 0, stdout: '', stderr: '2 flow entries have been deleted.' }) };
     const nft = { run: async (): Promise<RunResult> => ({ code: 0, stdout: '', stderr: '' }) };
-    const state: StickyState = { pendingFlush: new Set(), pendingFlush6: new Set(['dsl']), applied: stickyTable(config) };
+    const state: StickyState = { pendingFlush: new Set(), pendingFlush6: new Set(['dsl']), applied: haipTable(config) };
     const log = memoryLog();
     const health = (n: string, f: 4 | 6) => (n === 'dsl' && f === 6 ? 'down' : 'up');
     await syncSticky(state, 'probe', config, { log, nft, conntrack }, 'dsl', health, 'cable');

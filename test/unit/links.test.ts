@@ -107,7 +107,7 @@ describe('desiredState: each link\'s table is closed and its probes stay in it',
   it('oif rules after main\'s specific routes and before every source rule', () => {
     assert.deepEqual(
       d.rules.map((r) => `${r.priority} ${r.oif ?? r.from ?? 'main'}`),
-      ['10000 main', '10005 eth1', '10010 198.18.1.2', '10005 eth2', '10020 198.18.2.2'],
+      ['10000 main', '10005 eth1', '10010 198.18.1.2', '10005 eth2', '10020 198.18.2.2', '11010 main', '11020 main'],
     );
   });
 });

@@ -178,7 +178,7 @@ describe('haip plan and haip flush on the fake kernel', () => {
 #   dsl (eth1, weight 1, table 101): usable, source 198.18.1.2, connected 198.18.1.0/24, gateway 198.18.1.1; would carry the default route (lowest weight among usable links)
 #   lte (ppp0, weight 2, table 102): usable, source 198.18.9.2, connected 198.18.9.1, point-to-point; standby (weight 2 > 1)
 #
-# 14 command(s), adds before deletes:
+# 16 command(s), adds before deletes:
 ip -4 route replace 198.18.1.0/24 dev eth1 src 198.18.1.2 scope link proto 72 table 101
 ip -4 route replace default via 198.18.1.1 dev eth1 proto 72 table 101
 ip -4 route replace unreachable default proto 72 metric 4294967295 table 101
@@ -191,8 +191,32 @@ ip -4 rule add priority 10005 oif eth1 lookup 101 protocol 72
 ip -4 rule add priority 10010 from 198.18.1.2 lookup 101 protocol 72
 ip -4 rule add priority 10005 oif ppp0 lookup 102 protocol 72
 ip -4 rule add priority 10020 from 198.18.9.2 lookup 102 protocol 72
+ip -4 rule add priority 11010 fwmark 0x1/0xff lookup 101 protocol 72
+ip -4 rule add priority 11020 fwmark 0x2/0xff lookup 102 protocol 72
 ip -4 rule add priority 5001 fwmark 0x1 lookup 101 protocol 72
 ip -4 rule add priority 5002 fwmark 0x2/0xff lookup 102 protocol 72
+#
+# haip's nftables table inet haip (replies by the arrival uplink), replaced atomically:
+nft -f - <<'EOF'
+table inet haip {}
+delete table inet haip
+table inet haip {
+\tcomment "haip: managed by haip(8), replaced on start and reload"
+\tchain prerouting {
+\t\ttype filter hook prerouting priority mangle; policy accept;
+\t\tct mark & 0xff == 0x1 meta mark set meta mark & 0xffffff00 | 0x1 comment "dsl: restore"
+\t\tct mark & 0xff == 0x2 meta mark set meta mark & 0xffffff00 | 0x2 comment "lte: restore"
+\t\tct state new iifname "eth1" ct mark set ct mark & 0xffffff00 | 0x1 meta mark set meta mark & 0xffffff00 | 0x1 comment "dsl: incoming"
+\t\tct state new iifname "ppp0" ct mark set ct mark & 0xffffff00 | 0x2 meta mark set meta mark & 0xffffff00 | 0x2 comment "lte: incoming"
+\t}
+
+\tchain output {
+\t\ttype route hook output priority mangle; policy accept;
+\t\tct mark & 0xff == 0x1 meta mark set meta mark & 0xffffff00 | 0x1 comment "dsl: restore"
+\t\tct mark & 0xff == 0x2 meta mark set meta mark & 0xffffff00 | 0x2 comment "lte: restore"
+\t}
+}
+EOF
 `,
     );
   });

@@ -1,10 +1,10 @@
 // Upgrades from 0.1.0: the unmarked `inet haip` it wrote is haip's and taken over, anything else of that
 // name stays foreign. The listings are `nft list table inet haip` (nft 1.0.6) of tables 0.1.0's
-// stickyTable wrote, with a partial mark_mask and with the whole mark.
+// haipTable wrote, with a partial mark_mask and with the whole mark.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfigText } from '../../src/config/load';
-import { applyStickyTable, DELETE_SCRIPT, removeStickyTable, replaceScript, stickyTable, TOOK_OVER } from '../../src/net/nft';
+import { applyStickyTable, DELETE_SCRIPT, removeStickyTable, replaceScript, haipTable, TOOK_OVER } from '../../src/net/nft';
 import { isEarlierHaipTable } from '../../src/net/nftEarlier';
 import { syncSticky, StickyState } from '../../src/net/sticky';
 import { RunResult, Runner } from '../../src/sys/runner';
@@ -107,10 +107,10 @@ const config = parseConfigText(
 
 test("applying over 0.1.0's table replaces it and says so; over a foreign one refuses", async () => {
   const earlier = new FakeRunner([{ stdout: V010_MASKED }, {}]);
-  assert.equal(await applyStickyTable(earlier, stickyTable(config)!), true);
-  assert.deepEqual(earlier.calls[1], { argv: ['-f', '-'], input: replaceScript(stickyTable(config)!) });
+  assert.equal(await applyStickyTable(earlier, haipTable(config)!), true);
+  assert.deepEqual(earlier.calls[1], { argv: ['-f', '-'], input: replaceScript(haipTable(config)!) });
   const foreign = new FakeRunner([{ stdout: edit(' comment "isp1: outgoing"', '') }]);
-  await assert.rejects(applyStickyTable(foreign, stickyTable(config)!), /someone else's/);
+  await assert.rejects(applyStickyTable(foreign, haipTable(config)!), /someone else's/);
   assert.equal(foreign.calls.length, 1, 'a foreign table is only listed');
   // flush and sticky: false remove 0.1.0's table as well.
   const remove = new FakeRunner([{ stdout: 'table inet haip\n' }, { stdout: V010_WHOLE_MARK }, {}]);

@@ -226,8 +226,8 @@ describe('reconcile: ownership and order', () => {
     assert.ok(ops.slice(firstDel).every((o) => o.endsWith('-del')), `no add after a delete: ${ops.join(' ')}`);
     assert.equal(ops.filter((o) => o === 'route-replace').length, 7);
     assert.equal(ops.filter((o) => o === 'route-del').length, 6);
-    assert.equal(ops.filter((o) => o === 'rule-add').length, 4);
-    assert.equal(ops.filter((o) => o === 'rule-del').length, 6);
+    assert.equal(ops.filter((o) => o === 'rule-add').length, 6);
+    assert.equal(ops.filter((o) => o === 'rule-del').length, 8);
     assert.deepEqual(await reconcileOnce(k, moved, 'lte'), []);
   });
 
@@ -297,6 +297,8 @@ describe('desired: links as they stand', () => {
     assert.deepEqual(d.routes, [keep]);
     assert.deepEqual(d.rules.map(ruleToString), [
       'priority 10000 from all lookup main suppress_prefixlength 0 proto 72',
+      'priority 11010 from all fwmark 0x1/0xff lookup 101 proto 72',
+      'priority 11020 from all fwmark 0x2/0xff lookup 102 proto 72',
       'priority 5001 from all fwmark 0x1 lookup 101 proto 72',
       'priority 5002 from all fwmark 0x2/0xff lookup 102 proto 72',
     ]);

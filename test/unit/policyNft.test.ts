@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load';
 import { Config, Family } from '../../src/model';
 import { desiredFamilies, viewLink } from '../../src/net/desired';
-import { stickyTable } from '../../src/net/nft';
+import { haipTable } from '../../src/net/nft';
 import { Standing } from '../../src/policy/assign';
 import { PolicyEngine } from '../../src/policy/engine';
 import { policyElements } from '../../src/policy/nft';
@@ -26,7 +26,7 @@ class FakeRunner implements Runner {
 
 describe('the table', () => {
   it('without sticky, policies alone make the table: restore, classify, mark, refuse', () => {
-    const t = stickyTable(config())!;
+    const t = haipTable(config())!;
     assert.ok(t.startsWith('table inet haip {\n\tcomment "haip: managed by haip(8)'));
     for (const line of [
       '\t\tmeta nfproto ipv4 ct mark & 0xff vmap @restore_4',
@@ -44,10 +44,15 @@ describe('the table', () => {
       assert.ok(t.includes(line + '\n'), `missing: ${line}\n${t}`);
     assert.ok(!t.includes('chain postrouting'), 'no sticky chains without sticky');
   });
-  it('sticky and policies share the table; no policies and no sticky: no table', () => {
-    const t = stickyTable(config('sticky: true\n'))!;
-    assert.ok(t.includes('chain postrouting') && t.includes('chain policy_prerouting'));
-    assert.equal(stickyTable(parseConfigText(YAML.split('policies:')[0], 'haip.yaml')), undefined);
+  it('replies, sticky and policies share the table; without policies, no policy chains', () => {
+    const t = haipTable(config('sticky: true\n'))!;
+    assert.ok(t.includes('chain postrouting') && t.includes('chain policy_prerouting') && t.includes('incoming'));
+    const plain = haipTable(parseConfigText(YAML.split('policies:')[0], 'haip.yaml'))!;
+    assert.ok(plain.includes('chain prerouting') && !plain.includes('policy_'), plain);
+  });
+  it('policies alone (no link has a table to mark replies by) still make the table', () => {
+    const t = haipTable(config().links.length ? { ...config(), links: config().links.map((l) => ({ ...l, table: undefined })) } : config())!;
+    assert.ok(t.includes('chain policy_prerouting') && !t.includes('chain prerouting {'), t);
   });
   it('a dead link of a refusing policy refuses its connections', () => {
     const c = config();

@@ -7,7 +7,7 @@ import { memoryLog } from './fakes';
 import { Config, ruleToString } from '../../src/model';
 import { flushArgv, flushMarked } from '../../src/net/conntrack';
 import { desiredState, linkMark, LinkView, markMask } from '../../src/net/desired';
-import { applyStickyTable, DELETE_SCRIPT, removeStickyTable, replaceScript, stickyTable, TABLE_MARKER } from '../../src/net/nft';
+import { applyStickyTable, DELETE_SCRIPT, removeStickyTable, replaceScript, haipTable, TABLE_MARKER } from '../../src/net/nft';
 import { syncSticky, StickyState } from '../../src/net/sticky';
 import { RunResult, Runner } from '../../src/sys/runner';
 
@@ -36,7 +36,7 @@ const OURS = `table inet haip {\n\tcomment "${TABLE_MARKER}"\n}\n`;
 
 test('the table for two links with the default marks and mask, as golden text', () => {
   assert.equal(
-    stickyTable(config('sticky: true\n')),
+    haipTable(config('sticky: true\n')),
     `table inet haip {
 	comment "haip: managed by haip(8), replaced on start and reload"
 	chain prerouting {
@@ -64,19 +64,19 @@ test('the table for two links with the default marks and mask, as golden text', 
 });
 
 test('custom marks and a mask: other users keep their bits; the whole mark is a plain set', () => {
-  const text = stickyTable(config('sticky: true\nmark_mask: 0xf00\n', YAML.replace('gateway: 198.18.1.1 }', 'gateway: 198.18.1.1, mark: 0x100 }').replace('table: T2 }', 'table: T2, mark: 0x200 }')))!;
+  const text = haipTable(config('sticky: true\nmark_mask: 0xf00\n', YAML.replace('gateway: 198.18.1.1 }', 'gateway: 198.18.1.1, mark: 0x100 }').replace('table: T2 }', 'table: T2, mark: 0x200 }')))!;
   assert.match(text, /ct mark & 0xf00 == 0x100 meta mark set meta mark & 0xfffff0ff \| 0x100 comment "dsl: restore"/);
   assert.match(text, /ct mark & 0xf00 == 0x0 oifname "ppp0" ct mark set ct mark & 0xfffff0ff \| 0x200/);
-  const whole = stickyTable(config('sticky: true\nmark_mask: 0xffffffff\n'))!;
+  const whole = haipTable(config('sticky: true\nmark_mask: 0xffffffff\n'))!;
   assert.match(whole, /ct mark & 0xffffffff == 0x2 meta mark set 0x2 comment "lte: restore"/);
 });
 
-test('not sticky: no table, no fwmark rules', () => {
+test('not sticky: the table marks incoming connections only, and the fwmark rules route their replies', () => {
   const c = config();
   assert.equal(c.sticky, false);
-  assert.equal(stickyTable(c), undefined);
+  assert.doesNotMatch(haipTable(c)!, /postrouting|outgoing/);
   const views: LinkView[] = c.links.map((link, i) => ({ link, source: `198.18.${i + 1}.2`, connected: `198.18.${i + 1}.0/24` }));
-  assert.ok(!desiredState(c, views, 'dsl').rules.some((r) => r.fwmark !== undefined));
+  assert.deepEqual(desiredState(c, views, 'dsl').rules.filter((r) => r.fwmark !== undefined).map((r) => r.priority), [11010, 11020]);
 });
 
 test('replacing is one transaction that works whether or not the table exists', () => {
@@ -126,7 +126,7 @@ links:
     assert.ok(err instanceof ConfigError);
     const msgs = err.problems.map((p) => `${p.path}: ${p.message}`);
     assert.deepEqual(msgs, [
-      "rule_priority: with sticky, haip's fwmark rules need priorities up to 33030, past 32765: lower rule_priority",
+      "rule_priority: haip's fwmark rules (replies by the arrival uplink, sticky) need priorities up to 33030, past 32765: lower rule_priority",
       'links[0].mark: mark 0x100 does not fit in mark_mask 0xff',
       "links[1]: sticky needs a table for every link: its fwmark rule routes the link's connections there",
       'links[2].mark: mark 0x1 is already used by links[1]',
@@ -155,7 +155,7 @@ test('removing the table touches nothing when haip has none, and only inet haip 
   await assert.rejects(applyStickyTable(new FakeRunner([{ stdout: 'table inet haip {\n}\n' }]), 'table inet haip {}'), /someone else's/);
 });
 
-test('the daemon pass: applies the table once, flushes only links still down, and nothing at all when not sticky', async () => {
+test('the daemon pass: applies the table once, flushes only links still down, and never flushes when not sticky', async () => {
   const log = memoryLog();
   const nft = new FakeRunner([ABSENT, {}]);
   const conntrack = new FakeRunner([{ stderr: '4 flow entries have been deleted.' }]);
@@ -164,7 +164,7 @@ test('the daemon pass: applies the table once, flushes only links still down, an
   const health: Record<string, 'up' | 'down'> = { dsl: 'up', lte: 'down' };
   assert.equal(await syncSticky(state, 'probe', c, { log, nft, conntrack }, 'dsl', (n) => health[n]), false);
   assert.deepEqual(nft.calls.map((x) => x.argv), [['list', 'table', 'inet', 'haip'], ['-f', '-']]);
-  assert.equal(nft.calls[1].input, replaceScript(stickyTable(c)!));
+  assert.equal(nft.calls[1].input, replaceScript(haipTable(c)!));
   assert.deepEqual(conntrack.calls.map((x) => x.argv), [flushArgv(2, 0xff)], 'dsl came back up before the pass: its connections stay');
   assert.match(log.lines.join('\n'), /notice: sticky: lte is down: flushed its 4 connection\(s\) \(mark 0x2\); their next packets take dsl/);
   await syncSticky(state, 'probe', c, { log, nft, conntrack }, 'dsl', (n) => health[n]);
@@ -175,20 +175,39 @@ test('the daemon pass: applies the table once, flushes only links still down, an
   assert.equal(await syncSticky(s2, 'start', c, { log, nft: failing, conntrack }, 'dsl', () => 'up'), true, 'a failed apply asks for a retry');
   assert.match(log.lines.join('\n'), /error: start: nft -f - \(replacing table inet haip\): exit 1: Error: Could not process rule: Operation not supported; will retry/);
 
-  const off = new FakeRunner([{ stdout: '' }]);
+  // Not sticky: the table for replies goes in once, and conntrack is never touched.
+  const off = new FakeRunner([ABSENT, {}]);
   const ct = new FakeRunner();
   const s3: StickyState = { pendingFlush: new Set(['lte']) };
-  await syncSticky(s3, 'start', config(), { log, nft: off, conntrack: ct }, 'dsl', () => 'down');
+  assert.equal(await syncSticky(s3, 'start', config(), { log, nft: off, conntrack: ct }, 'dsl', () => 'down'), false);
   await syncSticky(s3, 'probe', config(), { log, nft: off, conntrack: ct }, 'dsl', () => 'down');
-  assert.deepEqual(off.calls.map((x) => x.argv), [['list', 'tables', 'inet']], 'not sticky: one look for a leftover table, then nothing');
+  assert.deepEqual(off.calls.map((x) => x.argv), [['list', 'table', 'inet', 'haip'], ['-f', '-']]);
+  assert.equal(off.calls[1].input, replaceScript(haipTable(config())!));
   assert.equal(ct.calls.length, 0, 'not sticky: conntrack is never touched');
+  assert.equal(s3.pendingFlush.size, 0);
+
+  // No link with a table (the original command line's mode): one look for a leftover table, then nothing.
+  const legacy = config('', YAML.replace(', table: T1', '').replace(', table: T2', ''));
+  const none = new FakeRunner([{ stdout: '' }]);
+  const s4: StickyState = { pendingFlush: new Set() };
+  await syncSticky(s4, 'start', legacy, { log, nft: none, conntrack: ct }, 'dsl', () => 'up');
+  await syncSticky(s4, 'probe', legacy, { log, nft: none, conntrack: ct }, 'dsl', () => 'up');
+  assert.deepEqual(none.calls.map((x) => x.argv), [['list', 'tables', 'inet']]);
+
+  // nftables not installed (only recommended): said once, no retry, sticky off.
+  const missing = new FakeRunner([{ code: 127, stderr: 'nft: spawn nft ENOENT' }]);
+  const s5: StickyState = { pendingFlush: new Set() };
+  const before = log.lines.length;
+  assert.equal(await syncSticky(s5, 'start', config(), { log, nft: missing, conntrack: ct }, 'dsl', () => 'up'), false, 'nothing to retry');
+  await syncSticky(s5, 'probe', config(), { log, nft: missing, conntrack: ct }, 'dsl', () => 'up');
+  assert.deepEqual(log.lines.slice(before), ['error: nft is not installed: replies to connections arriving on a standby uplink leave by the default route (install nftables)']);
 });
 
 for (const why of ['periodic check', 'nft event'] as const)
 test(`the ${why} puts back a table someone removed (\`systemctl restart nftables\` flushes the ruleset)`, async () => {
   const log = memoryLog();
   const c = config('sticky: true\n');
-  const state: StickyState = { pendingFlush: new Set(), applied: stickyTable(c) };
+  const state: StickyState = { pendingFlush: new Set(), applied: haipTable(c) };
   const nft = new FakeRunner([ABSENT, ABSENT, {}]);
   await syncSticky(state, 'probe', c, { log, nft, conntrack: new FakeRunner() }, 'dsl', () => 'up');
   assert.equal(nft.calls.length, 0, 'only the periodic check and nft events look');
