@@ -86,12 +86,14 @@ export class Daemon {
       config: () => this.config,
       now: () => deps.clock.now(),
       log: deps.log,
+      ip: deps.ip,
       announcer: this.announcer,
       ready: () => this.ready,
       heldBack: (rt) => this.heldBack(rt),
       setHealth: (rt, next) => this.setHealth(rt, next),
       forgetProbes: (device) => deps.prober.forget?.(device),
-      sync: (why) => void this.sync(why),
+      // Not after stop: the effective-route lookups of the last pass may answer later.
+      sync: (why) => void (!this.stopped && this.sync(why)),
       beforeChoice: () => this.scheduleRelease(),
       retryAt: (times) => !this.stopped && this.retryAlarm.set(times),
     });
@@ -323,6 +325,6 @@ export class Daemon {
 
   statusDoc(): StatusDoc {
     const now = this.deps.clock.now();
-    return lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.heldBack(rt), now, process.pid);
+    return lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.heldBack(rt), now, process.pid, this.steps.upstream.problems());
   }
 }

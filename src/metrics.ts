@@ -45,6 +45,7 @@ export function renderMetrics(doc: StatusDoc): string {
   family(out, 'haip_link_rtt_seconds', 'gauge', 'Mean RTT of the last probe round.', per((l) => (l.rtt_ms === null ? null : l.rtt_ms / 1000)));
   family(out, 'haip_link_loss_ratio', 'gauge', 'Share of probes unanswered over the last minute.', per((l) => l.loss));
   family(out, 'haip_probe_rounds_total', 'counter', 'Probe rounds completed since haip started.', per((l) => l.rounds));
+  family(out, 'haip_misrouted', 'gauge', 'Ways the kernel routes sampled destinations other than haip chose, each a problem in haip status; 0 when the effective routes agree.', [[{}, doc.misrouted ?? 0]]);
   family(out, 'haip_switches_total', 'counter', 'Default-route switches since haip started.', [
     [{ family: '4' }, doc.switches],
     [{ family: '6' }, doc.switches6 ?? null],
@@ -61,7 +62,7 @@ export function stoppedMetrics(): string {
 
 /** What must reach the file at once when it changes. */
 function stateKey(doc: StatusDoc): string {
-  return JSON.stringify([doc.active, doc.switches, doc.active6, doc.switches6, doc.links.map((l) => [l.name, l.family, l.interface, l.state])]);
+  return JSON.stringify([doc.active, doc.switches, doc.misrouted, doc.active6, doc.switches6, doc.links.map((l) => [l.name, l.family, l.interface, l.state])]);
 }
 
 export interface MetricsSettings {

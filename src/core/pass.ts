@@ -2,12 +2,15 @@
 // before the kernel is written, settle after main's default routes are read back. The steps themselves
 // are pure (src/core/views.ts, src/core/selector.ts, src/net/desired.ts); this module holds the lanes'
 // records, applies what the steps return and hands their events to announce.
+import { UpstreamGuard } from './upstream';
 import { forceDown } from '../health/hysteresis';
 import { Config, Family, LinkHealth, NetState, Route } from '../model';
 import { defaultRouteFor, desiredFamilies } from '../net/desired';
 import { LearnedGateway, learnGateways } from '../net/gateways';
 import { winningDefault } from '../net/plan';
+import { readLookups } from '../net/effectiveRead';
 import { Observation } from '../net/router';
+import { Runner } from '../sys/runner';
 import { Log, noticeFields } from '../log';
 import { Announcer, fam } from './announce';
 import { PassOutcome, PassReason, Settled } from './reconciler';
@@ -31,6 +34,8 @@ export interface PassContext {
   config(): Config;
   now(): number;
   log: Log;
+  /** `ip`, for the effective-route lookups asked after each pass. */
+  ip: Runner;
   announcer: Announcer;
   ready(): boolean;
   heldBack(rt: LinkRuntime): string | null;
@@ -56,16 +61,20 @@ export function refusedDefault(outcome: PassOutcome, family: Family, table: numb
 
 export class PassSteps {
   private learned = new Map<string, LearnedGateway>();
+  /** Foreign routes that beat the default route, and addresses two links claim (src/core/upstream.ts). */
+  readonly upstream: UpstreamGuard;
 
   constructor(
     private readonly lanes: Lane[],
     private readonly ctx: PassContext,
-  ) {}
+  ) {
+    this.upstream = new UpstreamGuard({ log: ctx.log, look: (q) => readLookups(ctx.ip, q), sync: () => ctx.sync('kernel event') });
+  }
 
   /** What the kernel should hold, given what it holds: the links' views and the choice follow it. */
   desired(obs: Observation): NetState {
     const { mainTable, protocol } = this.ctx.config();
-    return desiredFamilies(
+    const state = desiredFamilies(
       this.ctx.config(),
       this.lanes.map((lane) => {
         this.updateViews(lane, obs);
@@ -74,6 +83,8 @@ export class PassSteps {
         return { family: lane.family, views: lane.links.all().map((rt) => rt.view), active: lane.sel.pending?.to ?? lane.sel.active, keep };
       }),
     );
+    const lanes = this.lanes.map((l) => ({ family: l.family, active: l.sel.pending?.to ?? l.sel.active, links: l.links.all().map((rt) => ({ view: rt.view, state: rt.health.state })) }));
+    return this.upstream.desired(this.ctx.config(), obs, state, lanes);
   }
 
   /**
@@ -81,7 +92,12 @@ export class PassSteps {
    * kernel routes by the new link; a refused one is told as refused, and the old link stays reported.
    */
   settle(outcome: PassOutcome | undefined): Settled {
-    if (outcome) for (const lane of this.lanes) this.settleLane(lane, outcome);
+    if (outcome) {
+      const u = this.upstream.settle(outcome.changed);
+      // At once, like a switch: healthy and status must not say what the kernel no longer does.
+      if (u.publish && this.ctx.ready()) this.ctx.announcer.publish();
+      for (const lane of this.lanes) this.settleLane(lane, outcome);
+    }
     return {
       routedBy: { 4: this.lanes[0].sel.routedBy, 6: this.lanes[1].sel.routedBy },
       healthOf: (n, f) => this.lanes[f === 4 ? 0 : 1].links.get(n)?.health.state,

@@ -3,6 +3,8 @@
 import { configFamilies, Family, InterfaceFacts, LinkConfig, MAIN_TABLE, NetState, Route } from '../model';
 import { CommandError, Runner, runChecked } from '../sys/runner';
 import { isPointToPoint } from './desired';
+import { Lookup, lookupsOf } from './effective';
+import { readLookups } from './effectiveRead';
 import { gatewayDevices, reachableFrom } from './gateways';
 import { acceptedCodes, Command, commandArgv, NO_SUCH_TABLE, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, readDeviceRoutes, readRoutesArgv, readRulesArgv } from './iproute';
 
@@ -11,6 +13,8 @@ export interface Observation {
   net: NetState;
   /** IPv4 routes gateways are learned from: main's defaults, and where needed a link interface's routes. */
   deviceRoutes: Route[];
+  /** The kernel's answers for the effective-route check (src/net/effective.ts); none when not asked. */
+  lookups?: Lookup[];
 }
 
 /** What haip reads: its own tables, the default routes of the table it keeps the default route in. */
@@ -25,6 +29,11 @@ export interface ReadScope {
   families: Family[];
   /** Interfaces of links without an IPv4 gateway in the config: where gateways are learned. */
   gatewayDevices: string[];
+  /**
+   * The links whose effective routes are looked up after the read (`haip plan`); absent: none. The
+   * daemon asks them after its passes instead (src/core/upstream.ts), never delaying one.
+   */
+  links?: LinkConfig[];
 }
 
 const RESERVED_TABLES = new Set([0, 253, 254, 255]);
@@ -43,6 +52,7 @@ export async function observe(ip: Runner, scope: ReadScope): Promise<Observation
     interfaces,
     net: { routes, rules: perFamily.flatMap((n) => n.rules) },
     deviceRoutes: [...mainDefaults, ...(await readDeviceRoutesOf(ip, scope, interfaces, mainDefaults))],
+    ...(scope.links ? { lookups: await readLookups(ip, lookupsOf(scope.links, scope.families, interfaces)) } : {}),
   };
 }
 
