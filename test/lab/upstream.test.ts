@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, TestContext } from 'node:test';
 import { dhcpUplinkLab } from './dhcp';
 import { Lab, sleep, within } from './lab';
 
@@ -128,24 +128,43 @@ test('an address collision from a lease: isp1\'s dnsmasq renumbers the router to
   assert.equal(haip.lines.filter((l) => l.includes('both claim')).length, 1, 'warned once');
 });
 
-test('a prefix collision from an RA: isp1\'s radvd advertises isp2\'s prefix, the router takes an address in it on eth1; isp2\'s prefix still leaves by isp2', async (t) => {
+/** isp1's radvd advertises `prefix` (autonomous) to the router's eth1, whose own IPv6 address is gone. */
+async function rogueRA(t: TestContext, prefix: string, isp2Extra = '') {
   const lab = Lab.create();
   t.after(() => lab.destroy());
   lab.enableIPv6([]);
   lab.ip(lab.r, '-6', 'addr', 'del', '2001:db8:1::2/64', 'dev', 'eth1');
-  const cfg = dualStack(lab);
-  const haip = lab.startHaip(['run', '-c', cfg, '-v']);
+  const haip = lab.startHaip(['run', '-c', dualStack(lab, isp2Extra), '-v']);
   await haip.waitFor(/ready:/, 10_000);
   lab.exec(lab.r, 'sysctl', '-qw', 'net.ipv6.conf.eth1.accept_ra=2');
   const conf = join(lab.dir, 'radvd-prefix.conf');
-  writeFileSync(conf, 'interface wan {\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  AdvDefaultLifetime 0;\n  prefix 2001:db8:2::/64 {\n    AdvOnLink on;\n    AdvAutonomous on;\n  };\n};\n', { mode: 0o644 });
+  writeFileSync(conf, `interface wan {\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  AdvDefaultLifetime 0;\n  prefix ${prefix} {\n    AdvOnLink on;\n    AdvAutonomous on;\n  };\n};\n`, { mode: 0o644 });
   lab.spawnIn(lab.isp(1), ['radvd', '-C', conf, '-p', join(lab.dir, 'radvd-prefix.pid'), '-n', '-m', 'stderr']);
-  await within(10_000, 'a SLAAC address in isp2\'s prefix on eth1', () => /inet6 2001:db8:2:0:[0-9a-f:]+\/64 scope global/.test(lab.ip(lab.r, '-6', 'addr', 'show', 'dev', 'eth1')));
+  const net = prefix.replace(/::\/64$/, '');
+  await within(10_000, `a SLAAC address in ${prefix} on eth1`, () => new RegExp(`inet6 ${net}:[0-9a-f:]+/64 scope global`).test(lab.ip(lab.r, '-6', 'addr', 'show', 'dev', 'eth1')));
+  return { lab, haip };
+}
+
+test('a prefix collision from an RA: isp1\'s radvd advertises isp2\'s prefix, the router takes an address in it on eth1; isp2\'s prefix still leaves by isp2', async (t) => {
+  const { lab, haip } = await rogueRA(t, '2001:db8:2::/64');
   await haip.waitFor(/isp1 and isp2 both claim 2001:db8:2:[0-9a-f:]+ inside 2001:db8:2::\/64: it stays isp2's/, 5000);
   lab.dropAtIsp(1);
   await sleep(3000);
   assert.doesNotMatch(lab.ip(lab.r, '-6', 'rule', 'show'), /from 2001:db8:2::\/64 lookup 101/);
   const f = fib(lab, '2001:db8:ff::1', '2001:db8:2::2');
   assert.equal(f?.dev, 'eth2', `isp2's prefix still leaves by isp2: ${JSON.stringify(f)}`);
+  assert.equal(haip.lines.filter((l) => l.includes('both claim')).length, 1, 'warned once');
+});
+
+test('a delegated prefix from an RA: isp1\'s radvd advertises a /64 of the prefix delegated to isp2 (prefixes6); the LAN\'s hosts in it still leave by isp2', async (t) => {
+  const { lab, haip } = await rogueRA(t, '2001:db8:2:100::/64', ', prefixes6: ["2001:db8:2:100::/56"]');
+  await haip.waitFor(/isp1 and isp2 both claim 2001:db8:2:100:[0-9a-f:]+ and the delegated prefix 2001:db8:2:100::\/56, which overlap: it stays isp2's \(delegated to it in the config\)/, 5000);
+  await sleep(1000);
+  const rules = lab.ip(lab.r, '-6', 'rule', 'show');
+  assert.doesNotMatch(rules, /from 2001:db8:2:100::\/64 lookup 101/, rules);
+  assert.match(rules, /from 2001:db8:2:100::\/56 lookup 102/, rules);
+  // A LAN host in the delegated prefix, as the router's rules see it: by isp2, isp1 up and carrying the default.
+  const f = fib(lab, '2001:db8:ff::1', '2001:db8:2:100::10');
+  assert.equal(f?.table, '102', `the delegated prefix still leaves by isp2: ${JSON.stringify(f)}`);
   assert.equal(haip.lines.filter((l) => l.includes('both claim')).length, 1, 'warned once');
 });
