@@ -93,10 +93,11 @@ export class PassSteps {
    */
   settle(outcome: PassOutcome | undefined): Settled {
     if (outcome) {
+      for (const lane of this.lanes) this.settleLane(lane, outcome);
+      // After the switches are told: this asks the kernel's lookups, a process of its own.
       const u = this.upstream.settle(outcome.changed);
       // At once, like a switch: healthy and status must not say what the kernel no longer does.
       if (u.publish && this.ctx.ready()) this.ctx.announcer.publish();
-      for (const lane of this.lanes) this.settleLane(lane, outcome);
     }
     return {
       routedBy: { 4: this.lanes[0].sel.routedBy, 6: this.lanes[1].sel.routedBy },
