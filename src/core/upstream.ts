@@ -6,7 +6,7 @@
 //
 // The lookups never delay a pass: they are asked after a pass has applied and read back (one `ip -batch`
 // at a time, a request meanwhile coalesced into one more), and their answers feed the next pass, which
-// they ask for when they say something new. They describe the kernel as it was when asked, so they count
+// they ask for only when they call for a change (a route to move, other problems). They describe the kernel as it was when asked, so they count
 // only while no pass has changed the kernel since, and their problems only for a pass that changed nothing.
 import { Log } from '../log';
 import { Config, Family, NetState, routeToString } from '../model';
@@ -14,7 +14,7 @@ import { LinkView } from '../net/desired';
 import { Lookup, lookupsFor } from '../net/effective';
 import { claimsOf, freshConflicts, owners, withoutConflictedSources } from '../net/ownership';
 import { Observation } from '../net/router';
-import { describeMove, laneFacts, moveShadows, MovedRoute } from '../net/shadows';
+import { describeMove, LaneFacts, laneFacts, moveShadows, MovedRoute, whatAnswersSay } from '../net/shadows';
 
 export interface UpstreamLane {
   family: Family;
@@ -50,18 +50,21 @@ export class UpstreamGuard {
   /** Passes that changed the kernel so far: answers asked before the latest of them are stale. */
   private generation = 0;
   private answers?: Answers;
+  /** The answers the last pass judged while they were current. */
+  private judgedKey?: string;
   /** The queries of the last pass's links and sources. */
   private queries: Lookup[] = [];
   private asking = false;
   private askAgain = false;
-  /** A pass changed the kernel: the next current answers need a pass to judge them, even if unchanged. */
-  private owed = false;
+  /** The config and links the last pass judged by: new answers are checked against them. */
+  private judging?: { config: Config; facts: LaneFacts[] };
 
   constructor(private readonly deps: UpstreamDeps) {}
 
   /** The desired state with foreign shadows moved into link tables and conflicted source rules left out. */
   desired(config: Config, obs: Observation, state: NetState, lanes: UpstreamLane[]): NetState {
     const facts = lanes.map((l) => laneFacts(l.family, l.active, l.links));
+    this.judging = { config, facts };
     this.queries = facts.filter((l) => l.links.length).flatMap((l) => lookupsFor(l.family, l.links));
     const current = this.answers?.generation === this.generation ? this.answers : undefined;
     // Stale answers move nothing (the route may be gone already); the moved copies stay either way.
@@ -69,6 +72,7 @@ export class UpstreamGuard {
     for (const m of plan.fresh) this.deps.log.warning(describeMove(m));
     this.moved = plan.moved;
     this.misroutedSeen = current ? plan.problems : undefined;
+    if (current) this.judgedKey = current.key;
     const claims = claimsOf(lanes.map((l) => ({ family: l.family, views: l.links.map((x) => x.view) })));
     const own = owners(claims, this.claimsSeen);
     const told = freshConflicts(this.conflictsTold, own.conflicts);
@@ -84,13 +88,10 @@ export class UpstreamGuard {
    */
   settle(changed: boolean | undefined): { publish: boolean } {
     let publish = false;
-    if (changed) {
-      this.generation++;
-      this.owed = true;
-    } else if (this.misroutedSeen) {
+    if (changed) this.generation++;
+    else if (this.misroutedSeen) {
       publish = this.misrouted.join('\n') !== this.misroutedSeen.join('\n');
       this.misrouted = this.misroutedSeen;
-      this.owed = false;
     }
     this.misroutedSeen = undefined;
     this.ask();
@@ -99,11 +100,6 @@ export class UpstreamGuard {
 
   problems(): string[] {
     return this.misrouted;
-  }
-
-  /** Whether a batch of lookups is being asked (tests wait for it). */
-  get busy(): boolean {
-    return this.asking;
   }
 
   /** One batch at a time; asked again meanwhile, one more after it with the queries of then. */
@@ -131,8 +127,14 @@ export class UpstreamGuard {
   private answered(a: Answers) {
     // A pass changed the kernel while they were asked: the batch asked after it tells the truth.
     if (a.generation !== this.generation) return;
-    const news = a.key !== this.answers?.key;
     this.answers = a;
-    if (news || this.owed) this.deps.sync();
+    // A pass only when they change something: routes to move that no pass has judged yet (one that
+    // failed to move them retries on the reconciler's backoff), or problems other than those published.
+    // Answers that agree cost no pass, so the pass that follows an event does not queue behind one.
+    if (!this.judging) return this.deps.sync();
+    const say = whatAnswersSay(this.judging.config, a.lookups, this.judging.facts, this.misrouted);
+    if (!say.otherProblems && !(say.shadows && a.key !== this.judgedKey)) return;
+    this.deps.log.debug(`effective routes: ${a.lookups.length} lookups call for a pass (${say.shadows ? 'routes to move' : 'other problems'})`);
+    this.deps.sync();
   }
 }

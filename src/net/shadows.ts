@@ -3,7 +3,7 @@
 // taken out of main and kept in its link's own table, where the link's own traffic still uses it. Pure:
 // the kernel's answers and what was moved before in, the state to reconcile to out.
 import { Family, NetState, Route, routeToString } from '../model';
-import { DEFAULT_SHADOW_PREFIX, EffectiveInput, judge, LinkFacts, Lookup, movedRoute } from './effective';
+import { DEFAULT_SHADOW_PREFIX, EffectiveInput, judge, LinkFacts, Lookup, movedRoute, Verdict } from './effective';
 
 export interface MovedRoute {
   link: string;
@@ -31,7 +31,7 @@ export interface ShadowPlan {
 }
 
 export function moveShadows(
-  config: { mainTable: number; protocol: number; shadowPrefix?: Partial<Record<Family, number>> },
+  config: ShadowConfig,
   lookups: Lookup[] | undefined,
   desired: NetState,
   lanes: LaneFacts[],
@@ -41,7 +41,6 @@ export function moveShadows(
 ): ShadowPlan {
   const before = [...remembered];
   for (const m of inKernel(actual, lanes, config.protocol)) if (!before.some((b) => routeToString(b.route) === routeToString(m.route))) before.push(m);
-  const shadowPrefix = { ...DEFAULT_SHADOW_PREFIX, ...config.shadowPrefix };
   const remove: Route[] = [];
   const problems: string[] = [];
   const fresh: MovedRoute[] = [];
@@ -49,8 +48,7 @@ export function moveShadows(
   const holder = (m: { link: string; family: Family }) => lanes.find((l) => l.family === m.family)?.links.find((f) => f.link.name === m.link && f.source && f.link.table !== undefined);
   const moved = before.filter((m) => holder(m));
   for (const lane of lanes) {
-    const input: EffectiveInput = { family: lane.family, links: lane.links, active: lane.active, mainTable: config.mainTable, protocol: config.protocol, shadowPrefix };
-    const verdict = judge(input, lookups ?? []);
+    const verdict = judgeLane(config, lookups ?? [], lane);
     problems.push(...verdict.problems);
     for (const s of verdict.shadows) {
       remove.push(s.route);
@@ -68,6 +66,20 @@ export function moveShadows(
     fresh,
     problems,
   };
+}
+
+type ShadowConfig = { mainTable: number; protocol: number; shadowPrefix?: Partial<Record<Family, number>> };
+
+function judgeLane(config: ShadowConfig, lookups: Lookup[], lane: LaneFacts): Verdict {
+  const shadowPrefix = { ...DEFAULT_SHADOW_PREFIX, ...config.shadowPrefix };
+  const input: EffectiveInput = { family: lane.family, links: lane.links, active: lane.active, mainTable: config.mainTable, protocol: config.protocol, shadowPrefix };
+  return judge(input, lookups);
+}
+
+/** What answers call for: routes to move out of main, problems other than those `told`. */
+export function whatAnswersSay(config: ShadowConfig, lookups: Lookup[], lanes: LaneFacts[], told: string[]): { shadows: boolean; otherProblems: boolean } {
+  const verdicts = lanes.map((lane) => judgeLane(config, lookups, lane));
+  return { shadows: verdicts.some((v) => v.shadows.length > 0), otherProblems: verdicts.flatMap((v) => v.problems).join('\n') !== told.join('\n') };
 }
 
 export function describeMove(m: MovedRoute, protoName: (n: number) => string = String): string {

@@ -46,7 +46,7 @@ function harness() {
 }
 
 describe('upstream guard: lookups after the pass', () => {
-  it('a pass asks nothing before it applies; the batch comes after, one at a time, and its news asks for a pass', async () => {
+  it('a pass asks nothing before it applies; the batch comes after, one at a time; only answers that call for a change ask for a pass', async () => {
     const h = harness();
     const first = h.pass(false);
     assert.equal(first.desired.remove, undefined, 'no answers yet: nothing moved');
@@ -56,17 +56,20 @@ describe('upstream guard: lookups after the pass', () => {
     assert.equal(h.pending.length, 1, 'a batch in flight: the next requests coalesce');
     h.pending[0].answer(HALF);
     await h.flush();
-    assert.equal(h.syncs(), 1, 'new answers ask for a pass');
+    assert.equal(h.syncs(), 1, 'a route to move asks for a pass');
     assert.equal(h.pending.length, 2, 'one more batch for the coalesced requests');
-    h.pending[1].answer(HALF);
-    await h.flush();
-    assert.equal(h.syncs(), 1, 'the same answers again ask for nothing');
     const moving = h.pass(true);
     assert.deepEqual(moving.desired.remove, [HALF], 'the next pass moves the shadow');
     assert.deepEqual(h.guard.problems(), [], 'a pass that changed the kernel judges nothing');
+    h.pending[1].answer(HALF); // asked before the move
+    await h.flush();
+    assert.equal(h.syncs(), 1, 'stale answers ask for nothing');
+    h.pending[2].answer(VIA_LTE);
+    await h.flush();
+    assert.equal(h.syncs(), 1, 'answers that agree with haip cost no pass');
   });
 
-  it('answers asked before a changing pass are stale: they move nothing, count for nothing, and are asked again', async () => {
+  it('answers asked before a changing pass are stale: they move nothing and count for nothing; a shadow no pass has judged asks once', async () => {
     const h = harness();
     h.pass(false);
     h.pass(true); // changes the kernel while the first batch is out
@@ -75,7 +78,15 @@ describe('upstream guard: lookups after the pass', () => {
     assert.equal(h.syncs(), 0, 'stale answers ask for no pass');
     assert.equal(h.pass(false).desired.remove, undefined, 'stale answers move nothing');
     assert.equal(h.pending.length, 2, 'asked again after the change');
-    h.pending[1].answer(VIA_LTE);
+    h.pending[1].answer(HALF);
+    await h.flush();
+    assert.equal(h.syncs(), 1);
+    // The pass cannot move it (the kernel refuses, the pass changes nothing): the same answers again
+    // wait for the reconciler's retry instead of asking for pass after pass.
+    const failed = h.pass(false);
+    assert.deepEqual(failed.desired.remove, [HALF]);
+    assert.equal(h.guard.problems().length, 2);
+    h.pending[2].answer(HALF);
     await h.flush();
     assert.equal(h.syncs(), 1);
   });
