@@ -94,6 +94,7 @@ export class Daemon {
       forgetProbes: (device) => deps.prober.forget?.(device),
       // Not after stop: the effective-route lookups of the last pass may answer later.
       sync: (why) => void (!this.stopped && this.sync(why)),
+      later: (fn, ms) => deps.clock.setTimeout(fn, ms),
       beforeChoice: () => this.scheduleRelease(),
       retryAt: (times) => !this.stopped && this.retryAlarm.set(times),
     });

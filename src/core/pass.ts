@@ -42,11 +42,16 @@ export interface PassContext {
   setHealth(rt: LinkRuntime, next: LinkHealth): void;
   forgetProbes(device: string): void;
   sync(why: PassReason): void;
+  /** Runs `fn` after `ms` (the daemon's clock). */
+  later(fn: () => void, ms: number): { cancel(): void };
   /** Before a choice: the damping release times may have changed. */
   beforeChoice(): void;
   /** The refused links' retry times, for a pass at the first. */
   retryAt(times: number[]): void;
 }
+
+/** How long after a pass the effective-route lookups wait for more passes of the same burst. */
+export const LOOKUP_DELAY_MS = 100;
 
 /** Why a link whose table route the kernel refused is down. */
 export const tableRefusedReason = (rt: LinkRuntime) => `its route cannot be installed in table ${rt.config.table}: ${rt.tableRefused}`;
@@ -68,7 +73,7 @@ export class PassSteps {
     private readonly lanes: Lane[],
     private readonly ctx: PassContext,
   ) {
-    this.upstream = new UpstreamGuard({ log: ctx.log, look: (q) => readLookups(ctx.ip, q), sync: () => ctx.sync('kernel event') });
+    this.upstream = new UpstreamGuard({ log: ctx.log, look: (q) => readLookups(ctx.ip, q), sync: () => ctx.sync('kernel event'), later: (fn) => ctx.later(fn, LOOKUP_DELAY_MS) });
   }
 
   /** What the kernel should hold, given what it holds: the links' views and the choice follow it. */

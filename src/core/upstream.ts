@@ -28,6 +28,11 @@ export interface UpstreamDeps {
   look(lookups: Lookup[]): Promise<Lookup[]>;
   /** Asks for a pass that judges new answers. */
   sync(): void;
+  /**
+   * Runs the ask a little later (restarted by each pass meanwhile), so that a process of its own does
+   * not compete with the passes of a burst of events; absent: at once.
+   */
+  later?(fn: () => void): { cancel(): void };
 }
 
 /** The kernel's answers as of one generation (passes that changed the kernel before they were asked). */
@@ -55,6 +60,7 @@ export class UpstreamGuard {
   /** The queries of the last pass's links and sources. */
   private queries: Lookup[] = [];
   private asking = false;
+  private due?: { cancel(): void };
   private askAgain = false;
   /** The config and links the last pass judged by: new answers are checked against them. */
   private judging?: { config: Config; facts: LaneFacts[] };
@@ -94,7 +100,13 @@ export class UpstreamGuard {
       this.misrouted = this.misroutedSeen;
     }
     this.misroutedSeen = undefined;
-    this.ask();
+    this.due?.cancel();
+    this.due = this.deps.later
+      ? this.deps.later(() => {
+          this.due = undefined;
+          this.ask();
+        })
+      : (this.ask(), undefined);
     return { publish };
   }
 

@@ -136,6 +136,7 @@ describe('effective routes: the daemon on a fake kernel', () => {
     const daemon = new Daemon(CONFIG, { ip: kernel, prober, clock, notifier: new RecordingNotifier(), log, events: new FakeLinkEvents(), hooks: { run: () => {} }, status: { write: (d) => void docs.push(d) }, watchdogMs: null });
     await daemon.start();
     await clock.advance(0);
+    await clock.advance(200); // the lookups, asked a little after the pass, and the pass they ask for
     const halves = kernel.render().split('\n').filter((l) => /^(0|128)\.0\.0\.0\/1 /.test(l));
     assert.deepEqual(halves, ['0.0.0.0/1 via 198.18.1.1 dev eth1 table 101 proto 72', '128.0.0.0/1 via 198.18.1.1 dev eth1 table 101 proto 72'], kernel.render());
     assert.equal(log.lines.filter((l) => l.includes('moved "')).length, 2, log.lines.join('\n'));
