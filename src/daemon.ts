@@ -75,12 +75,15 @@ export class Daemon {
       config: () => this.config,
       now: () => deps.clock.now(),
       log: deps.log,
+      ip: deps.ip,
       announcer: this.announcer,
       ready: () => this.ready,
       heldBack: (rt) => this.probing.heldBack(rt),
       setHealth: (rt, next) => this.probing.setHealth(rt, next),
       forgetProbes: (device) => deps.prober.forget?.(device),
-      sync: (why) => void this.sync(why),
+      // Not after stop: the effective-route lookups of the last pass may answer later.
+      sync: (why) => void (!this.stopped && this.sync(why)),
+      later: (fn, ms) => deps.clock.setTimeout(fn, ms),
       beforeChoice: () => this.probing.scheduleRelease(),
       retryAt: (times) => !this.stopped && this.retryAlarm.set(times),
     });
@@ -241,7 +244,7 @@ export class Daemon {
 
   statusDoc(): StatusDoc {
     const now = this.deps.clock.now();
-    const doc = lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.probing.heldBack(rt), now, process.pid);
+    const doc = lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.probing.heldBack(rt), now, process.pid, this.steps.upstream.problems());
     const policies = this.policies.status(this.config);
     return policies ? { ...doc, policies } : doc;
   }

@@ -12,6 +12,8 @@ export const HEALTH_FILE = 'healthy';
 export function healthValue(doc: StatusDoc): 0 | 1 {
   const families = new Set(doc.links.map((l) => l.family ?? 4));
   const fine = (f: Family) => doc.links.some((l) => (l.family ?? 4) === f && l.name === activeOf(doc, f) && l.state === 'up');
+  // The kernel is the truth: traffic going another way than haip's choice is not healthy, whatever haip chose.
+  if (doc.misrouted) return 0;
   return families.size > 0 && [...families].every(fine) ? 1 : 0;
 }
 

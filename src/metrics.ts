@@ -53,6 +53,7 @@ export function renderMetrics(doc: StatusDoc): string {
       'Connections conntrack tracks for the policy on the link (counted by their mark, both families).',
       doc.policies.policies.flatMap((p) => p.links.map((l): Row => [{ policy: p.name, link: l.name }, l.connections])),
     );
+  family(out, 'haip_misrouted', 'gauge', 'Ways the kernel routes sampled destinations other than haip chose, each a problem in haip status; 0 when the effective routes agree.', [[{}, doc.misrouted ?? 0]]);
   family(out, 'haip_switches_total', 'counter', 'Default-route switches since haip started.', [
     [{ family: '4' }, doc.switches],
     [{ family: '6' }, doc.switches6 ?? null],
@@ -69,7 +70,7 @@ export function stoppedMetrics(): string {
 
 /** What must reach the file at once when it changes. */
 function stateKey(doc: StatusDoc): string {
-  return JSON.stringify([doc.active, doc.switches, doc.active6, doc.switches6, doc.links.map((l) => [l.name, l.family, l.interface, l.state]), doc.policies?.policies.map((p) => p.families)]);
+  return JSON.stringify([doc.active, doc.switches, doc.misrouted, doc.active6, doc.switches6, doc.links.map((l) => [l.name, l.family, l.interface, l.state]), doc.policies?.policies.map((p) => p.families)]);
 }
 
 export interface MetricsSettings {

@@ -121,6 +121,8 @@ export interface Config {
   mainTable: number;
   /** Metric of that default route; absent: 0. Foreign defaults at this metric or lower are drift. */
   mainMetric?: number;
+  /** Foreign routes in main shorter than this are moved into their link's table; absent: /8 and /16. */
+  shadowPrefix?: Partial<Record<Family, number>>;
   rtTablesFile?: string;
   rtProtosFile?: string;
   /** Traffic policies, the rules that pick them (first match) and the policy of unmatched traffic; absent: none. */
@@ -174,6 +176,8 @@ export interface Rule {
 export interface NetState {
   routes: Route[];
   rules: Rule[];
+  /** Foreign routes to delete (desired state only): those moved out of main (src/net/shadows.ts). */
+  remove?: Route[];
 }
 
 /** What the kernel says about one interface, as far as haip cares. */

@@ -10,6 +10,8 @@ import { commandToString } from './net/iproute';
 import { reconcile, withoutForeignConflicts } from './net/plan';
 import { applyCommands, observe, readScope } from './net/router';
 import { removeNameFiles } from './net/names';
+import { describeMove, laneFacts, moveShadows } from './net/shadows';
+import { claimsOf, owners, withoutConflictedSources } from './net/ownership';
 import { Runner } from './sys/runner';
 import { haipTable, replaceScript, removeStickyTable, STICKY_TABLE } from './net/nft';
 import { markedLinks } from './net/replies';
@@ -44,7 +46,7 @@ export function checkSysctls(config: Config, sysctl: Sysctl): string[] {
 
 export async function planReport(config: Config, ip: Runner): Promise<string> {
   const scope = readScope(config);
-  const obs = await observe(ip, scope);
+  const obs = await observe(ip, { ...scope, links: config.links });
   const learned = learnGateways(config.links, obs.interfaces, obs.deviceRoutes, new Map(), config.protocol, config.mainTable);
   const out: string[] = [`# haip plan for ${config.source}: nothing is changed by this command`, '#'];
   if (!config.links.length) out.push('# no links configured: haip installs nothing for them (see haip.yaml(5))');
@@ -75,9 +77,16 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
     if (!best && keep) keeps.push(keep);
     plans.push({ family, views, active: best?.link.name ?? null, keep });
   }
-  const { desired, conflicts } = withoutForeignConflicts(desiredFamilies(config, plans), obs.net, config.protocol, config.mainTable);
+  const lanes = plans.map((p) => laneFacts(p.family, p.active, p.views.map((view) => ({ view, state: 'up' }))));
+  const shadows = moveShadows(config, obs.lookups, desiredFamilies(config, plans), lanes, [], obs.net.routes);
+  const claims = claimsOf(plans);
+  const own = owners(claims, []);
+  const owned = withoutConflictedSources(shadows.desired, own.conflicts, (n) => config.links.find((l) => l.name === n)?.table, claims);
+  const { desired, conflicts } = withoutForeignConflicts(owned, obs.net, config.protocol, config.mainTable);
   const commands = reconcile(desired, obs.net, config.protocol);
   out.push('#');
+  for (const m of shadows.fresh) out.push(`# drift: ${describeMove(m)}`);
+  for (const c of own.conflicts) out.push(`# conflict: ${c.text}`);
   for (const { ours, theirs } of conflicts) out.push(`# NOT installed: ${routeToString(ours)}: table ${theirs.table} already holds "${routeToString(theirs)}", which is not haip's`);
   if (!commands.length) out.push('# the kernel already matches the config: no commands');
   else out.push(`# ${commands.length} command(s), adds before deletes:`, ...commands.map(commandToString));

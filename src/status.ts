@@ -69,6 +69,8 @@ export interface StatusDoc {
   switches: number;
   /** What keeps haip from doing its job right now (a refused switch, a hung `ip`); absent in older files. */
   problems?: string[];
+  /** How many lookups go another way than haip's choice (each is also a problem); absent: none. */
+  misrouted?: number;
   links: LinkStatus[];
   /** Files the daemon could not write at the last attempt ("PATH: reason"), empty when all went well. */
   write_errors?: string[];

@@ -109,6 +109,7 @@ export function toConfig(raw: RawConfig, source: string): Config {
     rulePriorityBase: raw.rule_priority ?? DEFAULTS.rulePriorityBase,
     mainTable: raw.main_table === undefined ? MAIN_TABLE : resolveTable(raw.main_table, tables)!,
     ...(raw.main_metric ? { mainMetric: raw.main_metric } : {}),
+    ...(raw.shadow_prefix ? { shadowPrefix: { ...(raw.shadow_prefix.ipv4 ? { 4: raw.shadow_prefix.ipv4 } : {}), ...(raw.shadow_prefix.ipv6 ? { 6: raw.shadow_prefix.ipv6 } : {}) } } : {}),
     rtTablesFile: raw.rt_tables_file ?? DEFAULTS.rtTablesFile,
     rtProtosFile: raw.rt_protos_file ?? DEFAULTS.rtProtosFile,
     ...toPolicies(raw),

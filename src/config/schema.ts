@@ -298,6 +298,16 @@ export const configSchema = {
       description:
         'Metric of haip\'s default route in main_table. haip owns the default route at this metric: another default at the same or a lower metric is removed within a second; defaults at a higher metric are left alone. Default 0 (IPv6: 1, below the kernel\'s router-advertisement routes at 1024, which stay; with IPv6 targets it must be below 1024).',
     },
+    shadow_prefix: {
+      type: 'object',
+      additionalProperties: false,
+      description:
+        'A route in main_table that haip did not install, through a link\'s interface, and shorter than this (or covering a probe target) takes traffic meant for the default route (DHCP option 121\'s 0.0.0.0/1 + 128.0.0.0/1, an RFC 4191 route): haip moves it into that link\'s table, where only the link\'s own traffic uses it, and logs it once. Longer routes are left where they are.',
+      properties: {
+        ipv4: { type: 'integer', minimum: 1, maximum: 32, description: 'Prefix length limit for IPv4. Default 8.' },
+        ipv6: { type: 'integer', minimum: 1, maximum: 128, description: 'Prefix length limit for IPv6. Default 16.' },
+      },
+    },
     rt_tables_file: {
       type: 'string',
       pattern: '^/',

@@ -2,13 +2,16 @@
 // before the kernel is written, settle after main's default routes are read back. The steps themselves
 // are pure (src/core/views.ts, src/core/selector.ts, src/net/desired.ts); this module holds the lanes'
 // records, applies what the steps return and hands their events to announce.
+import { UpstreamGuard } from './upstream';
 import { forceDown } from '../health/hysteresis';
 import { Config, Family, LinkHealth, NetState, Route } from '../model';
 import { defaultRouteFor, desiredFamilies } from '../net/desired';
 import { LearnedGateway, learnGateways } from '../net/gateways';
 import { winningDefault } from '../net/plan';
 import { Learned6, learnedNotes, learnPrefixes6, NOTHING_LEARNED } from '../net/pd';
+import { readLookups } from '../net/effectiveRead';
 import { Observation } from '../net/router';
+import { Runner } from '../sys/runner';
 import { Log, noticeFields } from '../log';
 import { Announcer, fam } from './announce';
 import { PassOutcome, PassReason, Settled } from './reconciler';
@@ -32,17 +35,24 @@ export interface PassContext {
   config(): Config;
   now(): number;
   log: Log;
+  /** `ip`, for the effective-route lookups asked after each pass. */
+  ip: Runner;
   announcer: Announcer;
   ready(): boolean;
   heldBack(rt: LinkRuntime): string | null;
   setHealth(rt: LinkRuntime, next: LinkHealth): void;
   forgetProbes(device: string): void;
   sync(why: PassReason): void;
+  /** Runs `fn` after `ms` (the daemon's clock). */
+  later(fn: () => void, ms: number): { cancel(): void };
   /** Before a choice: the damping release times may have changed. */
   beforeChoice(): void;
   /** The refused links' retry times, for a pass at the first. */
   retryAt(times: number[]): void;
 }
+
+/** How long after a pass the effective-route lookups wait for more passes of the same burst. */
+export const LOOKUP_DELAY_MS = 100;
 
 /** Why a link whose table route the kernel refused is down. */
 export const tableRefusedReason = (rt: LinkRuntime) => `its route cannot be installed in table ${rt.config.table}: ${rt.tableRefused}`;
@@ -58,16 +68,20 @@ export function refusedDefault(outcome: PassOutcome, family: Family, table: numb
 export class PassSteps {
   private learned = new Map<string, LearnedGateway>();
   private learned6: Learned6 = NOTHING_LEARNED;
+  /** Foreign routes that beat the default route, and addresses two links claim (src/core/upstream.ts). */
+  readonly upstream: UpstreamGuard;
 
   constructor(
     private readonly lanes: Lane[],
     private readonly ctx: PassContext,
-  ) {}
+  ) {
+    this.upstream = new UpstreamGuard({ log: ctx.log, look: (q) => readLookups(ctx.ip, q), sync: () => ctx.sync('kernel event'), later: (fn) => ctx.later(fn, LOOKUP_DELAY_MS) });
+  }
 
   /** What the kernel should hold, given what it holds: the links' views and the choice follow it. */
   desired(obs: Observation): NetState {
     const { mainTable, protocol } = this.ctx.config();
-    return desiredFamilies(
+    const state = desiredFamilies(
       this.ctx.config(),
       this.lanes.map((lane) => {
         this.updateViews(lane, obs);
@@ -76,6 +90,8 @@ export class PassSteps {
         return { family: lane.family, views: lane.links.all().map((rt) => rt.view), active: lane.sel.pending?.to ?? lane.sel.active, keep };
       }),
     );
+    const lanes = this.lanes.map((l) => ({ family: l.family, active: l.sel.pending?.to ?? l.sel.active, links: l.links.all().map((rt) => ({ view: rt.view, state: rt.health.state })) }));
+    return this.upstream.desired(this.ctx.config(), obs, state, lanes);
   }
 
   /**
@@ -83,7 +99,13 @@ export class PassSteps {
    * kernel routes by the new link; a refused one is told as refused, and the old link stays reported.
    */
   settle(outcome: PassOutcome | undefined): Settled {
-    if (outcome) for (const lane of this.lanes) this.settleLane(lane, outcome);
+    if (outcome) {
+      for (const lane of this.lanes) this.settleLane(lane, outcome);
+      // After the switches are told: this asks the kernel's lookups, a process of its own.
+      const u = this.upstream.settle(outcome.changed);
+      // At once, like a switch: healthy and status must not say what the kernel no longer does.
+      if (u.publish && this.ctx.ready()) this.ctx.announcer.publish();
+    }
     return {
       routedBy: { 4: this.lanes[0].sel.routedBy, 6: this.lanes[1].sel.routedBy },
       healthOf: (n, f) => this.lanes[f === 4 ? 0 : 1].links.get(n)?.health.state,

@@ -63,6 +63,8 @@ export interface PassOutcome {
   /** Main's default routes read back after the pass, in the kernel's order. */
   mainDefaults: Route[];
   failed: { command: Command; error: CommandError }[];
+  /** The pass changed the kernel: what it observed before is no longer the truth. */
+  changed?: boolean;
 }
 
 export class Reconciler {
@@ -256,7 +258,7 @@ export class Reconciler {
       this.retryLater();
       return;
     }
-    return { mainDefaults, failed: result.failed.map((command, i) => ({ command, error: result.errors[i] })) };
+    return { mainDefaults, failed: result.failed.map((command, i) => ({ command, error: result.errors[i] })), changed: result.applied.length > 0 };
   }
 
   /**

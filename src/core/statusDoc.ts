@@ -14,6 +14,8 @@ export interface StatusInput {
   activeSince: number;
   /** What keeps haip from doing its job right now (a refused switch, a hung `ip`). */
   problems: string[];
+  /** How many of the problems are traffic going another way than haip's choice (src/net/effective.ts). */
+  misrouted?: number;
   /** Why damping holds an UP link back, or null. */
   held: (rt: LinkRuntime) => string | null;
   /** Why the kernel refused the link's default route (it is tried again), or null. */
@@ -84,7 +86,7 @@ function qualityStatus(rt: LinkRuntime): QualityStatus | null {
 export function statusDocument(s: StatusInput): StatusDoc {
   const six = s.six ? { active6: s.six.active, since6: iso(s.six.activeSince), switches6: s.six.switches } : {};
   const links = [...s.links, ...(s.six?.links ?? [])].map((rt) => linkStatus(rt, s.held(rt), s.refused(rt)));
-  return { version: VERSION, active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, links };
+  return { version: VERSION, active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, ...(s.misrouted ? { misrouted: s.misrouted } : {}), links };
 }
 
 /** A family's side as the status document reads it. */
@@ -95,7 +97,14 @@ export interface StatusLane {
 }
 
 /** The document from both families' lanes: refused switches come first among the problems. */
-export function lanesStatus(lanes: [StatusLane, StatusLane], problem: string | null, held: (rt: LinkRuntime) => string | null, now: number, pid: number): StatusDoc {
+export function lanesStatus(
+  lanes: [StatusLane, StatusLane],
+  problem: string | null,
+  held: (rt: LinkRuntime) => string | null,
+  now: number,
+  pid: number,
+  misrouted: string[] = [],
+): StatusDoc {
   const [four, six] = lanes;
   const refused = lanes.flatMap((l) =>
     l.sel.refused.map((r) => `${fam(l.family)}switch to ${r.link} refused: ${r.reason}; ${l.sel.routedBy && l.sel.routedBy !== r.link ? `${l.sel.routedBy} carries the route meanwhile; ` : ''}retrying`),
@@ -104,7 +113,8 @@ export function lanesStatus(lanes: [StatusLane, StatusLane], problem: string | n
     links: four.links.all(),
     active: four.sel.routedBy,
     ...(six.links.size ? { six: { links: six.links.all(), active: six.sel.routedBy, activeSince: six.sel.activeSince, switches: six.sel.switches } } : {}),
-    problems: [...refused, problem].filter((x): x is string => x !== null),
+    problems: [...refused, problem, ...misrouted].filter((x): x is string => x !== null),
+    misrouted: misrouted.length,
     held,
     refused: (rt) => refusalOf(lanes[rt.family === 4 ? 0 : 1].sel, rt.config.name)?.reason ?? null,
     activeSince: four.sel.activeSince,

@@ -63,6 +63,7 @@ export function reconcile(desired: NetState, actual: NetState, protocol: number)
     if (overwritten.has(r)) continue;
     if ((r.protocol === protocol && !desiredKeys.has(routeKey(r))) || wouldWinOver(r, desired.routes)) dels.push({ op: 'route-del', route: r });
   }
+  for (const r of desired.remove ?? []) dels.push({ op: 'route-del', route: r });
 
   const owned = actual.rules.filter((r) => r.protocol === protocol);
   const ownedCount = new Map<string, number>();

@@ -3,6 +3,8 @@
 import { configFamilies, Family, InterfaceFacts, LinkConfig, MAIN_TABLE, NetState, Route } from '../model';
 import { CommandError, Runner, runChecked } from '../sys/runner';
 import { isPointToPoint } from './desired';
+import { Lookup, lookupsOf } from './effective';
+import { readLookups } from './effectiveRead';
 import { gatewayDevices, reachableFrom } from './gateways';
 import { learnsPrefixes6, READ_DELEGATIONS } from './pd';
 import { acceptedCodes, Command, commandArgv, NO_SUCH_TABLE, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, readDeviceRoutes, readRoutesArgv, readRulesArgv } from './iproute';
@@ -14,6 +16,8 @@ export interface Observation {
   deviceRoutes: Route[];
   /** The DHCPv6 clients' records of delegated prefixes (src/net/pd.ts); empty unless a link learns them. */
   delegations6: Route[];
+  /** The kernel's answers for the effective-route check (src/net/effective.ts); none when not asked. */
+  lookups?: Lookup[];
 }
 
 /** What haip reads: its own tables, the default routes of the table it keeps the default route in. */
@@ -30,6 +34,11 @@ export interface ReadScope {
   gatewayDevices: string[];
   /** A link learns its delegated prefixes: read the DHCPv6 clients' records. */
   delegations6: boolean;
+  /**
+   * The links whose effective routes are looked up after the read (`haip plan`); absent: none. The
+   * daemon asks them after its passes instead (src/core/upstream.ts), never delaying one.
+   */
+  links?: LinkConfig[];
 }
 
 const RESERVED_TABLES = new Set([0, 253, 254, 255]);
@@ -53,6 +62,7 @@ export async function observe(ip: Runner, scope: ReadScope): Promise<Observation
     net: { routes, rules: perFamily.flatMap((n) => n.rules) },
     deviceRoutes: [...mainDefaults, ...(await readDeviceRoutesOf(ip, scope, interfaces, mainDefaults))],
     delegations6,
+    ...(scope.links ? { lookups: await readLookups(ip, lookupsOf(scope.links, scope.families, interfaces)) } : {}),
   };
 }
 

@@ -5,12 +5,25 @@
 // stopped by its PID (SIGTERM) before the lab is destroyed.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TestContext } from 'node:test';
 import { Haip, Lab, REPO, sleep } from './lab';
 
 export type ClientKind = 'dhcpcd' | 'udhcpc' | 'dhclient';
 
 /** The exit hook the package installs as /etc/dhcp/dhclient-exit-hooks.d/haip. */
 export const DHCLIENT_EXIT_HOOK = join(REPO, 'etc/dhcp/dhclient-exit-hooks.d/haip');
+
+/** A lab whose eth1 has no address yet (a DHCP client gets one), isp2 as usual; torn down after the test. */
+export function dhcpUplinkLab(t: TestContext): { lab: Lab; dhcp: Dhcp } {
+  const lab = Lab.create({ createUplinks: [2] });
+  const dhcp = new Dhcp(lab);
+  t.after(async () => {
+    await dhcp.stopAll();
+    lab.destroy();
+  });
+  lab.addUplink(1, false);
+  return { lab, dhcp };
+}
 
 export class Dhcp {
   private procs: Haip[] = [];
@@ -32,23 +45,24 @@ export class Dhcp {
   }
 
   /** dnsmasq on isp<i>'s wan, handing out 198.18.<net>.50-60/24 with router 198.18.<net>.1 (DHCP only, no DNS). */
-  server(i: number, net: number): Haip {
+  server(i: number, net: number, extra: string[] = []): Haip {
     const d = this.dir('dnsmasq');
     const p = this.lab.spawnIn(this.lab.isp(i), [
       'dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--interface=wan', '--bind-interfaces', '--dhcp-authoritative',
       `--dhcp-range=198.18.${net}.50,198.18.${net}.60,255.255.255.0,2m`, `--dhcp-option=3,198.18.${net}.1`,
-      `--dhcp-leasefile=${d}/leases`, `--pid-file=${d}/pid`, '--log-dhcp', `--log-facility=${d}/log`,
+      `--dhcp-leasefile=${d}/leases`, `--pid-file=${d}/pid`, '--log-dhcp', `--log-facility=${d}/log`, ...extra,
     ]);
     this.procs.push(p);
     return p;
   }
 
   /** A client on the router's `iface`, as its distribution's own scripts would set it up. */
-  client(kind: ClientKind, iface: string): Haip {
+  /** @param options dhcpcd only: more `option` names to request (classless_static_routes). */
+  client(kind: ClientKind, iface: string, options: string[] = []): Haip {
     const d = this.dir(kind);
     let argv: string[];
     if (kind === 'dhcpcd') {
-      writeFileSync(join(d, 'dhcpcd.conf'), 'noipv6\nnoipv4ll\nnoarp\noption routers, subnet_mask\n');
+      writeFileSync(join(d, 'dhcpcd.conf'), `noipv6\nnoipv4ll\nnoarp\noption ${['routers', 'subnet_mask', ...options].join(', ')}\n`);
       // Its own hooks would write resolv.conf: a script that does nothing instead. dhcpcd installs the
       // address and the routes itself (main, metric 1000 + ifindex, proto dhcp).
       const hook = this.script(d, 'hook.sh', '#!/bin/sh\nexit 0\n');

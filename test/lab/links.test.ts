@@ -4,7 +4,7 @@
 // routers, a main-table route that covers the probe targets, and a link table that lost its default.
 import assert from 'node:assert/strict';
 import { test, TestContext } from 'node:test';
-import { ClientKind, Dhcp } from './dhcp';
+import { ClientKind, dhcpUplinkLab } from './dhcp';
 import { identicalRouters, Lab, sleep, within } from './lab';
 
 const FAST = '{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
@@ -39,13 +39,7 @@ function haipFollows(lab: Lab, gw: string, source?: RegExp): boolean {
 
 /** A lab whose eth1 has no address (a DHCP client gets one), isp1's dnsmasq, and haip with eth1's gateway omitted. */
 async function dhcpLab(t: TestContext) {
-  const lab = Lab.create({ createUplinks: [2] });
-  const dhcp = new Dhcp(lab);
-  t.after(async () => {
-    await dhcp.stopAll();
-    lab.destroy();
-  });
-  lab.addUplink(1, false);
+  const { lab, dhcp } = dhcpUplinkLab(t);
   const yaml = lab.configYaml(FAST).replace(', gateway: 198.18.1.1', '');
   assert.doesNotMatch(yaml, /198\.18\.1\.1/);
   const cfg = lab.writeConfig(yaml);

@@ -22,6 +22,7 @@
 // - Any other argv answers code 255 and is recorded in `unknown`, so tests can assert none happened.
 import { Log, LogFields } from '../../src/log';
 import { LogLevel } from '../../src/model';
+import { covers, prefixLength } from '../../src/net/effective';
 import { Clock, TimerHandle } from '../../src/sys/clock';
 import { LinkEvents } from '../../src/sys/linkEvents';
 import { Notifier } from '../../src/sys/notifier';
@@ -325,7 +326,7 @@ export class FakeKernel implements Runner {
   }
   private hanging: string[] | null = null;
 
-  async run(argv: string[]): Promise<RunResult> {
+  async run(argv: string[], input?: string): Promise<RunResult> {
     this.log.push([...argv]);
     if (this.hanging && this.hanging.every((p, i) => argv[i] === p)) return new Promise(() => {});
     const f = this.failures.find((x) => x.prefix.every((p, i) => argv[i] === p));
@@ -351,6 +352,7 @@ export class FakeKernel implements Runner {
       const mine = this.routes.filter((r) => r.family === 6 && r.table === 254 && r.type === 'unreachable' && r.protocol === 16);
       return ok(JSON.stringify(mine.map((r) => ({ type: '7', dst: r.dst, dev: 'lo', metric: r.metric, flags: [], pref: 'medium' }))));
     }
+    if (key === '-j -N -force -batch -') return ok(this.batchLookups(input ?? ''));
     if (key === '-4 -j -N rule show') return ok(JSON.stringify(this.ruleJson()));
     if (key === '-6 -j -N rule show') return ok(JSON.stringify(this.ruleJson(true)));
     if (key.startsWith('-4 -j -N route show table all dev ') && argv.length === 9) {
@@ -619,6 +621,43 @@ export class FakeKernel implements Runner {
   }
 
   /** `ip -j -N route show table all`, or of one table (whose records then name no table), or its defaults. */
+  /**
+   * `ip -batch` of `route get fibmatch DST [from SRC]` lines: the rules in order (from, suppress_prefixlength;
+   * rules on marks and interfaces never match a plain lookup), longest prefix, then lowest metric, in each
+   * table. A lookup without an answer prints nothing, as ip does.
+   */
+  private batchLookups(text: string): string {
+    const out: string[] = [];
+    for (const line of text.split('\n')) {
+      const m = /^route get fibmatch (\S+)(?: from (\S+))?$/.exec(line.trim());
+      if (!m) continue;
+      const [dst, src] = [m[1], m[2]];
+      if (dst === '127.0.0.1') {
+        out.push(JSON.stringify([{ type: 'local', dst: '127.0.0.1', dev: 'lo', table: '255', protocol: '2' }]));
+        continue;
+      }
+      const hit = this.lookup(dst, src);
+      if (hit) out.push(JSON.stringify(this.routeJson(undefined, false, is6(dst)).filter((_j, i) => this.sortedRoutes().filter((r) => (r.family === 6) === is6(dst))[i] === hit).map((j) => ({ ...(j as object), table: hit.table === 254 ? undefined : String(hit.table) }))));
+    }
+    return out.join('\n') + (out.length ? '\n' : '');
+  }
+
+  private lookup(dst: string, src?: string): FakeRoute | undefined {
+    const six = is6(dst);
+    const rules = this.rules.filter((r) => (r.family === 6) === six).sort((a, b) => a.priority - b.priority);
+    for (const rule of rules) {
+      if (rule.fwmark !== undefined || rule.iif || rule.oif || rule.dst) continue;
+      if (rule.src && !(src && covers(`${rule.src.addr}/${rule.src.len}`, src, six ? 6 : 4))) continue;
+      const len = (r: FakeRoute) => prefixLength(r.dst, six ? 6 : 4);
+      const hits = this.routes.filter((r) => r.table === rule.table && (r.family === 6) === six && covers(r.dst, dst, six ? 6 : 4));
+      hits.sort((a, b) => len(b) - len(a) || a.metric - b.metric);
+      const best = hits[0];
+      if (!best || (rule.suppressPrefixlen !== undefined && len(best) <= rule.suppressPrefixlen)) continue;
+      return best.type ? undefined : best;
+    }
+    return undefined;
+  }
+
   routeJson(table?: number, onlyDefault = false, six = false): unknown[] {
     // Routes of one table in the kernel's order (a prepended route first), sorted only across tables.
     const fam = (r: FakeRoute) => (r.family === 6) === six;
