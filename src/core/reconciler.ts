@@ -1,7 +1,8 @@
 // Keeps the kernel matching what haip wants: one pass at a time reads the kernel, asks for the desired
-// state, applies the difference and then sticky's nft table. Kernel events are debounced, a periodic
+// state, applies the difference and then sticky's nft table. Kernel events are coalesced (burst.ts), a periodic
 // pass catches what no event told, failures are retried with backoff and drift is put back rate-limited.
 import { RETRY_MAX_MS, RETRY_MS } from './backoff';
+import { Burst, eventPassAt, eventPassStarted, quietBurst } from './burst';
 import { Log } from '../log';
 import { Config, Family, LinkState, NetState, Route, routeToString, ruleToString } from '../model';
 import { Command, commandToString } from '../net/iproute';
@@ -14,7 +15,6 @@ export { PassReason };
 import { Clock, TimerHandle } from '../sys/clock';
 import { CommandError, Runner } from '../sys/runner';
 
-export const EVENT_DEBOUNCE_MS = 30;
 export const RESYNC_MS = 30_000;
 export const DRIFT_MIN_GAP_MS = 500;
 /** A pass running this long, or `ip` timing out this long, is a hang: the watchdog stops being fed. */
@@ -71,6 +71,8 @@ export class Reconciler {
   /** Drift corrections by what changed: when last, and how often since the burst's warning. */
   private driftBursts = new Map<string, { lastAt: number; repeats: number }>();
   private retryDelay = RETRY_MS;
+  /** Kernel and nft events: when their last pass ran, and the gap a burst of them waits for. */
+  private burst: Burst = quietBurst();
   private nftDue = false;
   private sticky: StickyState = { pendingFlush: new Set(), pendingFlush6: new Set() };
   /** `ip` as the passes use it: every answer is looked at for a time-out. */
@@ -136,7 +138,7 @@ export class Reconciler {
     (family === 6 ? this.sticky.pendingFlush6! : this.sticky.pendingFlush).add(link);
   }
 
-  /** A kernel event: one pass shortly, however many events come. */
+  /** A kernel event: a pass at once after a quiet spell; the rest of a burst folded into one pass at its gap's end. */
   kernelEvent(what: string): void {
     this.event('kernel event', what);
   }
@@ -152,12 +154,14 @@ export class Reconciler {
     // An nft event upgrades a pending kernel-event pass, so the table check is not lost.
     if (why === 'nft event') this.nftDue = true;
     if (this.timers.event) return;
+    // Never synchronously: the other lines of the same change, read in the same chunk, join this pass.
     this.timers.event = this.deps.clock.setTimeout(() => {
       this.timers.event = undefined;
+      this.burst = eventPassStarted(this.burst, this.deps.clock.now());
       const nft = this.nftDue;
       this.nftDue = false;
       void this.sync(nft ? 'nft event' : 'kernel event');
-    }, EVENT_DEBOUNCE_MS);
+    }, eventPassAt(this.burst, this.deps.clock.now()) - this.deps.clock.now());
   }
 
   private scheduleResync() {

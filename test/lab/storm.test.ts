@@ -1,0 +1,124 @@
+// Event storms against the real kernel: a carrier bouncing 50 times a second for a minute must cost the
+// daemon little CPU, leave its memory flat and its log short; a gateway that vanishes and comes back
+// (a router advertisement whose router lifetime flaps to 0) brings the link back through `up` good rounds.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { Lab, sleep } from './lab';
+
+const FAST = '{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
+const STORM_MS = Number(process.env.HAIP_STORM_MS ?? 60_000);
+/** Bounces a second: one `link set down` and one `link set up` each. */
+const BOUNCES = Number(process.env.HAIP_STORM_BOUNCES ?? 50);
+
+/** Clock ticks of CPU a process and its descendants used: live ones from their stat, reaped ones as cutime/cstime. */
+function cpuTicks(pid: number, all = processes()): number {
+  const me = all.get(pid);
+  if (!me) return 0;
+  let ticks = me.ticks;
+  for (const [child, p] of all) if (p.ppid === pid) ticks += cpuTicks(child, all);
+  return ticks;
+}
+
+interface Proc {
+  ppid: number;
+  comm: string;
+  /** utime + stime + cutime + cstime. */
+  ticks: number;
+  own: number;
+  sys: number;
+}
+
+/** Where the ticks went: the daemon itself, its reaped children, each live descendant by name. */
+function breakdown(pid: number, all = processes()): Record<string, number> {
+  const me = all.get(pid);
+  if (!me) return {};
+  const out: Record<string, number> = { daemon: me.own, daemon_sys: me.sys, reaped: me.ticks - me.own };
+  for (const [child, p] of all) if (p.ppid === pid) out[p.comm] = (out[p.comm] ?? 0) + cpuTicks(child, all);
+  return out;
+}
+
+function processes(): Map<number, Proc> {
+  const out = new Map<number, Proc>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // The fields after the command name (which may hold spaces), from field 3 (state) on.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // ppid is field 4; utime, stime, cutime, cstime are fields 14-17.
+      const own = Number(f[11]) + Number(f[12]);
+      out.set(Number(name), { ppid: Number(f[1]), comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), own, sys: Number(f[12]), ticks: own + Number(f[13]) + Number(f[14]) });
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return out;
+}
+
+function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+}
+
+/** Non-debug lines of plain-style output ("<iso time> <level>: ..."). */
+const logged = (lines: string[]) => lines.filter((l) => /^\S+ (error|warning|notice|info):/.test(l));
+
+test(`a carrier bouncing ${BOUNCES} times a second for ${STORM_MS / 1000} s: under 5 % of a core, bounded log lines, flat memory`, async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(FAST)), ...(process.env.HAIP_STORM_DEBUG ? ['-vv'] : [])]);
+  await haip.waitFor(/notice: ready:/, 10_000);
+  assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
+  // Settle: the first seconds of a node process (JIT, first GCs) are not the storm's cost.
+  await sleep(3000);
+  // One `ip -batch` in isp1's namespace flips the far end of the router's eth1: no process per bounce.
+  const flipper = lab.spawnIn(lab.isp(1), ['ip', '-batch', '-']);
+  const hz = 100;
+  const from = haip.lines.length;
+  const rss0 = rssKb(haip.pid);
+  const cpu0 = cpuTicks(haip.pid);
+  const parts0 = breakdown(haip.pid);
+  const t0 = Date.now();
+  let down = false;
+  let flips = 0;
+  while (Date.now() - t0 < STORM_MS) {
+    if (!BOUNCES) {
+      await sleep(100);
+      continue;
+    }
+    down = !down;
+    flipper.send(`link set wan ${down ? 'down' : 'up'}`);
+    flips++;
+    // Half a bounce: down for 10 ms, up for 10 ms.
+    await sleep(Math.max(0, t0 + (flips * 1000) / (2 * BOUNCES) - Date.now()));
+  }
+  if (down) flipper.send('link set wan up');
+  const elapsed = Date.now() - t0;
+  const cpu1 = cpuTicks(haip.pid);
+  const parts1 = breakdown(haip.pid);
+  const rss1 = rssKb(haip.pid);
+  const stormLines = logged(haip.lines.slice(from));
+  flipper.child.stdin?.end();
+  const cpuPct = ((cpu1 - cpu0) / hz / (elapsed / 1000)) * 100;
+  const figures = `bounces=${Math.floor(flips / 2)} in ${(elapsed / 1000).toFixed(1)} s, cpu=${cpuPct.toFixed(1)} % of a core, log_lines=${stormLines.length} (${(stormLines.length / (elapsed / 1000)).toFixed(1)}/s), rss_kb ${rss0} -> ${rss1}`;
+  t.diagnostic(figures);
+  console.log(`# figures: carrier-storm ${figures}`);
+  console.log(`# cpu ticks by process: ${Object.keys(parts1).map((k) => `${k} ${parts1[k] - (parts0[k] ?? 0)}`).join(', ')}`);
+  const kinds = new Map<string, number>();
+  for (const l of stormLines) {
+    const k = l.replace(/^\S+ /, '').replace(/\d+(\.\d+)?/g, 'N').slice(0, 90);
+    kinds.set(k, (kinds.get(k) ?? 0) + 1);
+  }
+  if (process.env.HAIP_STORM_DEBUG)
+    for (const l of haip.lines.slice(from).filter((x) => / debug: /.test(x))) {
+      const k = l.replace(/^\S+ /, '').replace(/\d+(\.\d+)?/g, 'N').slice(0, 60);
+      kinds.set(k, (kinds.get(k) ?? 0) + 1);
+    }
+  for (const [k, n] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`# ${n} x ${k}`);
+  // After the storm the link comes back, through its `up` good rounds, and takes the route again.
+  await lab.waitForDefault('eth1', 30_000);
+  // The aim is 5 %; on the shared 2-core lab VM the same storm measures 5-7 % (docs/decisions.md, "Event storms").
+  assert.ok(cpuPct < 10, `the daemon used ${cpuPct.toFixed(1)} % of a core`);
+  assert.ok(stormLines.length <= (STORM_MS / 1000) * 1, `${stormLines.length} log lines in the storm:\n${stormLines.slice(0, 40).join('\n')}`);
+  assert.ok(rss1 <= rss0 * 1.25 + 10_000, `RSS grew from ${rss0} kB to ${rss1} kB`);
+});
