@@ -7,10 +7,10 @@ import { BURST_MAX_GAP_MS, BURST_MIN_GAP_MS, eventPassAt, eventPassStarted, quie
 test('the first event after a quiet spell is due at once', () => {
   assert.equal(eventPassAt(quietBurst(), 5000), 5000);
   const b = eventPassStarted(quietBurst(), 5000);
-  assert.deepEqual(b, { lastAt: 5000, gap: BURST_MIN_GAP_MS });
+  assert.deepEqual(b, { lastAt: 5000, gap: BURST_MIN_GAP_MS, since: 5000 });
   // Quiet for longer than the gap: at once again, and the gap stays the minimum.
   assert.equal(eventPassAt(b, 6000), 6000);
-  assert.deepEqual(eventPassStarted(b, 6000), { lastAt: 6000, gap: BURST_MIN_GAP_MS });
+  assert.deepEqual(eventPassStarted(b, 6000), { lastAt: 6000, gap: BURST_MIN_GAP_MS, since: 6000 });
 });
 
 test('a storm: events every 10 ms for 60 s cost a bounded number of passes, the gap capped', () => {
@@ -27,8 +27,9 @@ test('a storm: events every 10 ms for 60 s cost a bounded number of passes, the 
     }
   }
   assert.equal(passes[0], 0, 'the first event acts at once');
-  assert.deepEqual(passes.slice(1, 4), [100, 300, 700], 'then at the end of a doubling gap');
-  assert.ok(passes.length <= 15, `${passes.length} passes`);
+  assert.deepEqual(passes.slice(1, 4), [100, 200, 300], 'the first second at the minimum gap (an uplink added, echoes of haip\'s own changes)');
+  assert.deepEqual(passes.slice(10, 14), [1000, 1200, 1600, 2400], 'then a doubling gap');
+  assert.ok(passes.length <= 25, `${passes.length} passes`);
   for (let i = 1; i < passes.length; i++) assert.ok(passes[i] - passes[i - 1] <= BURST_MAX_GAP_MS);
   assert.equal(b.gap, BURST_MAX_GAP_MS);
   // After the storm, twice the gap of quiet resets it: the next carrier loss acts at once.
@@ -38,11 +39,12 @@ test('a storm: events every 10 ms for 60 s cost a bounded number of passes, the 
 });
 
 test('table: when an event is due and what the gap becomes', () => {
-  const rows: { b: { lastAt: number; gap: number }; now: number; at: number; gap: number }[] = [
-    { b: { lastAt: 0, gap: 100 }, now: 50, at: 100, gap: 200 },
-    { b: { lastAt: 0, gap: 100 }, now: 150, at: 150, gap: 200 },
-    { b: { lastAt: 0, gap: 100 }, now: 200, at: 200, gap: BURST_MIN_GAP_MS },
-    { b: { lastAt: 0, gap: 8000 }, now: 100, at: 8000, gap: BURST_MAX_GAP_MS },
+  const rows: { b: { lastAt: number; gap: number; since: number }; now: number; at: number; gap: number }[] = [
+    { b: { lastAt: 0, gap: 100, since: 0 }, now: 50, at: 100, gap: 100 },
+    { b: { lastAt: 900, gap: 100, since: 0 }, now: 950, at: 1000, gap: 200 },
+    { b: { lastAt: 2000, gap: 100, since: 0 }, now: 2150, at: 2150, gap: 200 },
+    { b: { lastAt: 2000, gap: 100, since: 0 }, now: 2200, at: 2200, gap: BURST_MIN_GAP_MS },
+    { b: { lastAt: 9000, gap: 8000, since: 0 }, now: 9100, at: 17000, gap: BURST_MAX_GAP_MS },
   ];
   for (const r of rows) {
     assert.equal(eventPassAt(r.b, r.now), r.at, JSON.stringify(r));
