@@ -13,6 +13,7 @@ import { Announcer, fam } from './announce';
 import { PassOutcome, PassReason, Settled } from './reconciler';
 import { LinkRegistry, LinkRuntime } from './registry';
 import { choose as chooseLink, nextRetry, Selection, SelectionEvent, settle as settleSelection } from './selector';
+import { LimitedLines } from './logLimit';
 import { foldView, viewFor } from './views';
 
 /**
@@ -56,6 +57,8 @@ export function refusedDefault(outcome: PassOutcome, family: Family, table: numb
 
 export class PassSteps {
   private learned = new Map<string, LearnedGateway>();
+  /** A view flapping (a carrier storm): its notes counted past the first few of a minute. */
+  private viewLines = new LimitedLines();
 
   constructor(
     private readonly lanes: Lane[],
@@ -135,13 +138,14 @@ export class PassSteps {
 
   private updateViews(lane: Lane, obs: Observation) {
     const now = this.ctx.now();
+    this.viewLines.flush(this.ctx.log, now);
     if (lane.family === 4) this.learnGateways(obs);
     for (const rt of lane.links.all()) {
       const view = viewFor(lane.family, rt.config, obs, this.learned, this.ctx.config());
       const step = foldView(lane.family, rt.config, rt.view, view, rt.health, rt.seen, now);
       rt.view = view;
       rt.seen = true;
-      for (const n of step.notes) this.ctx.log[n.level](n.text);
+      for (const n of step.notes) this.viewLines.say(this.ctx.log, n.level, `${rt.config.name} ${fam(lane.family)}view`, n.text, now);
       if (step.health.state !== rt.health.state && view.unusable) this.ctx.setHealth(rt, step.health);
       else rt.health = step.health;
       if (step.forgetProbes) this.ctx.forgetProbes(rt.config.interface);

@@ -3,6 +3,7 @@
 // pass catches what no event told, failures are retried with backoff and drift is put back rate-limited.
 import { RETRY_MAX_MS, RETRY_MS } from './backoff';
 import { Burst, eventPassAt, eventPassStarted, quietBurst } from './burst';
+import { LimitedLines } from './logLimit';
 import { Log } from '../log';
 import { Config, Family, LinkState, NetState, Route, routeToString, ruleToString } from '../model';
 import { Command, commandToString } from '../net/iproute';
@@ -73,6 +74,8 @@ export class Reconciler {
   private retryDelay = RETRY_MS;
   /** Kernel and nft events: when their last pass ran, and the gap a burst of them waits for. */
   private burst: Burst = quietBurst();
+  /** `applied:` lines: the same command applied again and again (a carrier storm) is counted, not logged. */
+  private appliedLines = new LimitedLines();
   private nftDue = false;
   private sticky: StickyState = { pendingFlush: new Set(), pendingFlush6: new Set() };
   /** `ip` as the passes use it: every answer is looked at for a time-out. */
@@ -234,7 +237,9 @@ export class Reconciler {
       this.lastDriftAt = now;
     }
     const result = await applyCommands(ip, commands);
-    for (const c of result.applied) log.info(`applied: ${commandToString(c)}`);
+    const now = this.deps.clock.now();
+    this.appliedLines.flush(log, now);
+    for (const c of result.applied) this.appliedLines.say(log, 'info', `applied ${commandToString(c)}`, `applied: ${commandToString(c)}`, now);
     for (const e of result.errors) log.error(`${why}: ${e.message}; will retry`);
     if (result.errors.length) {
       this.lastApplied = undefined;
