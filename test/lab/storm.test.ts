@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { Lab, sleep } from './lab';
+import { Lab, sleep, within } from './lab';
 
 const FAST = '{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
 const STORM_MS = Number(process.env.HAIP_STORM_MS ?? 60_000);
@@ -66,7 +66,8 @@ const logged = (lines: string[]) => lines.filter((l) => /^\S+ (error|warning|not
 test(`a carrier bouncing ${BOUNCES} times a second for ${STORM_MS / 1000} s: little CPU (aim 5 %, asserted < 10 %), bounded log lines, flat memory`, async (t) => {
   const lab = Lab.create();
   t.after(() => lab.destroy());
-  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(FAST)), ...(process.env.HAIP_STORM_DEBUG ? ['-vv'] : [])]);
+  const cfg = lab.writeConfig(lab.configYaml(FAST));
+  const haip = lab.startHaip(['run', '-c', cfg, ...(process.env.HAIP_STORM_DEBUG ? ['-vv'] : [])]);
   await haip.waitFor(/notice: ready:/, 10_000);
   assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
   // Settle: the first seconds of a node process (JIT, first GCs) are not the storm's cost.
@@ -115,8 +116,9 @@ test(`a carrier bouncing ${BOUNCES} times a second for ${STORM_MS / 1000} s: lit
       kinds.set(k, (kinds.get(k) ?? 0) + 1);
     }
   for (const [k, n] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`# ${n} x ${k}`);
-  // After the storm the link comes back, through its `up` good rounds, and takes the route again.
-  await lab.waitForDefault('eth1', 30_000);
+  // After the storm the link comes back through its `up` good rounds (damping may hold the route back).
+  const isp1 = () => (JSON.parse(lab.cli('status', '--json', '-c', cfg).stdout || '{"links":[]}') as { links: { name: string; state: string }[] }).links.find((l) => l.name === 'isp1')?.state;
+  await within(30_000, 'isp1 up again after the storm', () => isp1() === 'up', Date.now(), 500);
   // The aim is 5 %; on the shared 2-core lab VM the same storm measures 5-7 % (docs/decisions.md, "Event storms").
   assert.ok(cpuPct < 10, `the daemon used ${cpuPct.toFixed(1)} % of a core`);
   assert.ok(stormLines.length <= (STORM_MS / 1000) * 1, `${stormLines.length} log lines in the storm:\n${stormLines.slice(0, 40).join('\n')}`);
