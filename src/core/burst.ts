@@ -6,7 +6,7 @@
 /** The gap after a quiet spell: the trailing pass of one change's several `ip monitor` lines. */
 export const BURST_MIN_GAP_MS = 100;
 /** A burst this long at the minimum gap (an uplink added, haip's own changes echoed) before the gap grows. */
-export const BURST_GRACE_MS = 1000;
+export const BURST_GRACE_MS = 3000;
 /** The longest gap: during a storm, an event pass every 10 s at most (the periodic pass and probes still run). */
 export const BURST_MAX_GAP_MS = 10000;
 

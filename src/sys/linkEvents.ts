@@ -3,7 +3,7 @@
 // or the periodic pass. The monitors print no JSON, so events only say "look again".
 import { isIPv6 } from 'node:net';
 import { ChildProcess, spawn } from 'node:child_process';
-import { Burst, eventPassStarted, quietBurst } from '../core/burst';
+import { Burst, BURST_MIN_GAP_MS, eventPassStarted, quietBurst } from '../core/burst';
 import { Clock, TimerHandle } from './clock';
 import { LineBuffer } from './text';
 
@@ -67,12 +67,13 @@ export class MonitorProcess implements LinkEvents {
 
   /**
    * During a storm (a carrier bouncing 50 times a second) reading every line costs more than the passes
-   * it causes: after each chunk the pipe is left alone for the burst's gap, so what came meanwhile is
+   * it causes: once a burst outlasts its grace, after each chunk the pipe is left alone for the gap, so what came meanwhile is
    * read in one go, or dropped by the kernel and told as missed (either way it means "look again").
    */
   private breathe(child: ChildProcess) {
     this.burst = eventPassStarted(this.burst, this.clock.now());
-    if (this.resume) return;
+    // Not in an ordinary burst (an uplink added): only once it has grown into a storm.
+    if (this.resume || this.burst.gap <= BURST_MIN_GAP_MS) return;
     child.stdout!.pause();
     this.resume = this.clock.setTimeout(() => {
       this.resume = undefined;
