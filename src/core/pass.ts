@@ -17,6 +17,7 @@ import { Announcer, fam } from './announce';
 import { PassOutcome, PassReason, Settled } from './reconciler';
 import { LinkRegistry, LinkRuntime } from './registry';
 import { choose as chooseLink, nextRetry, Selection, SelectionEvent, settle as settleSelection } from './selector';
+import { LimitedLines } from './logLimit';
 import { foldView, viewFor } from './views';
 
 /**
@@ -70,6 +71,8 @@ export class PassSteps {
   private learned6: Learned6 = NOTHING_LEARNED;
   /** Foreign routes that beat the default route, and addresses two links claim (src/core/upstream.ts). */
   readonly upstream: UpstreamGuard;
+  /** A view flapping (a carrier storm): its notes counted past the first few of a minute. */
+  private viewLines = new LimitedLines();
 
   constructor(
     private readonly lanes: Lane[],
@@ -159,6 +162,7 @@ export class PassSteps {
 
   private updateViews(lane: Lane, obs: Observation) {
     const now = this.ctx.now();
+    this.viewLines.flush(this.ctx.log, now);
     if (lane.family === 4) this.learnGateways(obs);
     else this.learnPrefixes6(lane, obs);
     for (const rt of lane.links.all()) {
@@ -166,7 +170,7 @@ export class PassSteps {
       const step = foldView(lane.family, rt.config, rt.view, view, rt.health, rt.seen, now);
       rt.view = view;
       rt.seen = true;
-      for (const n of step.notes) this.ctx.log[n.level](n.text);
+      for (const n of step.notes) this.viewLines.say(this.ctx.log, n.level, `${rt.config.name} ${fam(lane.family)}view`, n.text, now);
       if (step.health.state !== rt.health.state && view.unusable) this.ctx.setHealth(rt, step.health);
       else rt.health = step.health;
       if (step.forgetProbes) this.ctx.forgetProbes(rt.config.interface);

@@ -1,7 +1,9 @@
 // Keeps the kernel matching what haip wants: one pass at a time reads the kernel, asks for the desired
-// state, applies the difference and then sticky's nft table. Kernel events are debounced, a periodic
+// state, applies the difference and then sticky's nft table. Kernel events are coalesced (burst.ts), a periodic
 // pass catches what no event told, failures are retried with backoff and drift is put back rate-limited.
 import { RETRY_MAX_MS, RETRY_MS } from './backoff';
+import { Burst, eventPassAt, eventPassStarted, quietBurst } from './burst';
+import { LimitedLines } from './logLimit';
 import { Log } from '../log';
 import { Config, Family, LinkState, NetState, Route, routeToString, ruleToString } from '../model';
 import { Command, commandToString } from '../net/iproute';
@@ -16,7 +18,6 @@ import { Clock, TimerHandle } from '../sys/clock';
 import { CommandError, Runner } from '../sys/runner';
 import { Sysctl } from '../sys/sysctl';
 
-export const EVENT_DEBOUNCE_MS = 30;
 export const RESYNC_MS = 30_000;
 export const DRIFT_MIN_GAP_MS = 500;
 /** A pass running this long, or `ip` timing out this long, is a hang: the watchdog stops being fed. */
@@ -77,6 +78,10 @@ export class Reconciler {
   /** Drift corrections by what changed: when last, and how often since the burst's warning. */
   private driftBursts = new Map<string, { lastAt: number; repeats: number }>();
   private retryDelay = RETRY_MS;
+  /** Kernel and nft events: when their last pass ran, and the gap a burst of them waits for. */
+  private burst: Burst = quietBurst();
+  /** `applied:` lines: the same command applied again and again (a carrier storm) is counted, not logged. */
+  private appliedLines = new LimitedLines();
   private nftDue = false;
   private sticky: StickyState = { pendingFlush: new Set(), pendingFlush6: new Set() };
   /** `ip` as the passes use it: every answer is looked at for a time-out. */
@@ -142,7 +147,7 @@ export class Reconciler {
     (family === 6 ? this.sticky.pendingFlush6! : this.sticky.pendingFlush).add(link);
   }
 
-  /** A kernel event: one pass shortly, however many events come. */
+  /** A kernel event: a pass at once after a quiet spell; the rest of a burst folded into one pass at its gap's end. */
   kernelEvent(what: string): void {
     this.event('kernel event', what);
   }
@@ -158,12 +163,14 @@ export class Reconciler {
     // An nft event upgrades a pending kernel-event pass, so the table check is not lost.
     if (why === 'nft event') this.nftDue = true;
     if (this.timers.event) return;
+    // Never synchronously: the other lines of the same change, read in the same chunk, join this pass.
     this.timers.event = this.deps.clock.setTimeout(() => {
       this.timers.event = undefined;
+      this.burst = eventPassStarted(this.burst, this.deps.clock.now());
       const nft = this.nftDue;
       this.nftDue = false;
       void this.sync(nft ? 'nft event' : 'kernel event');
-    }, EVENT_DEBOUNCE_MS);
+    }, eventPassAt(this.burst, this.deps.clock.now()) - this.deps.clock.now());
   }
 
   private scheduleResync() {
@@ -237,7 +244,9 @@ export class Reconciler {
       this.lastDriftAt = now;
     }
     const result = await applyCommands(ip, commands);
-    for (const c of result.applied) log.info(`applied: ${commandToString(c)}`);
+    const now = this.deps.clock.now();
+    this.appliedLines.flush(log, now);
+    for (const c of result.applied) this.appliedLines.say(log, 'info', `applied ${commandToString(c)}`, `applied: ${commandToString(c)}`, now);
     for (const e of result.errors) log.error(`${why}: ${e.message}; will retry`);
     if (result.errors.length) {
       this.lastApplied = undefined;

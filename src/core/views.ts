@@ -31,9 +31,11 @@ export interface ViewStep {
 
 /**
  * What a new view does to a link: an unusable link is down with the reason; a link usable again with
- * a new address or gateway starts without history (its first round decides, as at start); carrier back
- * on the same address keeps it down until `up` good rounds. `seen`: the previous view came from the
- * kernel (the first reading is not a change to tell).
+ * a new address, or a gateway other than the one it had, starts without history (its first round
+ * decides, as at start); carrier back, or a gateway back after a loss (a router lifetime of 0, a learned
+ * gateway that vanished), keeps it down until `up` good rounds. The reason of a link down for its view
+ * always says the current view. `seen`: the previous view came from the kernel (the first reading is
+ * not a change to tell).
  */
 export function foldView(family: Family, link: LinkConfig, before: LinkView, view: LinkView, health: LinkHealth, seen: boolean, now: number): ViewStep {
   const notes: ViewNote[] = [];
@@ -42,10 +44,18 @@ export function foldView(family: Family, link: LinkConfig, before: LinkView, vie
     notes.push({ level: 'notice', text: `${link.name}: IPv6 gateway ${before.gateway ? `${before.gateway} -> ` : ''}${view.gateway}, learned from the kernel's default route via ${view.learnedFrom}` });
   if (view.unusable) {
     if (view.unusable !== before.unusable && seen) notes.push({ level: 'warning', text: `${link.name}: ${fam(family)}${view.unusable}` });
-    health = forceDown(health, view.unusable, now);
+    // Already down (no address, then a gateway it cannot use): the reason follows the view, never stale.
+    const down = forceDown(health, view.unusable, now);
+    health = down.reason === view.unusable ? down : { ...down, reason: view.unusable };
   } else if (before.unusable) {
     if (seen) notes.push({ level: 'notice', text: `${link.name}: ${link.interface} is usable again for ${family === 6 ? 'IPv6' : 'IPv4'} (source ${view.source})` });
-    if (!before.source || before.source !== view.source || before.gateway !== view.gateway) health = { ...initialHealth(now), reason: `${link.interface} appeared` };
+    // A lost gateway (undefined while unusable) coming back is not a new one.
+    const renewed = !before.source || before.source !== view.source || (before.gateway !== undefined && before.gateway !== view.gateway);
+    if (renewed) health = { ...initialHealth(now), reason: `${link.interface} appeared` };
+    else if (health.state === 'down') {
+      const { up } = link.probe;
+      health = { ...health, reason: `${link.interface} is usable again; down until ${up} good probe round${up > 1 ? 's' : ''} in a row` };
+    }
     forgetProbes = true;
   } else if (before.source !== view.source) {
     notes.push({ level: 'notice', text: `${link.name}: ${fam(family)}source address ${before.source} -> ${view.source}` });

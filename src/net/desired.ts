@@ -124,7 +124,7 @@ export function viewLink6(
       ? `the router does not hold ${link.source6}`
       : `${link.interface} has no global IPv6 address${prefixes6.length ? ` and the router none inside its ${link.prefixes6 ? 'prefixes6' : 'delegated prefixes'}` : link.prefixes6 ? '' : ' and no delegated prefix is learned'}`;
   }
-  else if (!gateway) view.unusable = `IPv6 gateway of ${link.interface} unknown: no default route through it in main (router advertisement, DHCPv6 client) and no gateway6 in the config`;
+  else if (!gateway) view.unusable = `gateway of ${link.interface} unknown: no IPv6 default route through it in main (router advertisement, DHCPv6 client) and no gateway6 in the config`;
   else {
     const big = tooBig(link, iface, 6);
     if (big) view.unusable = big;

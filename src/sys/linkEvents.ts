@@ -3,6 +3,7 @@
 // or the periodic pass. The monitors print no JSON, so events only say "look again".
 import { isIPv6 } from 'node:net';
 import { ChildProcess, spawn } from 'node:child_process';
+import { Burst, BURST_MIN_GAP_MS, eventPassStarted, quietBurst } from '../core/burst';
 import { Clock, TimerHandle } from './clock';
 import { LineBuffer } from './text';
 
@@ -16,6 +17,9 @@ export interface LinkEvents {
 export class MonitorProcess implements LinkEvents {
   private child?: ChildProcess;
   private restart?: TimerHandle;
+  private resume?: TimerHandle;
+  /** Reads as event passes run: the first chunk after a quiet spell at once, then one per burst gap. */
+  private burst: Burst = quietBurst();
   private stopped = false;
 
   constructor(
@@ -35,8 +39,16 @@ export class MonitorProcess implements LinkEvents {
     });
     this.child = child;
     const lines = new LineBuffer((l) => void (l.trim() && onChange(l.trim())));
-    child.stdout!.on('data', (d) => lines.push(d));
-    child.stderr!.on('data', (d) => this.onError(`${this.label}: ${String(d).trim().slice(0, 500)}`));
+    child.stdout!.on('data', (d) => {
+      lines.push(d);
+      this.breathe(child);
+    });
+    child.stderr!.on('data', (d) => {
+      const text = String(d).trim();
+      // What the kernel could not queue while haip was not reading (a storm): changes happened, look again.
+      if (/No buffer space available/.test(text)) onChange(`${this.label} missed events (netlink buffer full)`);
+      else this.onError(`${this.label}: ${text.slice(0, 500)}`);
+    });
     child.on('error', (err) => {
       this.onError(`${this.label}: ${err.message}`);
       // Not installed: restarting every second would only repeat this.
@@ -53,8 +65,26 @@ export class MonitorProcess implements LinkEvents {
     });
   }
 
+  /**
+   * During a storm (a carrier bouncing 50 times a second) reading every line costs more than the passes
+   * it causes: once a burst outlasts its grace, after each chunk the pipe is left alone for the gap, so what came meanwhile is
+   * read in one go, or dropped by the kernel and told as missed (either way it means "look again").
+   */
+  private breathe(child: ChildProcess) {
+    this.burst = eventPassStarted(this.burst, this.clock.now());
+    // Not in an ordinary burst (an uplink added): only once it has grown into a storm.
+    if (this.resume || this.burst.gap <= BURST_MIN_GAP_MS) return;
+    child.stdout!.pause();
+    this.resume = this.clock.setTimeout(() => {
+      this.resume = undefined;
+      child.stdout!.resume();
+    }, this.burst.gap);
+  }
+
   stop(): void {
     this.stopped = true;
+    this.resume?.cancel();
+    this.resume = undefined;
     this.restart?.cancel();
     this.child?.kill('SIGTERM');
     this.child = undefined;

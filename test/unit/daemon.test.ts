@@ -891,10 +891,13 @@ links:
     assert.ok(t.log.lines.includes(`warning: link cable (eth1): unknown -> down: ${why}`), t.log.lines.join('\n'));
     assert.doesNotMatch(t.kernel.render(), /dev eth1 .*proto 72|oif eth1/, 'never `default dev eth1` on a broadcast link');
     assert.equal(t.daemon.activeLink, 'lte', 'ppp0 is point-to-point: `default dev ppp0`');
-    // The client gets a lease: the link joins.
+    // The client gets a lease: the link joins, as carrier back does, after `up` (3) good rounds.
     t.kernel.addRawRoute({ dst: 'default', gateway: '198.18.1.1', dev: 'eth1', protocol: 16, metric: 202 });
     t.events.fire('route added');
     await t.clock.advance(1100);
+    assert.equal(t.daemon.healthOf('cable')?.state, 'down', 'not on the first round');
+    assert.match(t.daemon.healthOf('cable')!.reason, /^eth1 is usable again; down until 3 good probe rounds in a row$|good probe round/);
+    await t.clock.advance(3000);
     assert.equal(t.daemon.activeLink, 'cable');
   });
 

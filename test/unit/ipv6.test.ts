@@ -246,7 +246,7 @@ describe('IPv6: the daemon on the fake kernel', () => {
     await t.daemon.start();
     await t.clock.advance(0);
     assert.equal(t.daemon.healthOf('cable', 6)!.state, 'down');
-    assert.match(t.daemon.healthOf('cable', 6)!.reason, /IPv6 gateway of eth2 unknown/);
+    assert.match(t.daemon.healthOf('cable', 6)!.reason, /^gateway of eth2 unknown: no IPv6 default route/);
     assert.equal(t.daemon.healthOf('cable', 4)!.state, 'up');
     assert.ok(!t.kernel.render().includes('table 102 proto 72 metric 1024'));
   });
