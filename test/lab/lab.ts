@@ -375,6 +375,16 @@ export class Lab {
     this.destroyed = true;
     for (const p of this.procs) p.kill('SIGKILL');
     for (const ns of this.namespaces.reverse()) {
+      // What is still running in the namespace is the test's (a daemon's `nft monitor` outlives a daemon
+      // killed with SIGKILL: it only notices on its next write, and a deleted namespace has no events).
+      let pids: string[] = [];
+      try {
+        pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter((p) => /^\d+$/.test(p));
+      } catch {}
+      for (const pid of pids)
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {}
       try {
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
       } catch {}
