@@ -8,7 +8,7 @@ import { Log } from '../log';
 import { Config, Family, LinkState, NetState, Route, routeToString, ruleToString } from '../model';
 import { Command, commandToString } from '../net/iproute';
 import { reconcile, withoutForeignConflicts } from '../net/plan';
-import { applyCommands, observe, Observation, ReadScope, readScope, readMainDefaults } from '../net/router';
+import { applyThenRead, observe, Observation, ReadScope, readScope } from '../net/router';
 import { syncRpFilter } from '../net/rpfilter';
 import { StickyState, syncSticky } from '../net/sticky';
 import { PassReason } from './reasons';
@@ -243,7 +243,7 @@ export class Reconciler {
       this.logDrift(commands, obs.net, now);
       this.lastDriftAt = now;
     }
-    const result = await applyCommands(ip, commands);
+    const { result, readBack } = await applyThenRead(ip, commands, mainTable, readScope(this.target.config()).families);
     const now = this.deps.clock.now();
     this.appliedLines.flush(log, now);
     for (const c of result.applied) this.appliedLines.say(log, 'info', `applied ${commandToString(c)}`, `applied: ${commandToString(c)}`, now);
@@ -260,7 +260,7 @@ export class Reconciler {
     // The kernel's word, not the commands': what main's default routes are now.
     let mainDefaults: Route[];
     try {
-      mainDefaults = await readMainDefaults(ip, mainTable, readScope(this.target.config()).families);
+      mainDefaults = readBack();
     } catch (err) {
       log.error(`reading the default routes back (${why}): ${(err as Error).message}`);
       this.lastApplied = undefined;

@@ -1,7 +1,8 @@
 // Reads the kernel's state and applies planned commands through a Runner. Every command is tried;
 // failures are collected with their argv and stderr, never thrown past the caller.
 import { configFamilies, Family, InterfaceFacts, LinkConfig, MAIN_TABLE, NetState, Route } from '../model';
-import { CommandError, Runner, runChecked } from '../sys/runner';
+import { CommandError, Runner, RunResult } from '../sys/runner';
+import { runBatched } from './batch';
 import { isPointToPoint } from './desired';
 import { Lookup, lookupsOf } from './effective';
 import { readLookups } from './effectiveRead';
@@ -49,26 +50,29 @@ const RESERVED_TABLES = new Set([0, 253, 254, 255]);
  * `table all`, so a full BGP table elsewhere is never read.
  */
 export async function observe(ip: Runner, scope: ReadScope): Promise<Observation> {
-  const [addrs, delegations6, ...perFamily] = await Promise.all([
-    runChecked(ip, READ_ADDRS),
-    scope.delegations6 && scope.families.includes(6) ? readDelegations(ip) : Promise.resolve([]),
-    ...scope.families.map((f) => observeFamily(ip, scope, f)),
-  ]);
-  const interfaces = parseInterfaces(addrs.stdout);
-  const routes = perFamily.flatMap((n) => n.routes);
+  const tablesOf = (family: Family) => scope.tables.filter((t) => !RESERVED_TABLES.has(t) && t !== scope.mainTable).map((t) => readRoutesArgv(t, false, family));
+  const delegations = scope.delegations6 && scope.families.includes(6);
+  const perFamily = scope.families.map((f) => [readRulesArgv(f), readRoutesArgv(scope.mainTable, true, f), ...tablesOf(f)]);
+  const argvs = [READ_ADDRS, ...(delegations ? [READ_DELEGATIONS] : []), ...perFamily.flat()];
+  const answers = await runBatched(ip, argvs);
+  const at = (argv: string[]) => answers[argvs.indexOf(argv)];
+  const interfaces = parseInterfaces(checked(READ_ADDRS, at(READ_ADDRS)).stdout);
+  const delegations6 = delegations ? parseRoutes(checked(READ_DELEGATIONS, at(READ_DELEGATIONS)).stdout, MAIN_TABLE, 6) : [];
+  const states = await Promise.all(scope.families.map((f, i) => familyState(ip, scope, f, perFamily[i].map((argv) => ({ argv, answer: at(argv) })))));
+  const routes = states.flatMap((n) => n.routes);
   const mainDefaults = routes.filter((r) => (r.family ?? 4) === 4 && r.table === scope.mainTable && r.dst === 'default');
   return {
     interfaces,
-    net: { routes, rules: perFamily.flatMap((n) => n.rules) },
+    net: { routes, rules: states.flatMap((n) => n.rules) },
     deviceRoutes: [...mainDefaults, ...(await readDeviceRoutesOf(ip, scope, interfaces, mainDefaults))],
     delegations6,
     ...(scope.links ? { lookups: await readLookups(ip, lookupsOf(scope.links, scope.families, interfaces)) } : {}),
   };
 }
 
-/** main's `unreachable ... proto dhcp` IPv6 routes, filtered by the kernel: a full table in main costs nothing. */
-async function readDelegations(ip: Runner): Promise<Route[]> {
-  return parseRoutes((await runChecked(ip, READ_DELEGATIONS)).stdout, MAIN_TABLE, 6);
+function checked(argv: string[], r: RunResult): RunResult {
+  if (r.code !== 0) throw new CommandError(['ip', ...argv], r);
+  return r;
 }
 
 /**
@@ -89,33 +93,37 @@ async function readDeviceRoutesOf(ip: Runner, scope: ReadScope, interfaces: Map<
       !mainDefaults.some((r) => r.dev === d && r.gateway && r.protocol !== scope.protocol && (r.onlink || reachableFrom(iface, r.gateway)))
     );
   });
-  const perDev = await Promise.all(needed.map(async (dev) => ({ dev, r: await ip.run(readDeviceRoutes(dev)) })));
-  return perDev.flatMap(({ dev, r }) => (r.code === 0 ? parseRoutes(r.stdout, MAIN_TABLE, 4, dev) : []));
+  const perDev = await runBatched(ip, needed.map(readDeviceRoutes));
+  return perDev.flatMap((r, i) => (r.code === 0 ? parseRoutes(r.stdout, MAIN_TABLE, 4, needed[i]) : []));
 }
 
-/** One family's rules, main's default routes and haip's tables. */
-async function observeFamily(ip: Runner, scope: ReadScope, family: Family): Promise<NetState> {
-  const [rulesOut, mainDefaults] = await Promise.all([runChecked(ip, readRulesArgv(family)), readTable(ip, scope.mainTable, true, family)]);
-  const rules = parseRules(rulesOut.stdout, family);
-  const tables = new Set(scope.tables);
-  for (const r of rules) if (r.protocol === scope.protocol) tables.add(r.table);
-  for (const t of [...tables]) if (RESERVED_TABLES.has(t) || t === scope.mainTable || (scope.foreign.includes(t) && !scope.tables.includes(t))) tables.delete(t);
-  const perTable = await Promise.all([...tables].sort((a, b) => a - b).map((t) => readTable(ip, t, false, family)));
-  return { routes: [...mainDefaults, ...perTable.flat()], rules };
+/**
+ * One family's rules, main's default routes and haip's tables from their answers; a table one of haip's
+ * rules still points at (a link removed by a reload) is read after, in a batch of its own.
+ */
+async function familyState(ip: Runner, scope: ReadScope, family: Family, read: { argv: string[]; answer: RunResult }[]): Promise<NetState> {
+  const [rulesRead, mainRead, ...tableReads] = read;
+  const rules = parseRules(checked(rulesRead.argv, rulesRead.answer).stdout, family);
+  const known = new Set([scope.mainTable, ...scope.tables]);
+  const more = [...new Set(rules.filter((r) => r.protocol === scope.protocol).map((r) => r.table))].filter(
+    (t) => !known.has(t) && !RESERVED_TABLES.has(t) && !scope.foreign.includes(t),
+  );
+  const moreArgvs = more.map((t) => readRoutesArgv(t, false, family));
+  const moreAnswers = await runBatched(ip, moreArgvs);
+  const tables = [...tableReads, ...moreArgvs.map((argv, i) => ({ argv, answer: moreAnswers[i] }))];
+  const tableOf = (argv: string[]) => Number(argv[argv.indexOf('table') + 1]);
+  tables.sort((a, b) => tableOf(a.argv) - tableOf(b.argv));
+  return {
+    routes: [mainRead, ...tables].flatMap(({ argv, answer }) => tableRoutes(argv, answer, tableOf(argv), family)),
+    rules,
+  };
 }
 
-/** A table's routes; a table that does not exist yet holds none. */
-export async function readTable(ip: Runner, table: number, onlyDefault = false, family: Family = 4): Promise<Route[]> {
-  const argv = readRoutesArgv(table, onlyDefault, family);
-  const r = await ip.run(argv);
+/** A table's routes from the answer to its read; a table that does not exist yet holds none. */
+function tableRoutes(argv: string[], r: RunResult, table: number, family: Family): Route[] {
   if (r.code === 2 && NO_SUCH_TABLE.test(r.stderr)) return [];
   if (r.code !== 0) throw new CommandError(['ip', ...argv], r);
   return parseRoutes(r.stdout, table, family);
-}
-
-/** The default routes of the table haip keeps the default route in, every metric, in the kernel's order. */
-export async function readMainDefaults(ip: Runner, mainTable: number, families: Family[] = [4]): Promise<Route[]> {
-  return (await Promise.all(families.map((f) => readTable(ip, mainTable, true, f)))).flat();
 }
 
 export interface ApplyResult {
@@ -126,17 +134,27 @@ export interface ApplyResult {
 }
 
 export async function applyCommands(ip: Runner, commands: Command[]): Promise<ApplyResult> {
-  const out: ApplyResult = { applied: [], errors: [], failed: [] };
-  for (const c of commands) {
-    const argv = commandArgv(c);
-    const r = await ip.run(argv);
-    if (acceptedCodes(c).includes(r.code)) out.applied.push(c);
+  return (await applyThenRead(ip, commands, MAIN_TABLE, [])).result;
+}
+
+/**
+ * Applies the commands and then reads the default routes of `mainTable` back, each family in one
+ * batch with its commands. `readBack` throws when the read failed.
+ */
+export async function applyThenRead(ip: Runner, commands: Command[], mainTable: number, families: Family[]): Promise<{ result: ApplyResult; readBack(): Route[] }> {
+  const reads = families.map((f) => readRoutesArgv(mainTable, true, f));
+  const answers = await runBatched(ip, [...commands.map(commandArgv), ...reads]);
+  const result: ApplyResult = { applied: [], errors: [], failed: [] };
+  for (const [i, c] of commands.entries()) {
+    const r = answers[i];
+    if (acceptedCodes(c).includes(r.code)) result.applied.push(c);
     else {
-      out.errors.push(new CommandError(['ip', ...argv], r));
-      out.failed.push(c);
+      result.errors.push(new CommandError(['ip', ...commandArgv(c)], r));
+      result.failed.push(c);
     }
   }
-  return out;
+  const readAnswers = answers.slice(commands.length);
+  return { result, readBack: () => families.flatMap((f, i) => tableRoutes(reads[i], readAnswers[i], mainTable, f)) };
 }
 
 /** The read scope of a config. */

@@ -353,6 +353,7 @@ export class FakeKernel implements Runner {
       return ok(JSON.stringify(mine.map((r) => ({ type: '7', dst: r.dst, dev: 'lo', metric: r.metric, flags: [], pref: 'medium' }))));
     }
     if (key === '-j -N -force -batch -') return ok(this.batchLookups(input ?? ''));
+    if (key === '-4 -j -N -force -batch -' || key === '-6 -j -N -force -batch -') return this.batch(argv[0], input ?? '');
     if (key === '-4 -j -N rule show') return ok(JSON.stringify(this.ruleJson()));
     if (key === '-6 -j -N rule show') return ok(JSON.stringify(this.ruleJson(true)));
     if (key.startsWith('-4 -j -N route show table all dev ') && argv.length === 9) {
@@ -370,6 +371,22 @@ export class FakeKernel implements Runner {
     }
     this.unknown.push([...argv]);
     return fail(255, `fake kernel does not know: ip ${key}`);
+  }
+
+  /**
+   * `ip -4|-6 -j -N -force -batch -`: each line as if run alone (reads with `-j -N`, changes without),
+   * a read's JSON on its own line, a failure's words and `Command failed -:N` on stderr, exit 1 if any failed.
+   */
+  private async batch(family: string, input: string): Promise<RunResult> {
+    let stdout = '';
+    let stderr = '';
+    for (const [i, line] of input.split('\n').filter((l) => l.trim()).entries()) {
+      const words = line.trim().split(/\s+/);
+      const r = await this.run(words[1] === 'show' ? [family, '-j', '-N', ...words] : [family, ...words]);
+      if (r.code !== 0) stderr += `${r.stderr.trim()}\nCommand failed -:${i + 1}\n`;
+      else if (r.stdout) stdout += r.stdout.trim() + '\n';
+    }
+    return { code: stderr ? 1 : 0, stdout, stderr };
   }
 
   private route(op: 'replace' | 'del', args: string[], six = false): RunResult {

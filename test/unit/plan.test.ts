@@ -123,7 +123,8 @@ describe('reconcile: ownership and order', () => {
     for (let i = 0; i < 50; i++) k.addRawRoute({ table: 200, dst: `198.51.${i}.0/24`, gateway: '198.18.1.1', dev: 'eth1', protocol: 186 });
     k.addRawRoute({ table: 7, dst: '198.51.100.0/24', gateway: '198.18.1.1', dev: 'eth1', protocol: 4 });
     await enter(k, 'both up, dsl active');
-    const reads = k.log.filter((a) => a.includes('-j')).map((a) => a.join(' '));
+    // The batches that carry the reads are not reads of their own.
+    const reads = k.log.filter((a) => a.includes('-j') && !a.includes('-batch')).map((a) => a.join(' '));
     assert.deepEqual([...new Set(reads)].sort(), [
       '-4 -j -N route show table 101',
       '-4 -j -N route show table 102',
