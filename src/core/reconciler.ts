@@ -3,6 +3,7 @@
 // pass catches what no event told, failures are retried with backoff and drift is put back rate-limited.
 import { RETRY_MAX_MS, RETRY_MS } from './backoff';
 import { Burst, eventPassAt, eventPassStarted, quietBurst } from './burst';
+import { DriftLog } from './drift';
 import { LimitedLines } from './logLimit';
 import { Log } from '../log';
 import { Config, Family, LinkState, NetState, Route, routeToString, ruleToString } from '../model';
@@ -26,8 +27,6 @@ export const HUNG_LIMIT_MS = 20_000;
 export const SLOW_PASS_MS = 6000;
 /** The exit code ProcessRunner gives a command it killed at its time limit. */
 export const TIMED_OUT = 124;
-/** Drift corrections closer than this to the previous one belong to one burst, logged once. */
-export const DRIFT_BURST_MS = 60_000;
 
 export interface ReconcilerDeps {
   ip: Runner;
@@ -75,8 +74,8 @@ export class Reconciler {
   private timers: { event?: TimerHandle; resync?: TimerHandle; retry?: TimerHandle } = {};
   private lastApplied?: string;
   private lastDriftAt = -Infinity;
-  /** Drift corrections by what changed: when last, and how often since the burst's warning. */
-  private driftBursts = new Map<string, { lastAt: number; repeats: number }>();
+  /** What changed outside haip and what stands in its way, told once per burst (drift.ts). */
+  private readonly drift: DriftLog;
   private retryDelay = RETRY_MS;
   /** Kernel and nft events: when their last pass ran, and the gap a burst of them waits for. */
   private burst: Burst = quietBurst();
@@ -96,6 +95,7 @@ export class Reconciler {
     private readonly deps: ReconcilerDeps,
     private readonly target: PassTarget,
   ) {
+    this.drift = new DriftLog(deps.log);
     this.ip = {
       run: async (argv, input) => {
         const r = await deps.ip.run(argv, input);
@@ -226,7 +226,7 @@ export class Reconciler {
     this.keepFormerTables(obs);
     const { protocol, mainTable } = this.target.config();
     const { desired, conflicts } = withoutForeignConflicts(this.target.desired(obs, why), obs.net, protocol, mainTable);
-    this.reportForeign(conflicts);
+    this.drift.foreign(conflicts);
     const commands = reconcile(desired, obs.net, protocol);
     if (!commands.length) {
       this.lastApplied = render(desired);
@@ -240,7 +240,7 @@ export class Reconciler {
         this.retryLater(DRIFT_MIN_GAP_MS - (now - this.lastDriftAt));
         return;
       }
-      this.logDrift(commands, obs.net, now);
+      this.drift.corrected(commands, obs.net, now);
       this.lastDriftAt = now;
     }
     const { result, readBack } = await applyThenRead(ip, commands, mainTable, readScope(this.target.config()).families);
@@ -270,40 +270,6 @@ export class Reconciler {
     return { mainDefaults, failed: result.failed.map((command, i) => ({ command, error: result.errors[i] })), changed: result.applied.length > 0 };
   }
 
-  /**
-   * A warning for the first correction of each change; the same change again within DRIFT_BURST_MS of
-   * the last is the same burst, only counted, and the count is told when the next burst starts.
-   */
-  private logDrift(commands: Command[], actual: NetState, now: number) {
-    const { log } = this.deps;
-    for (const [what, b] of this.driftBursts) if (now - b.lastAt >= (b.repeats ? 10 : 1) * DRIFT_BURST_MS) this.driftBursts.delete(what);
-    for (const c of commands) {
-      const what = describeDrift(c, actual);
-      const b = this.driftBursts.get(what);
-      if (b && now - b.lastAt < DRIFT_BURST_MS) {
-        b.repeats++;
-        b.lastAt = now;
-        log.debug(`changed outside haip again (${b.repeats} more in this burst), putting back: ${what}`);
-        continue;
-      }
-      const earlier = b?.repeats ? ` (its previous burst was put back ${b.repeats + 1} times)` : '';
-      this.driftBursts.set(what, { lastAt: now, repeats: 0 });
-      log.warning(`changed outside haip, putting back: ${what}${earlier}`);
-    }
-  }
-
-  /** Each foreign route in haip's way is an error, logged once while it stays. */
-  private foreignReported = new Set<string>();
-  private reportForeign(conflicts: { ours: Route; theirs: Route }[]) {
-    const now = new Set<string>();
-    for (const { ours, theirs } of conflicts) {
-      const text = `table ${theirs.table} holds a route haip did not install (protocol ${theirs.protocol ?? 'none'}): "${routeToString(theirs)}"; haip leaves it there and does not install "${routeToString(ours)}": remove it, or give the link a table of its own`;
-      now.add(text);
-      if (!this.foreignReported.has(text)) this.deps.log.error(text);
-    }
-    this.foreignReported = now;
-  }
-
   /** The config's tables and those of earlier configs that still held haip's routes at the last read. */
   private scope(): ReadScope {
     const scope = readScope(this.target.config());
@@ -328,14 +294,4 @@ export class Reconciler {
 
 function render(s: NetState): string {
   return [...s.routes.map(routeToString), ...s.rules.map(ruleToString)].sort().join('\n');
-}
-
-function describeDrift(c: Command, actual: NetState): string {
-  if (c.op === 'route-replace') {
-    const now = actual.routes.find((r) => r.table === c.route.table && r.dst === c.route.dst && (r.metric ?? 0) === (c.route.metric ?? 0));
-    return now ? `${routeToString(now)} -> ${routeToString(c.route)}` : `missing ${routeToString(c.route)}`;
-  }
-  if (c.op === 'rule-add') return `missing rule ${ruleToString(c.rule)}`;
-  if (c.op === 'route-del' && c.route.protocol !== undefined && c.route.dst === 'default') return `a default route that would win over haip's: deleted ${routeToString(c.route)}`;
-  return commandToString(c);
 }
