@@ -1,4 +1,4 @@
-// `node dist/bench/compare.js TREE_A TREE_B [RUNS] [carrier|silent] [default|fast]`: the same failover
+// `node dist/bench/compare.js TREE_A TREE_B [RUNS] [carrier|removal|silent] [default|fast]`: the same failover
 // measured on two built checkouts (each with its own dist/), alternately, in the same lab and on the
 // same machine, so a change between benches on different days can be told from a change of host.
 // Prints the median and every figure of each round.
@@ -20,10 +20,12 @@ async function measure(tree: string, runs: number, failure: string, profile: str
       await lab.sleep(500 + Math.random() * Math.max(p.i, p.t));
       const t0 = Date.now();
       if (failure === 'carrier') L.farEnd(1, false);
+      else if (failure === 'removal') L.ip(L.r, 'link', 'del', 'eth1');
       else L.dropAtIsp(1);
       out.push(await L.waitForDefault('eth2', 10_000, t0));
       await lab.sleep(300 + Math.random() * p.i);
       if (failure === 'carrier') L.farEnd(1, true);
+      else if (failure === 'removal') L.addUplink(1);
       else L.healIsp(1);
       await L.waitForDefault('eth1', 10_000);
     }
@@ -36,8 +38,8 @@ async function measure(tree: string, runs: number, failure: string, profile: str
 
 async function main() {
   const [a, b, runs = '8', failure = 'carrier', profile = 'default'] = process.argv.slice(2);
-  if (!a || !b || !['carrier', 'silent'].includes(failure) || !['default', 'fast'].includes(profile)) {
-    process.stderr.write('usage: compare.js TREE_A TREE_B [RUNS] [carrier|silent] [default|fast]\n');
+  if (!a || !b || !['carrier', 'removal', 'silent'].includes(failure) || !['default', 'fast'].includes(profile)) {
+    process.stderr.write('usage: compare.js TREE_A TREE_B [RUNS] [carrier|removal|silent] [default|fast]\n');
     process.exit(2);
   }
   for (let round = 1; round <= 2; round++)
