@@ -11,14 +11,21 @@ const FAILED = /^Command failed -:(\d+)$/;
 /** What `ip` exits with when one of its own checks stops it before netlink; every netlink error exits 2. */
 const USAGE = /^(Cannot find device|Error: (argument|either|an? |inet|any valid|".*" is|invalid))/;
 
-const familyOf = (argv: string[]) => (argv[0] === '-4' || argv[0] === '-6' ? argv[0] : undefined);
-/** The words of a command after the flags the batch carries for it (`-4|-6 [-j -N]`). */
-const wordsOf = (argv: string[]) => argv.slice(argv[1] === '-j' && argv[2] === '-N' ? 3 : 1);
+/**
+ * The batch a command joins: its family flag, or none for a read that starts `-j -N` (`addr show`, and
+ * what `ip` reads as IPv4 when no family is given: rules, one table's routes).
+ */
+const familyOf = (argv: string[]) => (argv[0] === '-4' || argv[0] === '-6' ? argv[0] : argv[0] === '-j' && argv[1] === '-N' ? '' : undefined);
+/** The words of a command after the flags the batch carries for it (`[-4|-6] [-j -N]`). */
+const wordsOf = (argv: string[]) => {
+  const flags = familyOf(argv) ? 1 : 0;
+  return argv.slice(argv[flags] === '-j' && argv[flags + 1] === '-N' ? flags + 2 : flags);
+};
 const reads = (words: string[]) => words[1] === 'show';
 
 /** Whether a command can go into a family's batch: its family flag first, only plain words. */
 export function batchable(argv: string[]): boolean {
-  return familyOf(argv) !== undefined && wordsOf(argv).length > 1 && wordsOf(argv).every((w) => SAFE_WORD.test(w));
+  return familyOf(argv) !== undefined && (familyOf(argv) !== '' || reads(wordsOf(argv))) && wordsOf(argv).length > 1 && wordsOf(argv).every((w) => SAFE_WORD.test(w));
 }
 
 /** The batch's input: one line per command. */
@@ -81,7 +88,7 @@ export async function runBatched(ip: Runner, argvs: string[][]): Promise<RunResu
     ...[...groups].map(async ([flag, idx]) => {
       if (idx.length === 1) return one(idx[0]);
       const mine = idx.map((i) => argvs[i]);
-      const out = await ip.run([flag, '-j', '-N', '-force', '-batch', '-'], batchInput(mine));
+      const out = await ip.run([...(flag ? [flag] : []), '-j', '-N', '-force', '-batch', '-'], batchInput(mine));
       // A batch that hung is not run again command by command: each would wait as long.
       if (out.code === 124) return idx.forEach((i) => (answers[i] = out));
       const split = splitBatch(mine, out);

@@ -35,6 +35,8 @@ export function commandToString(c: Command): string {
 }
 
 export const READ_ADDRS = ['-j', 'addr', 'show'];
+/** The same with numbers (scope 0 for global): how it reads inside a pass's batch. */
+export const READ_ADDRS_N = ['-j', '-N', 'addr', 'show'];
 export const READ_RULES = ['-4', '-j', '-N', 'rule', 'show'];
 /**
  * Every route through one interface, in any table: where a DHCP client, pppd or an admin put the
@@ -128,7 +130,7 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
       .map((a) => ({ address: a.local, prefixlen: Number(a.prefixlen), peer: a.address }));
     // Only global addresses the kernel would use as a source: link-local ones never leave the link.
     const addresses6 = (j.addr_info ?? [])
-      .filter((a): a is IpAddrInfoJson & { local: string } => a.family === 'inet6' && !!a.local && a.scope === 'global' && !a.tentative && !a.dadfailed && !a.deprecated)
+      .filter((a): a is IpAddrInfoJson & { local: string } => a.family === 'inet6' && !!a.local && (a.scope === 'global' || a.scope === '0') && !a.tentative && !a.dadfailed && !a.deprecated)
       .map((a) => ({ address: a.local, prefixlen: Number(a.prefixlen) }));
     out.set(j.ifname, {
       name: j.ifname,

@@ -8,7 +8,7 @@ import { Lookup, lookupsOf } from './effective';
 import { readLookups } from './effectiveRead';
 import { gatewayDevices, reachableFrom } from './gateways';
 import { learnsPrefixes6, READ_DELEGATIONS } from './pd';
-import { acceptedCodes, Command, commandArgv, NO_SUCH_TABLE, parseInterfaces, parseRoutes, parseRules, READ_ADDRS, readDeviceRoutes, readRoutesArgv, readRulesArgv } from './iproute';
+import { acceptedCodes, Command, commandArgv, NO_SUCH_TABLE, parseInterfaces, parseRoutes, parseRules, READ_ADDRS_N, readDeviceRoutes, readRoutesArgv, readRulesArgv } from './iproute';
 
 export interface Observation {
   interfaces: Map<string, InterfaceFacts>;
@@ -52,11 +52,13 @@ const RESERVED_TABLES = new Set([0, 253, 254, 255]);
 export async function observe(ip: Runner, scope: ReadScope): Promise<Observation> {
   const tablesOf = (family: Family) => scope.tables.filter((t) => !RESERVED_TABLES.has(t) && t !== scope.mainTable).map((t) => readRoutesArgv(t, false, family));
   const delegations = scope.delegations6 && scope.families.includes(6);
-  const perFamily = scope.families.map((f) => [readRulesArgv(f), readRoutesArgv(scope.mainTable, true, f), ...tablesOf(f)]);
-  const argvs = [READ_ADDRS, ...(delegations ? [READ_DELEGATIONS] : []), ...perFamily.flat()];
+  // IPv4's reads without their `-4` (what `ip` reads when no family is given) share one batch with the
+  // addresses, which need both families: a pass reads through one `ip` (two with IPv6).
+  const perFamily = scope.families.map((f) => [readRulesArgv(f), readRoutesArgv(scope.mainTable, true, f), ...tablesOf(f)].map((a) => (f === 4 ? a.slice(1) : a)));
+  const argvs = [READ_ADDRS_N, ...(delegations ? [READ_DELEGATIONS] : []), ...perFamily.flat()];
   const answers = await runBatched(ip, argvs);
   const at = (argv: string[]) => answers[argvs.indexOf(argv)];
-  const interfaces = parseInterfaces(checked(READ_ADDRS, at(READ_ADDRS)).stdout);
+  const interfaces = parseInterfaces(checked(READ_ADDRS_N, at(READ_ADDRS_N)).stdout);
   const delegations6 = delegations ? parseRoutes(checked(READ_DELEGATIONS, at(READ_DELEGATIONS)).stdout, MAIN_TABLE, 6) : [];
   const states = await Promise.all(scope.families.map((f, i) => familyState(ip, scope, f, perFamily[i].map((argv) => ({ argv, answer: at(argv) })))));
   const routes = states.flatMap((n) => n.routes);

@@ -63,7 +63,7 @@ function rssKb(pid: number): number {
 /** Non-debug lines of plain-style output ("<iso time> <level>: ..."). */
 const logged = (lines: string[]) => lines.filter((l) => /^\S+ (error|warning|notice|info):/.test(l));
 
-test(`a carrier bouncing ${BOUNCES} times a second for ${STORM_MS / 1000} s: little CPU (aim 5 %, asserted < 15 %), bounded log lines, flat memory`, async (t) => {
+test(`a carrier bouncing ${BOUNCES} times a second for ${STORM_MS / 1000} s: little CPU (aim 5 %, asserted < 10 %), bounded log lines, flat memory`, async (t) => {
   const lab = Lab.create();
   t.after(() => lab.destroy());
   const cfg = lab.writeConfig(lab.configYaml(FAST));
@@ -119,10 +119,10 @@ test(`a carrier bouncing ${BOUNCES} times a second for ${STORM_MS / 1000} s: lit
   // After the storm the link comes back through its `up` good rounds (damping may hold the route back).
   const isp1 = () => (JSON.parse(lab.cli('status', '--json', '-c', cfg).stdout || '{"links":[]}') as { links: { name: string; state: string }[] }).links.find((l) => l.name === 'isp1')?.state;
   await within(30_000, 'isp1 up again after the storm', () => isp1() === 'up', Date.now(), 500);
-  // The aim is 5 % and is not met yet: on the shared 2-core lab VM the same storm measured 5-9 % before the
+  // The aim is 5 %: 4.6 % with a pass reading through one `ip -batch`; on the shared 2-core lab VM it measured 5-9 % before the
   // effective-route lookups came back (one ip -batch after each pass) and 10.4 % with them (docs/decisions.md,
-  // "Event storms"). The guard rail catches a return of the old cost (105 %), not the last few percent.
-  assert.ok(cpuPct < 15, `the daemon used ${cpuPct.toFixed(1)} % of a core`);
+  // "Event storms"). The guard rail (10 %, twice the aim: the VM is shared) catches a return of the old cost (105 %) or of a process per read.
+  assert.ok(cpuPct < 10, `the daemon used ${cpuPct.toFixed(1)} % of a core`);
   assert.ok(stormLines.length <= (STORM_MS / 1000) * 1, `${stormLines.length} log lines in the storm:\n${stormLines.slice(0, 40).join('\n')}`);
   assert.ok(rss1 <= rss0 * 1.25 + 10_000, `RSS grew from ${rss0} kB to ${rss1} kB`);
 });

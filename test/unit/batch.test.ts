@@ -29,6 +29,9 @@ describe('ip -batch: one process per family', () => {
     assert.ok(!batchable(['-4', 'route', 'del', 'default', 'dev', 'eth"1']));
     assert.ok(!batchable(['-4', 'route', 'del', 'default', 'dev', 'eth#1']));
     assert.ok(!batchable(['-4', 'route', 'del', 'default', 'dev', 'eth 1']));
+    assert.ok(batchable(['-j', '-N', 'addr', 'show']), 'reads without a family share the batch of no flag');
+    assert.ok(!batchable(['-j', '-N', 'route', 'del', 'default']), 'a change always names its family');
+    assert.equal(batchInput([['-j', '-N', 'addr', 'show'], ['-j', '-N', 'rule', 'show']]), 'addr show\nrule show\n');
     assert.equal(batchInput([SHOW, DEL]), 'route show table 101\nroute del default via 198.18.1.1 dev eth1 proto 72 table 101\n');
   });
 

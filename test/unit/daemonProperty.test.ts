@@ -46,12 +46,12 @@ async function weather(seed: number, steps: number) {
   let commands = 0;
   let busy: string | undefined;
   const run = kernel.run.bind(kernel);
-  kernel.run = (argv) => {
+  kernel.run = (argv, input) => {
     if (++commands > 20_000) {
       busy ??= `busy loop: over 20,000 ip commands in one step; the last: ip ${argv.join(' ')}`;
       return new Promise(() => {});
     }
-    return run(argv);
+    return run(argv, input);
   };
   const daemon = new Daemon(CONFIG, { ip: kernel, prober, clock, notifier: new RecordingNotifier(), log: memoryLog(), events, status: { write: (d) => void docs.push(d) }, watchdogMs: null });
   await daemon.start();

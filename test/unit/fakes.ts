@@ -335,7 +335,9 @@ export class FakeKernel implements Runner {
       return fail(f.code, f.stderr);
     }
     const key = argv.join(' ');
-    if (key === '-j addr show') return ok(JSON.stringify(this.addrJson()));
+    if (key === '-j addr show' || key === '-j -N addr show') return ok(JSON.stringify(this.addrJson()));
+    // Without a family flag `ip` reads rules and one table's routes as IPv4.
+    if (/^-j -N (rule|route) show( table \w+( default)?)?$/.test(key) && !key.includes('table all')) return this.run(['-4', ...argv], input);
     if (key === '-4 -j -N route show table all') return ok(JSON.stringify(this.routeJson()));
     const show = /^-([46]) -j -N route show table (\w+)( default)?$/.exec(key);
     if (show) {
@@ -352,7 +354,8 @@ export class FakeKernel implements Runner {
       const mine = this.routes.filter((r) => r.family === 6 && r.table === 254 && r.type === 'unreachable' && r.protocol === 16);
       return ok(JSON.stringify(mine.map((r) => ({ type: '7', dst: r.dst, dev: 'lo', metric: r.metric, flags: [], pref: 'medium' }))));
     }
-    if (key === '-j -N -force -batch -') return ok(this.batchLookups(input ?? ''));
+    if (key === '-j -N -force -batch -' && /^route get/.test((input ?? '').trim())) return ok(this.batchLookups(input ?? ''));
+    if (key === '-j -N -force -batch -') return this.batch('', input ?? '');
     if (key === '-4 -j -N -force -batch -' || key === '-6 -j -N -force -batch -') return this.batch(argv[0], input ?? '');
     if (key === '-4 -j -N rule show') return ok(JSON.stringify(this.ruleJson()));
     if (key === '-6 -j -N rule show') return ok(JSON.stringify(this.ruleJson(true)));
@@ -374,7 +377,7 @@ export class FakeKernel implements Runner {
   }
 
   /**
-   * `ip -4|-6 -j -N -force -batch -`: each line as if run alone (reads with `-j -N`, changes without),
+   * `ip [-4|-6] -j -N -force -batch -`: each line as if run alone (reads with `-j -N`, changes without),
    * a read's JSON on its own line, a failure's words and `Command failed -:N` on stderr, exit 1 if any failed.
    */
   private async batch(family: string, input: string): Promise<RunResult> {
@@ -382,7 +385,9 @@ export class FakeKernel implements Runner {
     let stderr = '';
     for (const [i, line] of input.split('\n').filter((l) => l.trim()).entries()) {
       const words = line.trim().split(/\s+/);
-      const r = await this.run(words[1] === 'show' ? [family, '-j', '-N', ...words] : [family, ...words]);
+      // Without a family flag `ip` reads addresses of both families and everything else as IPv4.
+      const argv = family === '' && words[0] === 'addr' ? ['-j', ...words] : [family || '-4', ...(words[1] === 'show' ? ['-j', '-N'] : []), ...words];
+      const r = await this.run(argv);
       if (r.code !== 0) stderr += `${r.stderr.trim()}\nCommand failed -:${i + 1}\n`;
       else if (r.stdout) stdout += r.stdout.trim() + '\n';
     }

@@ -84,6 +84,14 @@ describe('iproute: parsing real iproute2 6.1 JSON', () => {
     assert.deepEqual(parseInterfaces(PPP).get('ppp0'), { name: 'ppp0', index: 9, up: true, pointToPoint: true, addresses: [{ address: '198.18.9.2', prefixlen: 32, peer: '198.18.9.1' }] });
   });
 
+  it('`ip -j -N addr show` (as a batch reads it) names scopes by number: 0 is global', () => {
+    // iproute2 6.1, `ip -j -N addr show dev v1`: a global and a link-local IPv6 address.
+    const numeric = `[{"ifindex":3,"link":"v2","ifname":"v1","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1500,"operstate":"UP","group":"0","link_type":"[1]","addr_info":[{"family":"inet","local":"198.18.7.1","prefixlen":24,"scope":"0","label":"v1"},{"family":"inet6","local":"2001:db8:7::1","prefixlen":64,"scope":"0"},{"family":"inet6","local":"fe80::1","prefixlen":64,"scope":"253"}]}]`;
+    const v1 = parseInterfaces(numeric).get('v1')!;
+    assert.deepEqual(v1.addresses, [{ address: '198.18.7.1', prefixlen: 24, peer: undefined }]);
+    assert.deepEqual(v1.addresses6, [{ address: '2001:db8:7::1', prefixlen: 64 }]);
+  });
+
   it('empty output is no entries; garbage is an error with context', () => {
     assert.deepEqual(parseRoutes(''), []);
     assert.deepEqual(parseRules('\n'), []);
