@@ -1,0 +1,203 @@
+// `lan6`: haip's router advertisements on the LAN interface. After each pass the plan (src/net/ra.ts) is
+// made again from the LAN's addresses and the IPv6 links' health; a change goes out at once and twice
+// more 3 s apart (an RA is multicast and may be lost), then every PERIOD_MS, and a host's router
+// solicitation is answered (at most one RA per MIN_GAP_MS). What the log and status say is what went
+// out: an entry is told only once the helper reports its RA sent.
+import { Log } from '../log';
+import { Lan6Config, LinkState } from '../model';
+import { AdvertEntry, afterSend, buildRouterAdvert, lifetimesOf, planLan, sameAdverts } from '../net/ra';
+import { Clock, TimerHandle } from '../sys/clock';
+import { RaPort, RaPortFactory } from '../sys/raPort';
+import { networkOf6 } from '../net/address';
+import { RefusedPrefix6 } from '../net/refused6';
+
+/** Repeats of a change, after the first RA. */
+export const REPEATS = 2;
+/** RFC 4861 MIN_DELAY_BETWEEN_RAS: the gap between repeats, and between answers to solicitations. */
+export const REPEAT_MS = 3000;
+/** Unsolicited RAs without a change (radvd sends one every 200-600 s). */
+export const PERIOD_MS = 300_000;
+/** A change is sent at once unless an RA went out less than this ago. */
+export const MIN_GAP_MS = 500;
+
+export interface Lan6Deps {
+  log: Log;
+  clock: Clock;
+  ports: RaPortFactory;
+}
+
+/** What a pass knows that the LAN's RAs depend on. */
+export interface Lan6Input {
+  /** The LAN interface's ifindex; absent: it does not exist. */
+  index?: number;
+  addresses: { address: string; prefixlen: number }[];
+  links: { name: string; prefixes: string[]; state: LinkState }[];
+}
+
+export interface Lan6Status {
+  interface: string;
+  deprecate: boolean;
+  /** What the last RA sent said, per /64. */
+  prefixes: { prefix: string; link: string; state: AdvertEntry['state']; why: string }[];
+  /** When the last RA went out; null: none yet. */
+  sent: string | null;
+  /** Why the last RA could not be sent, or null. */
+  error: string | null;
+}
+
+export class LanAdvertiser {
+  private config?: Lan6Config;
+  private port?: { iface: string; index: number; port: RaPort };
+  /** What the next RA says. */
+  private want: AdvertEntry[] = [];
+  /** What the last RA sent said. */
+  private told: AdvertEntry[] = [];
+  private repeats = 0;
+  private timer?: { at: number; handle: TimerHandle };
+  private lastSent?: number;
+  private sending = false;
+  private error: string | null = null;
+  private skippedTold = new Set<string>();
+  private stopped = false;
+
+  constructor(private readonly deps: Lan6Deps) {}
+
+  /** After a pass: the plan from what the kernel and the probes say now; a change goes out at once. */
+  update(config: Lan6Config | undefined, input: Lan6Input): void {
+    if (this.stopped) return;
+    this.config = config;
+    if (!config || input.index === undefined) {
+      // No RAs without a LAN: what hosts were told stays with them until its lifetimes run out.
+      if (config && this.port) this.deps.log.warning(`lan6: interface ${config.interface} is gone; no router advertisements until it returns`);
+      this.closePort();
+      this.want = [];
+      return;
+    }
+    if (this.port && (this.port.iface !== config.interface || this.port.index !== input.index)) this.closePort();
+    if (!this.port) {
+      const iface = config.interface;
+      this.port = { iface, index: input.index, port: this.deps.ports(iface, input.index, () => this.solicited(), (m) => this.deps.log.warning(m)) };
+    }
+    const plan = planLan({ ...input, deprecate: config.deprecate }, this.want);
+    const skipped = new Set(plan.skipped.map((s) => `lan6: ${s.address} on ${config.interface} is not advertised: ${s.why}`));
+    for (const s of skipped) if (!this.skippedTold.has(s)) this.deps.log.warning(s);
+    this.skippedTold = skipped;
+    if (sameAdverts(plan.entries, this.want) && this.lastSent !== undefined) return;
+    this.want = plan.entries;
+    this.repeats = REPEATS;
+    const now = this.deps.clock.now();
+    this.schedule(this.lastSent === undefined ? now : Math.max(now, this.lastSent + MIN_GAP_MS));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.closePort();
+  }
+
+  status(): Lan6Status | undefined {
+    if (!this.config) return undefined;
+    return {
+      interface: this.config.interface,
+      deprecate: this.config.deprecate,
+      prefixes: this.told.map((e) => ({ prefix: e.prefix, link: e.link, state: e.state, why: e.why })),
+      sent: this.lastSent === undefined ? null : new Date(this.lastSent).toISOString(),
+      error: this.error,
+    };
+  }
+
+  /** A host asked: an RA within REPEAT_MS of the last one at the latest. */
+  private solicited() {
+    if (!this.want.length) return;
+    this.schedule(Math.max(this.deps.clock.now(), (this.lastSent ?? 0) + REPEAT_MS));
+  }
+
+  private schedule(at: number) {
+    if (this.stopped || (this.timer && this.timer.at <= at)) return;
+    this.timer?.handle.cancel();
+    const handle = this.deps.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.send();
+    }, at - this.deps.clock.now());
+    this.timer = { at, handle };
+  }
+
+  private async send() {
+    const port = this.port;
+    if (!port || !this.config || this.stopped) return;
+    if (this.sending) return this.schedule(this.deps.clock.now() + MIN_GAP_MS);
+    const sent = this.want;
+    if (!sent.length) return;
+    this.sending = true;
+    const why = await port.port.send(buildRouterAdvert(this.config.routerLifetimeS, sent.map(lifetimesOf)));
+    this.sending = false;
+    if (this.stopped || this.port !== port) return;
+    const now = this.deps.clock.now();
+    if (why === null) {
+      this.lastSent = now;
+      this.error = null;
+      this.tell(sent);
+      if (this.want === sent) this.want = afterSend(sent);
+    } else if (why !== this.error) {
+      this.error = why;
+      this.deps.log.warning(`lan6: router advertisement on ${port.iface} not sent: ${why}`);
+    }
+    const next = this.repeats > 0 ? REPEAT_MS : PERIOD_MS;
+    if (this.repeats > 0) this.repeats--;
+    this.schedule(now + next);
+  }
+
+  /** One line per /64 whose advertised state changed, once its RA went out. */
+  private tell(sent: AdvertEntry[]) {
+    const iface = this.port?.iface;
+    for (const e of sent) {
+      const before = this.told.find((t) => t.prefix === e.prefix);
+      if (before?.state === e.state) continue;
+      const what =
+        e.state === 'deprecated'
+          ? `deprecated on ${iface} (${e.why}): hosts number new connections from the live prefixes`
+          : e.state === 'withdrawn'
+            ? `withdrawn on ${iface} (${e.why})`
+            : `${before ? 'preferred again' : 'advertised'} on ${iface} (${e.why})`;
+      this.deps.log.notice(`lan6: ${e.prefix} of ${e.link} ${what}`);
+    }
+    this.told = sent.filter((e) => e.state !== 'withdrawn' || (e.sendsLeft ?? 0) > 1);
+  }
+
+  private closePort() {
+    this.timer?.handle.cancel();
+    this.timer = undefined;
+    this.port?.port.close();
+    this.port = undefined;
+    this.lastSent = undefined;
+    this.told = [];
+  }
+}
+
+/** What the RAs depend on, from the last pass: the LAN's addresses, and each IPv6 link's routed prefixes and health. */
+export function lan6Input(
+  config: Lan6Config | undefined,
+  obs: { interfaces: Map<string, { index?: number; addresses6?: { address: string; prefixlen: number }[] }> } | undefined,
+  runtimes: { config: { name: string }; view: { prefixes6?: { prefix: string }[] }; health: { state: LinkState } }[],
+  refused: RefusedPrefix6[],
+): Lan6Input {
+  const iface = config && obs?.interfaces.get(config.interface);
+  const routes = (link: string, prefix: string) => !refused.some((r) => r.link === link && r.prefix === networkOf6(prefix.split('/')[0], Number(prefix.split('/')[1])));
+  return {
+    ...(iface?.index !== undefined ? { index: iface.index } : {}),
+    addresses: iface?.addresses6 ?? [],
+    links: runtimes.map((rt) => ({ name: rt.config.name, prefixes: (rt.view.prefixes6 ?? []).map((p) => p.prefix).filter((p) => routes(rt.config.name, p)), state: rt.health.state })),
+  };
+}
+
+/** Without a way to send RAs (a test's deps): each send says so, and the log says it once. */
+export function unavailableRaPorts(log: Log): RaPortFactory {
+  let told = false;
+  return () => ({
+    send: async () => {
+      if (!told) log.warning('lan6: no router advertisement sender in this build');
+      told = true;
+      return 'no router advertisement sender';
+    },
+    close: () => {},
+  });
+}

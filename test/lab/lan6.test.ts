@@ -1,0 +1,93 @@
+// The LAN side of an IPv6 failover (`lan6`) against the real kernel: isp1 and isp2 each delegate a /56
+// and drop foreign sources (BCP 38); the router numbers lan0 from a /64 of each, and haip's own router
+// advertisements are all the LAN host (a namespace with the kernel's SLAAC, accept_ra as a fresh host
+// has it) hears. The host holds an address in each prefix and, while both are preferred, reaches the
+// server from isp1's (RFC 6724 rule 8: the server's address shares more bits with it). isp1's IPv6
+// dies: haip's verdict deprecates isp1's /64 on the LAN, and the host's new connections come from
+// isp2's prefix (`ip -6 route get` and a real TCP connection, whose source the server reports); isp1
+// returns and they move back. Both times are measured from the event and printed.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Haip, Lab, within } from './lab';
+
+const PROBE = '{ targets: [203.0.113.1, "2001:db8:ff::1"], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
+/** In the internet, reached by either ISP; 2001:db8:1:ff::/64 puts isp1's LAN prefix first by rule 8. */
+const SERVER = '2001:db8:1:ff::10';
+const LAN1 = '2001:db8:1:100:';
+const LAN2 = '2001:db8:2:100:';
+
+/** isp<i> delegates 2001:db8:<i>:100::/56, routed to the router's WAN address; lan0 holds its first /64's ::1. */
+function delegate(lab: Lab, i: number) {
+  const prefix = `2001:db8:${i}:100::/56`;
+  lab.ip(lab.isp(i), '-6', 'route', 'add', prefix, 'via', `2001:db8:${i}::2`, 'dev', 'wan');
+  lab.ip(lab.inet, '-6', 'route', 'add', prefix, 'via', `2001:db8:f0${i}::1`);
+  lab.exec(lab.isp(i), 'nft', 'delete', 'table', 'inet', 'haiplabbcp38');
+  lab.nft(lab.isp(i), `table inet haiplabbcp38 { chain forward { type filter hook forward priority -10; policy accept; iifname "wan" ip6 saddr != { 2001:db8:${i}::/64, ${prefix} } counter drop; }; }\n`);
+  lab.ip(lab.r, '-6', 'addr', 'add', `2001:db8:${i}:100::1/64`, 'dev', 'lan0', 'nodad');
+}
+
+/** The source address the LAN host's kernel picks for a new connection to the server. */
+function hostSource(lab: Lab): string {
+  return /\bsrc (\S+)/.exec(lab.ip(lab.lan, '-6', 'route', 'get', SERVER))?.[1] ?? '';
+}
+
+/** A real TCP connection from the LAN host: the source address the server saw. */
+async function connectFromLan(lab: Lab): Promise<string> {
+  const c = lab.spawnNode(lab.lan, 'tcpPeer', ['client', SERVER, '8080']);
+  try {
+    await c.waitFor(/^connected /, 5000);
+    c.send('hello');
+    const reply = await c.waitFor(/^reply hello from /, 5000);
+    return /from \[?([0-9a-f:]+?)\]?:\d+$/.exec(reply)?.[1] ?? reply;
+  } finally {
+    c.signal('SIGTERM');
+  }
+}
+
+test('lan6: a LAN host moves its new connections to the live prefix when an uplink\'s IPv6 dies, and back', async (t) => {
+  const lab = Lab.create({ lan: true });
+  t.after(() => lab.destroy());
+  lab.enableIPv6();
+  for (const i of [1, 2]) delegate(lab, i);
+  lab.ip(lab.inet, '-6', 'addr', 'add', `${SERVER}/128`, 'dev', 'lo');
+  const server = lab.spawnNode(lab.inet, 'tcpPeer', ['server', SERVER, '8080']);
+  await server.waitFor(/listening/, 5000);
+  const cfg = lab.writeConfig(
+    `probe: ${PROBE}\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
+      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1", prefixes6: ["2001:db8:1:100::/56"] }\n` +
+      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2", prefixes6: ["2001:db8:2:100::/56"] }\n` +
+      `lan6: { interface: lan0, deprecate: true }\n${lab.pathsYaml()}\n`,
+  );
+  const haip: Haip = lab.startHaip(['run', '-c', cfg, '-vv']);
+  t.after(() => haip.stop());
+  await haip.waitFor(/notice: ready:/, 10_000);
+  await haip.waitFor(/lan6: 2001:db8:2:100::\/64 of isp2 advertised on lan0/, 5000);
+  // SLAAC: the host forms an address in each prefix (after DAD) and a default route via the router's link-local.
+  const addrs = () => lab.ip(lab.lan, '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global');
+  await within(8000, 'SLAAC addresses in both prefixes', () => [LAN1, LAN2].every((p) => new RegExp(`inet6 ${p}\\S+ scope global (?!.*(tentative|deprecated))`).test(addrs())), Date.now(), 100);
+  assert.match(lab.ip(lab.lan, '-6', 'route', 'show', 'default'), /default via fe80::\S+ dev eth0 proto ra/);
+  assert.ok(hostSource(lab).startsWith(LAN1), `while both are preferred the host picks isp1's prefix for ${SERVER}: ${hostSource(lab)}`);
+  assert.ok((await connectFromLan(lab)).startsWith(LAN1), 'a real connection leaves from isp1\'s prefix, by isp1');
+
+  // isp1's IPv6 dies (silent loss at the ISP): from that moment to the host's first new connection from isp2's prefix.
+  let since = Date.now();
+  lab.dropFamilyAtIsp(1, 6);
+  const away = await within(10_000, 'the host picks isp2\'s prefix', () => hostSource(lab).startsWith(LAN2), since);
+  assert.match(addrs(), new RegExp(`inet6 ${LAN1}\\S+ scope global deprecated`), 'isp1\'s address stays, deprecated');
+  const seen = await connectFromLan(lab);
+  assert.ok(seen.startsWith(LAN2), `a new connection leaves from isp2's prefix and reaches the server: ${seen}`);
+  const status = JSON.parse(lab.cli('status', '--json', '-c', cfg).stdout);
+  assert.deepEqual(
+    status.lan6.prefixes.map((p: { prefix: string; state: string }) => `${p.prefix} ${p.state}`),
+    ['2001:db8:1:100::/64 deprecated', '2001:db8:2:100::/64 preferred'],
+  );
+  assert.match(haip.output(), /lan6: 2001:db8:1:100::\/64 of isp1 deprecated on lan0 \(isp1's IPv6 is down\)/);
+
+  // isp1 returns: its prefix is preferred again, and rule 8 brings the host's new connections back to it.
+  since = Date.now();
+  lab.exec(lab.isp(1), 'nft', 'delete', 'table', 'inet', 'haiplab');
+  const back = await within(10_000, 'the host picks isp1\'s prefix again', () => hostSource(lab).startsWith(LAN1), since);
+  assert.ok((await connectFromLan(lab)).startsWith(LAN1), 'a new connection leaves from isp1\'s prefix again');
+  console.log(`lan6: a LAN host's new connections left isp1's prefix ${away} ms after its IPv6 died, and came back ${back} ms after it returned (probes every 500 ms, down 3, up 3)`);
+  assert.equal(await haip.stop(), 0);
+});
