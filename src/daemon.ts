@@ -102,7 +102,7 @@ export class Daemon {
       afterRound: () => this.checkReady(),
     });
     this.retryAlarm = new Alarm(deps.clock, () => void this.sync('retry'));
-    this.lan6 = new LanAdvertiser({ log: deps.log, clock: deps.clock, ports: deps.raPorts ?? unavailableRaPorts(deps.log) });
+    this.lan6 = new LanAdvertiser({ log: deps.log, clock: deps.clock, ports: deps.raPorts ?? unavailableRaPorts(deps.log), changed: () => this.announcer.publish() });
     this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.allRuntimes(), (now) => this.reconciler.hung(now));
   }
 

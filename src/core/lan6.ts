@@ -24,6 +24,8 @@ export interface Lan6Deps {
   log: Log;
   clock: Clock;
   ports: RaPortFactory;
+  /** What the RAs said changed (status.json must follow). */
+  changed?(): void;
 }
 
 /** What a pass knows that the LAN's RAs depend on. */
@@ -134,24 +136,28 @@ export class LanAdvertiser {
     const now = this.deps.clock.now();
     if (why === null) {
       this.lastSent = now;
+      const told = this.tell(sent) || this.error !== null;
       this.error = null;
-      this.tell(sent);
       if (this.want === sent) this.want = afterSend(sent);
+      if (told) this.deps.changed?.();
     } else if (why !== this.error) {
       this.error = why;
       this.deps.log.warning(`lan6: router advertisement on ${port.iface} not sent: ${why}`);
+      this.deps.changed?.();
     }
     const next = this.repeats > 0 ? REPEAT_MS : PERIOD_MS;
     if (this.repeats > 0) this.repeats--;
     this.schedule(now + next);
   }
 
-  /** One line per /64 whose advertised state changed, once its RA went out. */
-  private tell(sent: AdvertEntry[]) {
+  /** One line per /64 whose advertised state changed, once its RA went out; whether any did. */
+  private tell(sent: AdvertEntry[]): boolean {
     const iface = this.port?.iface;
+    let changed = sent.length !== this.told.length;
     for (const e of sent) {
       const before = this.told.find((t) => t.prefix === e.prefix);
       if (before?.state === e.state) continue;
+      changed = true;
       const what =
         e.state === 'deprecated'
           ? `deprecated on ${iface} (${e.why}): hosts number new connections from the live prefixes`
@@ -161,6 +167,7 @@ export class LanAdvertiser {
       this.deps.log.notice(`lan6: ${e.prefix} of ${e.link} ${what}`);
     }
     this.told = sent.filter((e) => e.state !== 'withdrawn' || (e.sendsLeft ?? 0) > 1);
+    return changed;
   }
 
   private closePort() {
