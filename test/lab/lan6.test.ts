@@ -62,7 +62,7 @@ test('lan6: a LAN host moves its new connections to the live prefix when an upli
   t.after(() => haip.stop());
   await haip.waitFor(/notice: ready:/, 10_000);
   await haip.waitFor(/lan6: 2001:db8:2:100::\/64 of isp2 advertised on lan0/, 5000);
-  // SLAAC: the host forms an address in each prefix (after DAD) and a default route via the router's link-local.
+  // SLAAC: the host forms an address in each prefix (no DAD in the lab) and a default route via the router's link-local.
   const addrs = () => lab.ip(lab.lan, '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global');
   await within(8000, 'SLAAC addresses in both prefixes', () => [LAN1, LAN2].every((p) => new RegExp(`inet6 ${p}\\S+ scope global (?!.*(tentative|deprecated))`).test(addrs())), Date.now(), 100);
   assert.match(lab.ip(lab.lan, '-6', 'route', 'show', 'default'), /default via fe80::\S+ dev eth0 proto ra/);
@@ -89,5 +89,37 @@ test('lan6: a LAN host moves its new connections to the live prefix when an upli
   const back = await within(10_000, 'the host picks isp1\'s prefix again', () => hostSource(lab).startsWith(LAN1), since);
   assert.ok((await connectFromLan(lab)).startsWith(LAN1), 'a new connection leaves from isp1\'s prefix again');
   console.log(`lan6: a LAN host's new connections left isp1's prefix ${away} ms after its IPv6 died, and came back ${back} ms after it returned (probes every 500 ms, down 3, up 3)`);
+  assert.equal(await haip.stop(), 0);
+});
+
+test('refused delegated prefixes: named in haip status --json with the reason, and never advertised', async (t) => {
+  const lab = Lab.create({ lan: true, uplinks: 3 });
+  t.after(() => lab.destroy());
+  lab.enableIPv6();
+  for (const i of [1, 2]) delegate(lab, i);
+  // isp2 (which learns) gets a record as dhcpcd's hook writes it, for a /32 no ISP delegates; isp3's
+  // config lists isp1's prefix too, and isp1 (first) keeps it.
+  const eth2 = JSON.parse(lab.ip(lab.r, '-j', 'link', 'show', 'eth2'))[0].ifindex as number;
+  lab.ip(lab.r, '-6', 'route', 'add', 'unreachable', '2001:db8::/32', 'dev', 'lo', 'proto', 'dhcp', 'metric', String(7200 + eth2));
+  const cfg = lab.writeConfig(
+    `probe: ${PROBE}\ntables: { T1: 101, T2: 102, T3: 103 }\nlinks:\n` +
+      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1", prefixes6: ["2001:db8:1:100::/56"] }\n` +
+      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2" }\n` +
+      `  - { name: isp3, interface: eth3, weight: 3, table: T3, gateway: 198.18.3.1, gateway6: "fe80::3", prefixes6: ["2001:db8:1:100::/56"] }\n` +
+      `lan6: { interface: lan0 }\n${lab.pathsYaml()}\n`,
+  );
+  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
+  t.after(() => haip.stop());
+  await haip.waitFor(/notice: ready:/, 10_000);
+  await haip.waitFor(/lan6: 2001:db8:1:100::\/64 of isp1 advertised on lan0/, 5000);
+  const status = JSON.parse(lab.cli('status', '--json', '-c', cfg).stdout);
+  const row = (name: string) => status.links.find((l: { name: string; family: number }) => l.name === name && l.family === 6);
+  assert.deepEqual(row('isp2').prefixes6_refused, [{ prefix: '2001:db8::/32', learned: true, why: '/32 is not a delegation (/48 to /64)' }]);
+  assert.deepEqual(row('isp3').prefixes6_refused, [{ prefix: '2001:db8:1:100::/56', learned: false, why: 'link "isp1" owns it (or a prefix overlapping it) first: no source rule' }]);
+  assert.equal(row('isp3').prefixes6, undefined, 'isp3 routes none of it');
+  assert.deepEqual(status.lan6.prefixes.map((p: { prefix: string; link: string }) => `${p.prefix} ${p.link}`), ['2001:db8:1:100::/64 isp1'], 'only isp1\'s /64; isp2 learned nothing it may route');
+  const text = lab.cli('status', '-c', cfg).stdout;
+  assert.match(text, /isp2 does not route learned delegated prefix 2001:db8::\/32: \/32 is not a delegation/);
+  assert.match(text, /isp3 does not route configured delegated prefix 2001:db8:1:100::\/56: link "isp1" owns it/);
   assert.equal(await haip.stop(), 0);
 });
