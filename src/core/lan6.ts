@@ -17,6 +17,8 @@ export const REPEATS = 2;
 export const REPEAT_MS = 3000;
 /** Unsolicited RAs without a change (radvd sends one every 200-600 s). */
 export const PERIOD_MS = 300_000;
+/** A failed send is tried again after this, doubling up to PERIOD_MS. */
+export const RETRY_MS = 1000;
 /** A change is sent at once unless an RA went out less than this ago. */
 export const MIN_GAP_MS = 500;
 
@@ -59,6 +61,8 @@ export class LanAdvertiser {
   private lastSent?: number;
   private sending = false;
   private error: string | null = null;
+  /** After a failed send: the wait before the next try, doubling from RETRY_MS. */
+  private retryMs = 0;
   private skippedTold = new Set<string>();
   private stopped = false;
 
@@ -110,23 +114,26 @@ export class LanAdvertiser {
   /** A host asked: an RA within REPEAT_MS of the last one at the latest. */
   private solicited() {
     if (!this.want.length) return;
-    this.schedule(Math.max(this.deps.clock.now(), (this.lastSent ?? 0) + REPEAT_MS));
+    // Logged only when it brings an RA forward: a flood of solicitations is one line per REPEAT_MS.
+    if (this.schedule(Math.max(this.deps.clock.now(), (this.lastSent ?? 0) + REPEAT_MS))) this.deps.log.debug(`lan6: router solicitation on ${this.port?.iface}: answering`);
   }
 
-  private schedule(at: number) {
-    if (this.stopped || (this.timer && this.timer.at <= at)) return;
+  /** Whether this moved the next RA forward. */
+  private schedule(at: number): boolean {
+    if (this.stopped || (this.timer && this.timer.at <= at)) return false;
     this.timer?.handle.cancel();
     const handle = this.deps.clock.setTimeout(() => {
       this.timer = undefined;
       void this.send();
     }, at - this.deps.clock.now());
     this.timer = { at, handle };
+    return true;
   }
 
   private async send() {
     const port = this.port;
     if (!port || !this.config || this.stopped) return;
-    if (this.sending) return this.schedule(this.deps.clock.now() + MIN_GAP_MS);
+    if (this.sending) return void this.schedule(this.deps.clock.now() + MIN_GAP_MS);
     const sent = this.want;
     if (!sent.length) return;
     this.sending = true;
@@ -134,17 +141,22 @@ export class LanAdvertiser {
     this.sending = false;
     if (this.stopped || this.port !== port) return;
     const now = this.deps.clock.now();
-    if (why === null) {
-      this.lastSent = now;
-      const told = this.tell(sent) || this.error !== null;
-      this.error = null;
-      if (this.want === sent) this.want = afterSend(sent);
-      if (told) this.deps.changed?.();
-    } else if (why !== this.error) {
-      this.error = why;
-      this.deps.log.warning(`lan6: router advertisement on ${port.iface} not sent: ${why}`);
-      this.deps.changed?.();
+    if (why !== null) {
+      if (why !== this.error) {
+        this.error = why;
+        this.deps.log.warning(`lan6: router advertisement on ${port.iface} not sent: ${why}`);
+        this.deps.changed?.();
+      }
+      // Mostly the LAN's carrier just back and its link-local address not ready yet: try again soon.
+      this.retryMs = Math.min(this.retryMs ? this.retryMs * 2 : RETRY_MS, PERIOD_MS);
+      return void this.schedule(now + this.retryMs);
     }
+    this.retryMs = 0;
+    this.lastSent = now;
+    const told = this.tell(sent) || this.error !== null;
+    this.error = null;
+    if (this.want === sent) this.want = afterSend(sent);
+    if (told) this.deps.changed?.();
     const next = this.repeats > 0 ? REPEAT_MS : PERIOD_MS;
     if (this.repeats > 0) this.repeats--;
     this.schedule(now + next);

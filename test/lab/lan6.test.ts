@@ -89,6 +89,49 @@ test('lan6: a LAN host moves its new connections to the live prefix when an upli
   const back = await within(10_000, 'the host picks isp1\'s prefix again', () => hostSource(lab).startsWith(LAN1), since);
   assert.ok((await connectFromLan(lab)).startsWith(LAN1), 'a new connection leaves from isp1\'s prefix again');
   console.log(`lan6: a LAN host's new connections left isp1's prefix ${away} ms after its IPv6 died, and came back ${back} ms after it returned (probes every 500 ms, down 3, up 3)`);
+
+  // A host that joins (its interface down, which drops its SLAAC addresses, and up) solicits: haip
+  // answers at once instead of at the next periodic RA, minutes away. Once the change's repeats (3 s
+  // apart) are over: an answer comes at most one RA per 3 s.
+  const lastSent = () => Date.parse(JSON.parse(lab.cli('status', '--json', '-c', cfg).stdout).lan6.sent);
+  await within(10_000, 'the repeats over', () => Date.now() - lastSent() > 3300, Date.now(), 200);
+  lab.ip(lab.lan, 'link', 'set', 'eth0', 'down');
+  const from = haip.lines.length;
+  since = Date.now();
+  lab.ip(lab.lan, 'link', 'set', 'eth0', 'up');
+  const joined = await within(6000, 'addresses after a router solicitation', () => [LAN1, LAN2].every((p) => addrs().includes(`inet6 ${p}`)), since, 50);
+  const rs = await haip.waitFor(/lan6: router solicitation on lan0: answering/, 1000, from);
+  const heard = Date.parse(rs.split(' ')[0]) - since;
+  console.log(`lan6: a joining host had its addresses ${joined} ms after its interface came up (its router solicitation heard after ${heard} ms and answered)`);
+  assert.equal(await haip.stop(), 0);
+});
+
+test('lan6 with deprecate: false (the control): the host stays on the dead prefix, and its connections fail', async (t) => {
+  const lab = Lab.create({ lan: true });
+  t.after(() => lab.destroy());
+  lab.enableIPv6();
+  for (const i of [1, 2]) delegate(lab, i);
+  lab.ip(lab.inet, '-6', 'addr', 'add', `${SERVER}/128`, 'dev', 'lo');
+  const server = lab.spawnNode(lab.inet, 'tcpPeer', ['server', SERVER, '8080']);
+  await server.waitFor(/listening/, 5000);
+  const cfg = lab.writeConfig(
+    `probe: ${PROBE}\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
+      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1", prefixes6: ["2001:db8:1:100::/56"] }\n` +
+      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2", prefixes6: ["2001:db8:2:100::/56"] }\n` +
+      `lan6: { interface: lan0, deprecate: false }\n${lab.pathsYaml()}\n`,
+  );
+  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
+  t.after(() => haip.stop());
+  await haip.waitFor(/notice: ready:/, 10_000);
+  await within(8000, 'SLAAC addresses in both prefixes', () => [LAN1, LAN2].every((p) => lab.ip(lab.lan, '-6', 'addr', 'show', 'dev', 'eth0').includes(`inet6 ${p}`)), Date.now(), 100);
+  lab.dropFamilyAtIsp(1, 6);
+  await lab.waitForDefault6('eth2', 6000);
+  await haip.waitFor(/isp1 .*IPv6.*down|IPv6 default route isp1 .* -> isp2/, 3000);
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.ok(hostSource(lab).startsWith(LAN1), 'the host still picks isp1\'s prefix');
+  const c = lab.spawnNode(lab.lan, 'tcpPeer', ['client', SERVER, '8080']);
+  await assert.rejects(c.waitFor(/^connected /, 2000), 'its new connection goes nowhere: isp1 is dead, isp2 drops the foreign source');
+  c.signal('SIGTERM');
   assert.equal(await haip.stop(), 0);
 });
 

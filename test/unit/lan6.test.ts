@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load';
-import { LanAdvertiser, lan6Input, PERIOD_MS, REPEAT_MS } from '../../src/core/lan6';
+import { LanAdvertiser, lan6Input, PERIOD_MS, REPEAT_MS, RETRY_MS } from '../../src/core/lan6';
 import { LinkState } from '../../src/model';
 import { AdvertEntry, afterSend, buildRouterAdvert, LanInput, planLan, WITHDRAW_SENDS } from '../../src/net/ra';
 import { refusedPrefixes6 } from '../../src/net/refused6';
@@ -181,18 +181,20 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
     a.stop();
   });
 
-  it('a failed send is told once, status keeps what went out, and the retry succeeds', async () => {
+  it('a failed send is told once, retried after 1 s, 2 s, ...; status keeps what went out', async () => {
     const clock = new FakeClock();
     const log = memoryLog();
     const port = fakePort();
     const a = new LanAdvertiser({ log, clock, ports: port.factory });
-    port.state.fail = 'Network is down';
+    port.state.fail = 'Cannot assign requested address';
     a.update(config, input('up'));
-    await clock.advance(REPEAT_MS);
-    assert.deepEqual(log.lines, ['warning: lan6: router advertisement on lan0 not sent: Network is down']);
-    assert.deepEqual(a.status(), { interface: 'lan0', deprecate: true, prefixes: [], sent: null, error: 'Network is down' });
+    await clock.advance(RETRY_MS);
+    assert.deepEqual(log.lines, ['warning: lan6: router advertisement on lan0 not sent: Cannot assign requested address'], 'tried twice, told once');
+    assert.deepEqual(a.status(), { interface: 'lan0', deprecate: true, prefixes: [], sent: null, error: 'Cannot assign requested address' });
     port.state.fail = null;
-    await clock.advance(REPEAT_MS);
+    await clock.advance(2 * RETRY_MS - 1);
+    assert.equal(port.sent.length, 0);
+    await clock.advance(1);
     assert.equal(port.sent.length, 1);
     assert.equal(a.status()?.error, null);
     a.stop();
