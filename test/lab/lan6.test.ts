@@ -7,7 +7,7 @@
 // isp2's prefix (`ip -6 route get` and a real TCP connection, whose source the server reports); isp1
 // returns and they move back. Both times are measured from the event and printed.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, TestContext } from 'node:test';
 import { Haip, Lab, within } from './lab';
 
 const PROBE = '{ targets: [203.0.113.1, "2001:db8:ff::1"], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
@@ -44,7 +44,8 @@ async function connectFromLan(lab: Lab): Promise<string> {
   }
 }
 
-test('lan6: a LAN host moves its new connections to the live prefix when an uplink\'s IPv6 dies, and back', async (t) => {
+/** The two delegating ISPs, the server, and haip with both prefixes written and `lan6` as given, ready. */
+async function start(t: TestContext, lan6: string): Promise<{ lab: Lab; haip: Haip; cfg: string }> {
   const lab = Lab.create({ lan: true });
   t.after(() => lab.destroy());
   lab.enableIPv6();
@@ -56,11 +57,16 @@ test('lan6: a LAN host moves its new connections to the live prefix when an upli
     `probe: ${PROBE}\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
       `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1", prefixes6: ["2001:db8:1:100::/56"] }\n` +
       `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2", prefixes6: ["2001:db8:2:100::/56"] }\n` +
-      `lan6: { interface: lan0, deprecate: true }\n${lab.pathsYaml()}\n`,
+      `lan6: ${lan6}\n${lab.pathsYaml()}\n`,
   );
-  const haip: Haip = lab.startHaip(['run', '-c', cfg, '-vv']);
+  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
   t.after(() => haip.stop());
   await haip.waitFor(/notice: ready:/, 10_000);
+  return { lab, haip, cfg };
+}
+
+test('lan6: a LAN host moves its new connections to the live prefix when an uplink\'s IPv6 dies, and back', async (t) => {
+  const { lab, haip, cfg } = await start(t, '{ interface: lan0, deprecate: true }');
   await haip.waitFor(/lan6: 2001:db8:2:100::\/64 of isp2 advertised on lan0/, 5000);
   // SLAAC: the host forms an address in each prefix (no DAD in the lab) and a default route via the router's link-local.
   const addrs = () => lab.ip(lab.lan, '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global');
@@ -107,22 +113,7 @@ test('lan6: a LAN host moves its new connections to the live prefix when an upli
 });
 
 test('lan6 with deprecate: false (the control): the host stays on the dead prefix, and its connections fail', async (t) => {
-  const lab = Lab.create({ lan: true });
-  t.after(() => lab.destroy());
-  lab.enableIPv6();
-  for (const i of [1, 2]) delegate(lab, i);
-  lab.ip(lab.inet, '-6', 'addr', 'add', `${SERVER}/128`, 'dev', 'lo');
-  const server = lab.spawnNode(lab.inet, 'tcpPeer', ['server', SERVER, '8080']);
-  await server.waitFor(/listening/, 5000);
-  const cfg = lab.writeConfig(
-    `probe: ${PROBE}\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
-      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1", prefixes6: ["2001:db8:1:100::/56"] }\n` +
-      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2", prefixes6: ["2001:db8:2:100::/56"] }\n` +
-      `lan6: { interface: lan0, deprecate: false }\n${lab.pathsYaml()}\n`,
-  );
-  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
-  t.after(() => haip.stop());
-  await haip.waitFor(/notice: ready:/, 10_000);
+  const { lab, haip } = await start(t, '{ interface: lan0, deprecate: false }');
   await within(8000, 'SLAAC addresses in both prefixes', () => [LAN1, LAN2].every((p) => lab.ip(lab.lan, '-6', 'addr', 'show', 'dev', 'eth0').includes(`inet6 ${p}`)), Date.now(), 100);
   lab.dropFamilyAtIsp(1, 6);
   await lab.waitForDefault6('eth2', 6000);
