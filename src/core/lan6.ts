@@ -220,3 +220,14 @@ export function unavailableRaPorts(log: Log): RaPortFactory {
     close: () => {},
   });
 }
+
+/** `haip plan`'s lines: what haip's RAs on the LAN would say now. */
+export function lan6PlanLines(config: Lan6Config, input: Lan6Input): string[] {
+  const head = `# lan6: router advertisements on ${config.interface} (at once on a change, then every ${PERIOD_MS / 1000} s), as the links stand here:`;
+  if (input.index === undefined) return ['#', head, `#   ${config.interface} does not exist: none are sent until it does`];
+  const plan = planLan({ ...input, deprecate: config.deprecate }, []);
+  const lines = plan.entries.map((e) => `#   ${e.prefix} of ${e.link}: ${e.state} (${e.why})`);
+  for (const s of plan.skipped) lines.push(`#   ${s.address} NOT advertised: ${s.why}`);
+  if (!plan.entries.length) lines.push(`#   nothing to advertise: ${config.interface} holds no /64 inside a link's delegated prefixes`);
+  return ['#', head, ...lines];
+}

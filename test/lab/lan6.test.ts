@@ -155,5 +155,6 @@ test('refused delegated prefixes: named in haip status --json with the reason, a
   const text = lab.cli('status', '-c', cfg).stdout;
   assert.match(text, /isp2 does not route learned delegated prefix 2001:db8::\/32: \/32 is not a delegation/);
   assert.match(text, /isp3 does not route configured delegated prefix 2001:db8:1:100::\/56: link "isp1" owns it/);
+  assert.match(lab.cli('plan', '-c', cfg).stdout, /# lan6: router advertisements on lan0 .*\n#   2001:db8:1:100::\/64 of isp1: preferred/);
   assert.equal(await haip.stop(), 0);
 });

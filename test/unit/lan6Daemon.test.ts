@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load';
 import { Daemon } from '../../src/daemon';
+import { planReport } from '../../src/ops';
 import { StatusDoc } from '../../src/status';
 import { renderStatus } from '../../src/statusView';
 import { FakeClock, FakeKernel, FakeLinkEvents, FakeProber, memoryLog, RecordingNotifier } from './fakes';
@@ -95,5 +96,24 @@ describe('refused delegated prefixes in status', () => {
     assert.deepEqual(row?.prefixes6_refused?.map((p) => `${p.prefix} ${p.learned} ${p.why}`), ['2001:db8:1:100::/56 false link "isp1" owns it (or a prefix overlapping it) first: no source rule']);
     assert.deepEqual(t.daemon.statusDoc().links.find((l) => l.name === 'isp1' && l.family === 6)?.prefixes6?.map((p) => p.prefix), ['2001:db8:1:100::/56']);
     await t.daemon.stop();
+  });
+});
+
+describe('haip plan with lan6', () => {
+  it('names what the RAs would say, and what is not advertised', async () => {
+    const kernel = new FakeKernel()
+      .addInterface('eth1', [{ address: '198.18.1.2', prefixlen: 24 }, { address: '2001:db8:1::2', prefixlen: 64 }])
+      .addInterface('eth2', [{ address: '198.18.2.2', prefixlen: 24 }])
+      .addInterface('lan0', [{ address: '2001:db8:1:100::1', prefixlen: 64 }, { address: '2001:db8:1:180::1', prefixlen: 60 }, { address: 'fd00:200::1', prefixlen: 64 }]);
+    const text = await planReport(parseConfigText(LINKS.replace('PREFIXES2', '') + 'lan6: { interface: lan0 }\n', 'h.yaml'), kernel);
+    const lines = text.split('\n');
+    const at = lines.findIndex((l) => l.startsWith('# lan6:'));
+    assert.deepEqual(lines.slice(at, at + 3), [
+      '# lan6: router advertisements on lan0 (at once on a change, then every 300 s), as the links stand here:',
+      '#   2001:db8:1:100::/64 of isp1: preferred (isp1\'s IPv6 is up)',
+      '#   2001:db8:1:180::1 NOT advertised: /60: hosts number themselves (SLAAC) from a /64 only',
+    ]);
+    const gone = await planReport(parseConfigText(LINKS.replace('PREFIXES2', '') + 'lan6: { interface: lan9 }\n', 'h.yaml'), kernel);
+    assert.match(gone, /#   lan9 does not exist: none are sent until it does/);
   });
 });
