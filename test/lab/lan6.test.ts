@@ -158,3 +158,25 @@ test('refused delegated prefixes: named in haip status --json with the reason, a
   assert.match(lab.cli('plan', '-c', cfg).stdout, /# lan6: router advertisements on lan0 .*\n#   2001:db8:1:100::\/64 of isp1: preferred/);
   assert.equal(await haip.stop(), 0);
 });
+
+test('lan6: a /64 that leaves the LAN is withdrawn (both lifetimes 0), the new one advertised', async (t) => {
+  const { lab, haip, cfg } = await start(t, '{ interface: lan0 }');
+  const addrs = () => lab.ip(lab.lan, '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global');
+  await within(8000, 'SLAAC addresses in both prefixes', () => [LAN1, LAN2].every((p) => addrs().includes(`inet6 ${p}`)), Date.now(), 100);
+  // The router's LAN address moves to another /64 of isp1's delegation, as dhcpcd does when the ISP renumbers.
+  const since = Date.now();
+  lab.ip(lab.r, '-6', 'addr', 'del', '2001:db8:1:100::1/64', 'dev', 'lan0');
+  lab.ip(lab.r, '-6', 'addr', 'add', '2001:db8:1:101::1/64', 'dev', 'lan0', 'nodad');
+  const ms = await within(5000, 'the host numbered from the new /64, the old one deprecated', () => {
+    const a = addrs();
+    return a.includes('inet6 2001:db8:1:101:') && new RegExp(`inet6 ${LAN1}\\S+ scope global deprecated`).test(a);
+  }, since, 50);
+  // RFC 4862's two-hour rule: a valid lifetime of 0 leaves the old address at most 2 h.
+  const left = Number(new RegExp(`inet6 ${LAN1}\\S+[^\\n]*\\n\\s+valid_lft (\\d+)sec`).exec(addrs())?.[1]);
+  assert.ok(left <= 7200, `the old address expires within 2 h: ${left} s`);
+  await haip.waitFor(/lan6: 2001:db8:1:100::\/64 of isp1 withdrawn on lan0/, 1000);
+  const status = JSON.parse(lab.cli('status', '--json', '-c', cfg).stdout);
+  assert.deepEqual(status.lan6.prefixes.map((p: { prefix: string; state: string }) => `${p.prefix} ${p.state}`), ['2001:db8:1:101::/64 preferred', '2001:db8:2:100::/64 preferred', '2001:db8:1:100::/64 withdrawn']);
+  console.log(`lan6: a renumbered LAN /64: the host had the new address and the old one deprecated ${ms} ms after the router's address moved`);
+  assert.equal(await haip.stop(), 0);
+});
