@@ -88,7 +88,8 @@ export class LanAdvertiser {
     const skipped = new Set(plan.skipped.map((s) => `lan6: ${s.address} on ${config.interface} is not advertised: ${s.why}`));
     for (const s of skipped) if (!this.skippedTold.has(s)) this.deps.log.warning(s);
     this.skippedTold = skipped;
-    if (sameAdverts(plan.entries, this.want) && this.lastSent !== undefined) return;
+    // Unchanged, and either told already or on its way (a failed send keeps its backoff).
+    if (sameAdverts(plan.entries, this.want) && (this.lastSent !== undefined || this.timer)) return;
     this.want = plan.entries;
     this.repeats = REPEATS;
     const now = this.deps.clock.now();

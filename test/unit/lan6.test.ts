@@ -118,7 +118,7 @@ function fakePort() {
   const sent: Buffer[] = [];
   const opened: string[] = [];
   let solicit = () => {};
-  const state = { fail: null as string | null };
+  const state = { fail: null as string | null, attempts: 0 };
   return {
     sent,
     opened,
@@ -127,7 +127,7 @@ function fakePort() {
     factory: (iface: string, index: number, solicited: () => void) => {
       opened.push(`${iface}#${index}`);
       solicit = solicited;
-      return { send: async (b: Buffer) => (state.fail ? state.fail : (sent.push(b), null)), close: () => opened.push(`closed ${iface}#${index}`) };
+      return { send: async (b: Buffer) => (state.attempts++, state.fail ? state.fail : (sent.push(b), null)), close: () => opened.push(`closed ${iface}#${index}`) };
     },
   };
 }
@@ -191,6 +191,9 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
     await clock.advance(RETRY_MS);
     assert.deepEqual(log.lines, ['warning: lan6: router advertisement on lan0 not sent: Cannot assign requested address'], 'tried twice, told once');
     assert.deepEqual(a.status(), { interface: 'lan0', deprecate: true, prefixes: [], sent: null, error: 'Cannot assign requested address' });
+    a.update(config, input('up'));
+    await clock.advance(0);
+    assert.equal(port.state.attempts, 2, 'a pass with nothing new keeps the backoff');
     port.state.fail = null;
     await clock.advance(2 * RETRY_MS - 1);
     assert.equal(port.sent.length, 0);
