@@ -5,7 +5,7 @@
 // out: an entry is told only once the helper reports its RA sent.
 import { Log } from '../log';
 import { Lan6Config, LinkState } from '../model';
-import { AdvertEntry, afterSend, buildRouterAdvert, lifetimesOf, planLan, sameAdverts } from '../net/ra';
+import { AdvertEntry, afterSend, buildRouterAdvert, lifetimesOf, planLan, prefixesOf, sameAdverts } from '../net/ra';
 import { Clock, TimerHandle } from '../sys/clock';
 import { RaPort, RaPortFactory } from '../sys/raPort';
 import { networkOf6 } from '../net/address';
@@ -19,6 +19,8 @@ export const REPEAT_MS = 3000;
 export const PERIOD_MS = 300_000;
 /** A failed send is tried again after this, doubling up to PERIOD_MS. */
 export const RETRY_MS = 1000;
+/** Foreign advertisers remembered for the warning (a LAN flooding forged RAs must not grow it). */
+const MAX_FOREIGN_TOLD = 64;
 /** A change is sent at once unless an RA went out less than this ago. */
 export const MIN_GAP_MS = 500;
 
@@ -64,6 +66,8 @@ export class LanAdvertiser {
   /** After a failed send: the wait before the next try, doubling from RETRY_MS. */
   private retryMs = 0;
   private skippedTold = new Set<string>();
+  /** "SENDER PREFIX" of foreign RAs already warned about. */
+  private foreignTold = new Set<string>();
   private stopped = false;
 
   constructor(private readonly deps: Lan6Deps) {}
@@ -82,7 +86,7 @@ export class LanAdvertiser {
     if (this.port && (this.port.iface !== config.interface || this.port.index !== input.index)) this.closePort();
     if (!this.port) {
       const iface = config.interface;
-      this.port = { iface, index: input.index, port: this.deps.ports(iface, input.index, () => this.solicited(), (m) => this.deps.log.warning(m)) };
+      this.port = { iface, index: input.index, port: this.deps.ports(iface, input.index, (h) => (h.kind === 'rs' ? this.solicited() : this.foreign(h.from, h.packet)), (m) => this.deps.log.warning(m)) };
     }
     const plan = planLan({ ...input, deprecate: config.deprecate }, this.want);
     const skipped = new Set(plan.skipped.map((s) => `lan6: ${s.address} on ${config.interface} is not advertised: ${s.why}`));
@@ -117,6 +121,24 @@ export class LanAdvertiser {
     if (!this.want.length) return;
     // Logged only when it brings an RA forward: a flood of solicitations is one line per REPEAT_MS.
     if (this.schedule(Math.max(this.deps.clock.now(), (this.lastSent ?? 0) + REPEAT_MS))) this.deps.log.debug(`lan6: router solicitation on ${this.port?.iface}: answering`);
+  }
+
+  /**
+   * Another router's RA (radvd or dnsmasq on this router, another router on the LAN) carrying a /64 haip
+   * advertises: hosts take the latest preferred lifetime, so haip's deprecation will not hold. Told once
+   * per sender and prefix.
+   */
+  private foreign(from: string, packet: Buffer) {
+    const ours = new Set([...this.want, ...this.told].map((e) => e.prefix));
+    for (const p of prefixesOf(packet)) {
+      const key = `${from} ${p.prefix}`;
+      if (!ours.has(p.prefix) || this.foreignTold.has(key)) continue;
+      if (this.foreignTold.size >= MAX_FOREIGN_TOLD) this.foreignTold.clear();
+      this.foreignTold.add(key);
+      this.deps.log.warning(
+        `lan6: ${from} also advertises ${p.prefix} on ${this.port?.iface} (preferred lifetime ${p.preferredS} s): hosts follow the latest router advertisement, so a deprecation by haip lasts only until its next one; leave the delegated /64s to haip (radvd: no prefix block for them)`,
+      );
+    }
   }
 
   /** Whether this moved the next RA forward. */

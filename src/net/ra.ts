@@ -158,3 +158,23 @@ function addressBytes(address: string): Buffer {
   }
   return b;
 }
+
+/**
+ * The prefix information options of a router advertisement another router sent on the LAN (read only to
+ * warn that it advertises haip's prefixes too). Bytes from the LAN: options are walked within the packet,
+ * a zero or overlong length ends the walk, and at most MAX_PREFIXES are taken.
+ */
+export function prefixesOf(packet: Buffer): RaPrefix[] {
+  const out: RaPrefix[] = [];
+  if (packet.length < 16 || packet[0] !== ND_ROUTER_ADVERT) return out;
+  for (let o = 16; o + 8 <= packet.length && out.length < MAX_PREFIXES; ) {
+    const len = packet[o + 1] * 8;
+    if (len === 0 || o + len > packet.length) break;
+    if (packet[o] === ND_OPT_PREFIX_INFORMATION && len === 32 && packet[o + 2] <= 128) {
+      const groups = Array.from({ length: 8 }, (_, i) => packet.readUInt16BE(o + 16 + 2 * i).toString(16));
+      out.push({ prefix: networkOf6(groups.join(':'), packet[o + 2]), validS: packet.readUInt32BE(o + 4), preferredS: packet.readUInt32BE(o + 8) });
+    }
+    o += len;
+  }
+  return out;
+}

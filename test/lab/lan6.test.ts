@@ -7,6 +7,8 @@
 // isp2's prefix (`ip -6 route get` and a real TCP connection, whose source the server reports); isp1
 // returns and they move back. Both times are measured from the event and printed.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test, TestContext } from 'node:test';
 import { Haip, Lab, within } from './lab';
 
@@ -178,5 +180,15 @@ test('lan6: a /64 that leaves the LAN is withdrawn (both lifetimes 0), the new o
   const status = JSON.parse(lab.cli('status', '--json', '-c', cfg).stdout);
   assert.deepEqual(status.lan6.prefixes.map((p: { prefix: string; state: string }) => `${p.prefix} ${p.state}`), ['2001:db8:1:101::/64 preferred', '2001:db8:2:100::/64 preferred', '2001:db8:1:100::/64 withdrawn']);
   console.log(`lan6: a renumbered LAN /64: the host had the new address and the old one deprecated ${ms} ms after the router's address moved`);
+  assert.equal(await haip.stop(), 0);
+});
+
+test('lan6: radvd advertising one of the delegated /64s on the LAN too is named (hosts would flip back)', async (t) => {
+  const { lab, haip } = await start(t, '{ interface: lan0 }');
+  const conf = join(lab.dir, 'radvd-lan0.conf');
+  writeFileSync(conf, 'interface lan0 {\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  prefix 2001:db8:1:100::/64 {};\n};\n', { mode: 0o644 });
+  lab.spawnIn(lab.r, ['radvd', '-C', conf, '-p', join(lab.dir, 'radvd-lan0.pid'), '-n', '-m', 'stderr']);
+  await haip.waitFor(/warning: lan6: fe80::\S+ also advertises 2001:db8:1:100::\/64 on lan0 \(preferred lifetime \d+ s\)/, 8000);
+  assert.ok(!/also advertises 2001:db8:2:100::\/64/.test(haip.output()), 'only the prefix radvd advertises');
   assert.equal(await haip.stop(), 0);
 });

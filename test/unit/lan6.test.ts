@@ -6,8 +6,9 @@ import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load';
 import { LanAdvertiser, lan6Input, PERIOD_MS, REPEAT_MS, RETRY_MS } from '../../src/core/lan6';
 import { LinkState } from '../../src/model';
-import { AdvertEntry, afterSend, buildRouterAdvert, LanInput, planLan, WITHDRAW_SENDS } from '../../src/net/ra';
+import { AdvertEntry, afterSend, buildRouterAdvert, LanInput, planLan, prefixesOf, WITHDRAW_SENDS } from '../../src/net/ra';
 import { refusedPrefixes6 } from '../../src/net/refused6';
+import { Heard } from '../../src/sys/raPort';
 import { FakeClock, memoryLog } from './fakes';
 import { configProblems } from './fixtures';
 
@@ -113,20 +114,35 @@ describe('buildRouterAdvert: the bytes on the wire (RFC 4861 4.2, 4.6.2)', () =>
   });
 });
 
+describe('prefixesOf: the prefixes another router advertises (bytes from the LAN)', () => {
+  const ra = buildRouterAdvert(1800, [{ prefix: '2001:db8:1:100::/64', validS: 86400, preferredS: 14400 }]);
+  const mtu = Buffer.from('05010000000005dc', 'hex');
+  const cases: { name: string; packet: Buffer; want: string[] }[] = [
+    { name: 'one PIO', packet: ra, want: ['2001:db8:1:100::/64 14400/86400'] },
+    { name: 'other options skipped (MTU first)', packet: Buffer.concat([ra.subarray(0, 16), mtu, ra.subarray(16)]), want: ['2001:db8:1:100::/64 14400/86400'] },
+    { name: 'a truncated option ends the walk', packet: ra.subarray(0, 40), want: [] },
+    { name: 'a zero length ends the walk', packet: Buffer.concat([ra.subarray(0, 16), Buffer.from('0300000000000000', 'hex'), ra.subarray(16)]), want: [] },
+    { name: 'not an RA', packet: Buffer.concat([Buffer.from([133]), ra.subarray(1)]), want: [] },
+    { name: 'host bits cleared, prefix length kept', packet: Buffer.from(ra.toString('hex').replace('20010db8000101000000000000000000', '20010db80001010000000000000000ff'), 'hex'), want: ['2001:db8:1:100::/64 14400/86400'] },
+  ];
+  for (const c of cases) it(c.name, () => assert.deepEqual(prefixesOf(c.packet).map((p) => `${p.prefix} ${p.preferredS}/${p.validS}`), c.want));
+});
+
 /** A port that records what it was given; `fail` makes the next sends fail with that reason. */
 function fakePort() {
   const sent: Buffer[] = [];
   const opened: string[] = [];
-  let solicit = () => {};
+  let hear: (h: Heard) => void = () => {};
   const state = { fail: null as string | null, attempts: 0 };
   return {
     sent,
     opened,
     state,
-    solicit: () => solicit(),
-    factory: (iface: string, index: number, solicited: () => void) => {
+    solicit: () => hear({ kind: 'rs' }),
+    hear: (h: Heard) => hear(h),
+    factory: (iface: string, index: number, heard: (h: Heard) => void) => {
       opened.push(`${iface}#${index}`);
-      solicit = solicited;
+      hear = heard;
       return { send: async (b: Buffer) => (state.attempts++, state.fail ? state.fail : (sent.push(b), null)), close: () => opened.push(`closed ${iface}#${index}`) };
     },
   };
@@ -147,13 +163,19 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
     links: [isp('isp1', ['2001:db8:1:100::/56'], s1), isp('isp2', ['2001:db8:2:100::/56'], s2)],
   });
 
-  it('a change goes out at once, repeats twice 3 s apart, then every period; told once it went out', async () => {
+  /** An advertiser that has sent its first RA, both links up. */
+  async function running() {
     const clock = new FakeClock();
     const log = memoryLog();
     const port = fakePort();
     const a = new LanAdvertiser({ log, clock, ports: port.factory });
     a.update(config, input('up'));
     await clock.advance(0);
+    return { clock, log, port, a };
+  }
+
+  it('a change goes out at once, repeats twice 3 s apart, then every period; told once it went out', async () => {
+    const { clock, log, port, a } = await running();
     assert.deepEqual(port.opened, ['lan0#3']);
     assert.equal(port.sent.length, 1);
     assert.equal(pios(port.sent[0]), '64:20010db800010100 14400/86400, 64:20010db800020100 14400/86400');
@@ -219,6 +241,19 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
     assert.equal(port.sent.length, 4, 'not within 3 s of the last');
     await clock.advance(1);
     assert.equal(port.sent.length, 5);
+    a.stop();
+  });
+
+  it('another router advertising one of haip\'s /64s is named once; others\' prefixes are theirs', async () => {
+    const { clock, log, port, a } = await running();
+    const theirs = buildRouterAdvert(1800, [
+      { prefix: '2001:db8:1:100::/64', validS: 86400, preferredS: 14400 },
+      { prefix: 'fd00:200::/64', validS: 86400, preferredS: 14400 },
+    ]);
+    for (let i = 0; i < 3; i++) port.hear({ kind: 'ra', from: 'fe80::9', packet: theirs });
+    assert.deepEqual(log.lines.filter((l) => l.startsWith('warning')), [
+      'warning: lan6: fe80::9 also advertises 2001:db8:1:100::/64 on lan0 (preferred lifetime 14400 s): hosts follow the latest router advertisement, so a deprecation by haip lasts only until its next one; leave the delegated /64s to haip (radvd: no prefix block for them)',
+    ]);
     a.stop();
   });
 
