@@ -6,6 +6,7 @@ import { Alarm } from './core/alarm';
 import { Announcer, Transition } from './core/announce';
 import { DaemonDeps } from './core/deps';
 import { Lane, PassSteps } from './core/pass';
+import { LanAdvertiser, lan6Input, unavailableRaPorts } from './core/lan6';
 import { Probing } from './core/probing';
 import { PassReason, Reconciler } from './core/reconciler';
 import { LinkRegistry, LinkRuntime } from './core/registry';
@@ -36,6 +37,8 @@ export class Daemon {
   /** A pass when the first refused route may be tried again. */
   private readonly retryAlarm: Alarm;
   private nftWatched = false;
+  /** haip's router advertisements on the LAN (`lan6`). */
+  private readonly lan6: LanAdvertiser;
 
   constructor(
     private config: Config,
@@ -58,6 +61,7 @@ export class Daemon {
             settled.then();
             // Policies: decisions from this pass's health into nft's maps, moved connections flushed.
             void this.policies.kick(this.config, (link, family) => this.standing(link, family));
+            if (this.ready) this.lan6.update(this.config.lan6, lan6Input(this.config.lan6, this.steps.observed, this.lane(6).links.all(), this.steps.refusedPrefixes6()));
           },
         };
       },
@@ -98,6 +102,7 @@ export class Daemon {
       afterRound: () => this.checkReady(),
     });
     this.retryAlarm = new Alarm(deps.clock, () => void this.sync('retry'));
+    this.lan6 = new LanAdvertiser({ log: deps.log, clock: deps.clock, ports: deps.raPorts ?? unavailableRaPorts(deps.log), changed: () => this.announcer.publish() });
     this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.allRuntimes(), (now) => this.reconciler.hung(now));
   }
 
@@ -163,6 +168,7 @@ export class Daemon {
       ['nft events', () => this.nftWatched && this.deps.nftEvents?.stop()],
       ['hooks', () => this.deps.hooks?.stop?.()],
       ['prober', () => this.deps.prober.close?.()],
+      ['lan6', () => this.lan6.stop()],
     ];
     for (const [name, fn] of parts) {
       try {
@@ -244,7 +250,10 @@ export class Daemon {
 
   statusDoc(): StatusDoc {
     const now = this.deps.clock.now();
-    const doc = lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.probing.heldBack(rt), now, process.pid, this.steps.upstream.problems());
+    const doc = lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.probing.heldBack(rt), now, process.pid, this.steps.upstream.problems(), {
+      refused6: this.steps.refusedPrefixes6(),
+      lan6: this.lan6.status(),
+    });
     const policies = this.policies.status(this.config);
     return policies ? { ...doc, policies } : doc;
   }

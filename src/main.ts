@@ -21,6 +21,7 @@ import { NodePingProber } from './sys/prober';
 import { KindProber, SocketProber } from './sys/socketProber';
 import { ProcessRunner } from './sys/runner';
 import { ProcSysctl } from './sys/sysctl';
+import { perlRaPort } from './sys/raPort';
 import { HealthFile } from './healthFile';
 import { MetricsFile } from './metrics';
 import { allSinks, FileStatus, FileWriter } from './status';
@@ -55,6 +56,7 @@ async function run(args: CliArgs, log: Log, flushLog: () => Promise<void>): Prom
     nft: new ProcessRunner('nft'),
     conntrack: new ProcessRunner('conntrack'),
     sysctl: new ProcSysctl(),
+    raPorts: perlRaPort,
     prober: new KindProber(new AutoProber(new StreamProber(), new NodePingProber(), (m) => log.warning(m)), new SocketProber()),
     clock,
     notifier,

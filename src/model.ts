@@ -129,6 +129,17 @@ export interface Config {
   policies?: PolicyConfig[];
   traffic?: TrafficRule[];
   defaultPolicy?: string;
+  /** The LAN side of an IPv6 failover (haip's own router advertisements); absent: haip sends none. */
+  lan6?: Lan6Config;
+}
+
+/** `lan6`: haip advertises the LAN's /64s of the links' delegated prefixes on this interface. */
+export interface Lan6Config {
+  interface: string;
+  /** A down link's /64 goes out with preferred lifetime 0 while another link's is alive. */
+  deprecate: boolean;
+  /** The router lifetime in haip's RAs (they come from the router's own link-local address). */
+  routerLifetimeS: number;
 }
 
 export type LogLevel = 'error' | 'warning' | 'notice' | 'info' | 'debug';

@@ -20,6 +20,8 @@ import { Sysctl } from './sys/sysctl';
 import { decide } from './policy/assign';
 import { describe } from './policy/engine';
 import { hasPolicies, policyElements } from './policy/nft';
+import { lan6Input, lan6PlanLines } from './core/lan6';
+import { refusedPrefixes6 } from './net/refused6';
 
 /** `haip check`'s one line: the file is valid, and what it configures. */
 export function checkReport(config: Config): string {
@@ -52,6 +54,7 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
   if (!config.links.length) out.push('# no links configured: haip installs nothing for them (see haip.yaml(5))');
   const plans: FamilyPlan[] = [];
   const keeps: Route[] = [];
+  let refusedLearned = NOTHING_LEARNED.refused;
   for (const family of scope.families) {
     // Each family on its own, as the daemon runs it: the links with targets of that family.
     const links = config.links.flatMap((l) => familyLink(l, family) ?? []);
@@ -73,6 +76,7 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
       for (const p of v.prefixes6 ?? []) out.push(`#     delegated prefix ${p.prefix}${p.from ? `, learned from ${p.from}` : ''}`);
     }
     for (const r of learned6.refused) out.push(`#   ${r.link}: delegated prefix ${r.prefix} NOT routed: ${r.why}`);
+    if (family === 6) refusedLearned = learned6.refused;
     const keep = obs.net.routes.find((r) => (r.family ?? 4) === family && r.table === config.mainTable && r.dst === 'default' && r.protocol === config.protocol);
     if (!best && keep) keeps.push(keep);
     plans.push({ family, views, active: best?.link.name ?? null, keep });
@@ -101,6 +105,12 @@ export async function planReport(config: Config, ip: Runner): Promise<string> {
     out.push('#', '# policies: the maps, as haip fills them while every usable link answers (replaced on every change of health):');
     for (const [f, ds] of decisions) for (const d of ds) out.push(`#   ${d.policy}${f === 6 ? ' (IPv6)' : ''}: ${describe(config.policies!.find((p) => p.name === d.policy)!, d)}`);
     out.push(`nft -f - <<'EOF'`, policyElements(config, decisions, (l, f) => usable(f).has(l)).trimEnd(), 'EOF');
+  }
+  if (config.lan6) {
+    // As the daemon would advertise while every usable link answers (an unusable one counts as down).
+    const views = plans.find((p) => p.family === 6)?.views ?? [];
+    const runtimes = views.map((view) => ({ config: view.link, view, health: { state: view.unusable ? ('down' as const) : ('up' as const) } }));
+    out.push(...lan6PlanLines(config.lan6, lan6Input(config.lan6, obs, runtimes, refusedPrefixes6(refusedLearned, own.conflicts))));
   }
   return out.join('\n') + '\n';
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Family, LinkState } from './model';
 import { writeFileSafely } from './sys/files';
 import type { PoliciesStatus } from './policy/status';
+import type { Lan6Status } from './core/lan6';
 
 export interface TargetStatus {
   address: string;
@@ -41,6 +42,8 @@ export interface LinkStatus {
   quality?: QualityStatus | null;
   /** IPv6 rows: the delegated prefixes this link routes by source, from the config or learned from the DHCPv6 client (`from` says where); absent when none. */
   prefixes6?: { prefix: string; learned: boolean; from: string }[];
+  /** IPv6 rows: delegated prefixes this link does not route, and why (a learned one haip refused, a configured one another link owns); absent when none. */
+  prefixes6_refused?: { prefix: string; learned: boolean; why: string }[];
 }
 
 export interface QualityStatus {
@@ -78,6 +81,8 @@ export interface StatusDoc {
   stale_after_ms?: number;
   /** Traffic policies: decisions per family, connections per link, the rules; absent without policies. */
   policies?: PoliciesStatus;
+  /** haip's router advertisements on the LAN (`lan6`): what the last one said per /64; absent without lan6. */
+  lan6?: Lan6Status;
 }
 
 /** Where the status document goes; exists so tests can keep it in memory. */

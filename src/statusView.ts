@@ -54,7 +54,20 @@ export function renderStatus(doc: StatusDoc, now: number): string {
   const prefixes = doc.links
     .flatMap((l) => (Array.isArray(l.prefixes6) ? l.prefixes6 : []).map((p) => `${neutralise(l.name)} routes delegated prefix ${neutralise(String(p.prefix))} (${p.learned ? `learned from ${neutralise(String(p.from))}` : 'config'})\n`))
     .join('');
-  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}${prefixes}${policies}`;
+  const refused6 = doc.links
+    .flatMap((l) => (Array.isArray(l.prefixes6_refused) ? l.prefixes6_refused : []).map((p) => `${neutralise(l.name)} does not route ${p.learned ? 'learned' : 'configured'} delegated prefix ${neutralise(String(p.prefix))}: ${neutralise(String(p.why))}\n`))
+    .join('');
+  const lan = doc.lan6 && typeof doc.lan6 === 'object' ? lan6Lines(doc.lan6, now) : '';
+  return `${head}\n${problems}${lines.join('\n')}\n${held}${refused}${prefixes}${refused6}${lan}${policies}`;
+}
+
+/** haip's router advertisements on the LAN: one line per /64 as the last RA said it. */
+function lan6Lines(lan: NonNullable<StatusDoc['lan6']>, now: number): string {
+  const iface = neutralise(String(lan.interface));
+  const when = typeof lan.sent === 'string' ? `last sent ${ago(lan.sent, now)}` : 'none sent yet';
+  const head = `LAN ${iface}: router advertisements, ${when}${lan.error ? `; not sent: ${neutralise(String(lan.error))}` : ''}\n`;
+  const rows = (Array.isArray(lan.prefixes) ? lan.prefixes : []).map((p) => `  ${neutralise(String(p.prefix))} of ${neutralise(String(p.link))}: ${neutralise(String(p.state))} (${neutralise(String(p.why))})\n`);
+  return head + rows.join('');
 }
 
 /** Which haip wrote the document; after an upgrade without a restart, that this command is newer. */

@@ -11,6 +11,7 @@ import { Locator, Segment } from './positions';
 import { ConfigProblem, pathToString } from './problems';
 import { RawConfig, RawProbe } from './raw';
 import { policyProblems } from './policyChecks';
+import { lan6Problems } from './lan6Checks';
 
 const MAX_DURATION_MS = 86_400_000;
 
@@ -96,6 +97,7 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
   for (const p of stickyProblems(raw, locate)) out.push(p);
   for (const p of misroutingProblems(raw, locate, tables, linkTables)) out.push(p);
   for (const p of policyProblems(raw, locate)) out.push(p);
+  for (const p of lan6Problems(raw, locate)) out.push(p);
   return out;
 }
 

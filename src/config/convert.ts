@@ -21,6 +21,8 @@ export const DEFAULTS = {
   markMask: 0xff,
   rtTablesFile: '/etc/iproute2/rt_tables.d/haip.conf',
   rtProtosFile: '/etc/iproute2/rt_protos.d/haip.conf',
+  /** lan6's router lifetime: radvd's (3 x MaxRtrAdvInterval) and dnsmasq's default. */
+  routerLifetimeS: 1800,
 };
 
 export const RESERVED_TABLES: Record<string, number> = { main: MAIN_TABLE, default: 253, local: 255 };
@@ -113,5 +115,6 @@ export function toConfig(raw: RawConfig, source: string): Config {
     rtTablesFile: raw.rt_tables_file ?? DEFAULTS.rtTablesFile,
     rtProtosFile: raw.rt_protos_file ?? DEFAULTS.rtProtosFile,
     ...toPolicies(raw),
+    ...(raw.lan6 ? { lan6: { interface: raw.lan6.interface, deprecate: raw.lan6.deprecate ?? true, routerLifetimeS: raw.lan6.router_lifetime ?? DEFAULTS.routerLifetimeS } } : {}),
   };
 }

@@ -238,6 +238,24 @@ export const configSchema = {
       },
     },
     default_policy: { type: 'string', expects: 'a policy name from policies', description: 'The policy of traffic that no `traffic` rule matches (the main default route as a policy). Default: none, such traffic follows the main default route.' },
+    lan6: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['interface'],
+      description:
+        'The LAN side of an IPv6 failover: haip sends router advertisements on this LAN interface for the /64s of the links\' delegated prefixes (prefixes6, configured or learned) that the router holds an address in there, and while a link\'s IPv6 is down, its /64s go out with preferred lifetime 0, so LAN hosts number their new connections from a live uplink\'s prefix within a second or two of the verdict (and move back when it returns). Only those /64s are ever advertised. haip becomes the one advertiser of them: leave them out of radvd\'s or dnsmasq\'s RAs (docs/walkthrough-dual-stack.md), or hosts flip back at their next RA. Default: no RAs.',
+      properties: {
+        interface: { ...ifname, description: 'The LAN interface (not an uplink\'s). Its /64s inside a link\'s delegated prefixes are advertised from its link-local address.' },
+        deprecate: { type: 'boolean', description: 'Advertise a down link\'s /64s with preferred lifetime 0 while another link\'s /64 on the LAN is alive (with every link down nothing changes). false: advertise them always as preferred. Default true.' },
+        router_lifetime: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 9000,
+          description:
+            'Router lifetime (seconds) in haip\'s RAs. They come from the router\'s link-local address, as radvd\'s do, and hosts take the latest value for that router: set it to what the LAN\'s RA daemon sends (radvd AdvDefaultLifetime, dnsmasq ra-param), 0 when the router must not be the LAN\'s default router; otherwise at least 600. Default 1800 (radvd\'s and dnsmasq\'s default).',
+        },
+      },
+    },
     sticky: {
       type: 'boolean',
       description:

@@ -9,6 +9,7 @@ import { Prober } from '../sys/prober';
 import { Runner } from '../sys/runner';
 import { StatusSink } from '../status';
 import { Sysctl } from '../sys/sysctl';
+import { RaPortFactory } from '../sys/raPort';
 
 export interface DaemonDeps {
   ip: Runner;
@@ -28,6 +29,8 @@ export interface DaemonDeps {
   conntrack?: Runner;
   /** /proc/sys, for rp_filter and src_valid_mark (net/rpfilter.ts). */
   sysctl?: Sysctl;
+  /** Router advertisements on the LAN (`lan6`); without it lan6 is logged as unavailable. */
+  raPorts?: RaPortFactory;
   /** Called after config changes are applied, e.g. to write table names. */
   onConfig?: (c: Config) => void;
 }

@@ -10,6 +10,7 @@ import { LearnedGateway, learnGateways } from '../net/gateways';
 import { winningDefault } from '../net/plan';
 import { Learned6, learnedNotes, learnPrefixes6, NOTHING_LEARNED } from '../net/pd';
 import { readLookups } from '../net/effectiveRead';
+import { RefusedPrefix6, refusedPrefixes6 } from '../net/refused6';
 import { Observation } from '../net/router';
 import { Runner } from '../sys/runner';
 import { Log, noticeFields } from '../log';
@@ -71,6 +72,8 @@ export class PassSteps {
   private learned6: Learned6 = NOTHING_LEARNED;
   /** Foreign routes that beat the default route, and addresses two links claim (src/core/upstream.ts). */
   readonly upstream: UpstreamGuard;
+  /** What the last pass read (lan6 advertises from its LAN addresses). */
+  observed?: Observation;
   /** A view flapping (a carrier storm): its notes counted past the first few of a minute. */
   private viewLines = new LimitedLines();
 
@@ -83,6 +86,7 @@ export class PassSteps {
 
   /** What the kernel should hold, given what it holds: the links' views and the choice follow it. */
   desired(obs: Observation): NetState {
+    this.observed = obs;
     const { mainTable, protocol } = this.ctx.config();
     const state = desiredFamilies(
       this.ctx.config(),
@@ -114,6 +118,11 @@ export class PassSteps {
       healthOf: (n, f) => this.lanes[f === 4 ? 0 : 1].links.get(n)?.health.state,
       then: () => this.ctx.announcer.runQueuedHooks(),
     };
+  }
+
+  /** Delegated prefixes that route nothing, and why: refused when learned, or owned by another link. */
+  refusedPrefixes6(): RefusedPrefix6[] {
+    return refusedPrefixes6(this.learned6.refused, this.upstream.conflicts());
   }
 
   private settleLane(lane: Lane, outcome: PassOutcome) {

@@ -6,6 +6,9 @@ import { Family } from '../model';
 import { fam } from './announce';
 import { LinkRuntime } from './registry';
 import { refusalOf, Selection } from './selector';
+import { networkOf6 } from '../net/address';
+import { RefusedPrefix6 } from '../net/refused6';
+import type { Lan6Status } from './lan6';
 
 export interface StatusInput {
   links: LinkRuntime[];
@@ -23,6 +26,10 @@ export interface StatusInput {
   switches: number;
   /** IPv6's side, when a link probes IPv6: its runtimes, the link the kernel routes IPv6 by. */
   six?: { links: LinkRuntime[]; active: string | null; activeSince: number; switches: number };
+  /** Delegated prefixes that route nothing, and why (src/net/refused6.ts). */
+  refused6?: RefusedPrefix6[];
+  /** haip's router advertisements on the LAN, when `lan6` is configured. */
+  lan6?: Lan6Status;
   now: number;
   pid: number;
 }
@@ -33,7 +40,13 @@ export function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
 
-export function linkStatus(rt: LinkRuntime, held: string | null = null, refused: string | null = null): LinkStatus {
+/** The kernel's form of a prefix, as refusals name it. */
+const canonical = (p: string) => networkOf6(p.split('/')[0], Number(p.split('/')[1] ?? 128));
+
+export function linkStatus(rt: LinkRuntime, held: string | null = null, refused: string | null = null, refused6: RefusedPrefix6[] = []): LinkStatus {
+  const mine = rt.family === 6 ? refused6.filter((r) => r.link === rt.config.name) : [];
+  // A configured prefix another link owns routes nothing here: it is shown as refused, not as routed.
+  const routed = (rt.view.prefixes6 ?? []).filter((p) => !mine.some((r) => !r.learned && r.prefix === canonical(p.prefix)));
   const last = rt.rounds[rt.rounds.length - 1];
   const sent = rt.rounds.reduce((a, r) => a + r.total, 0);
   const got = rt.rounds.reduce((a, r) => a + r.answered, 0);
@@ -65,7 +78,8 @@ export function linkStatus(rt: LinkRuntime, held: string | null = null, refused:
     held,
     route_refused: refused,
     quality: qualityStatus(rt),
-    ...(rt.view.prefixes6?.length ? { prefixes6: rt.view.prefixes6.map((p) => ({ prefix: p.prefix, learned: p.from !== undefined, from: p.from ?? 'config (prefixes6)' })) } : {}),
+    ...(routed.length ? { prefixes6: routed.map((p) => ({ prefix: p.prefix, learned: p.from !== undefined, from: p.from ?? 'config (prefixes6)' })) } : {}),
+    ...(mine.length ? { prefixes6_refused: mine.map((r) => ({ prefix: r.prefix, learned: r.learned, why: r.why })) } : {}),
   };
 }
 
@@ -85,8 +99,8 @@ function qualityStatus(rt: LinkRuntime): QualityStatus | null {
 
 export function statusDocument(s: StatusInput): StatusDoc {
   const six = s.six ? { active6: s.six.active, since6: iso(s.six.activeSince), switches6: s.six.switches } : {};
-  const links = [...s.links, ...(s.six?.links ?? [])].map((rt) => linkStatus(rt, s.held(rt), s.refused(rt)));
-  return { version: VERSION, active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, ...(s.misrouted ? { misrouted: s.misrouted } : {}), links };
+  const links = [...s.links, ...(s.six?.links ?? [])].map((rt) => linkStatus(rt, s.held(rt), s.refused(rt), s.refused6));
+  return { version: VERSION, active: s.active, since: iso(s.activeSince), ...six, pid: s.pid, updated: iso(s.now), switches: s.switches, problems: s.problems, ...(s.misrouted ? { misrouted: s.misrouted } : {}), links, ...(s.lan6 ? { lan6: s.lan6 } : {}) };
 }
 
 /** A family's side as the status document reads it. */
@@ -104,6 +118,7 @@ export function lanesStatus(
   now: number,
   pid: number,
   misrouted: string[] = [],
+  extra: { refused6?: RefusedPrefix6[]; lan6?: Lan6Status } = {},
 ): StatusDoc {
   const [four, six] = lanes;
   const refused = lanes.flatMap((l) =>
@@ -119,6 +134,7 @@ export function lanesStatus(
     refused: (rt) => refusalOf(lanes[rt.family === 4 ? 0 : 1].sel, rt.config.name)?.reason ?? null,
     activeSince: four.sel.activeSince,
     switches: four.sel.switches,
+    ...extra,
     now,
     pid,
   });

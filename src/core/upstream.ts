@@ -12,7 +12,7 @@ import { Log } from '../log';
 import { Config, Family, NetState, routeToString } from '../model';
 import { LinkView } from '../net/desired';
 import { Lookup, lookupsFor } from '../net/effective';
-import { claimsOf, freshConflicts, owners, withoutConflictedSources } from '../net/ownership';
+import { claimsOf, Conflict, freshConflicts, owners, withoutConflictedSources } from '../net/ownership';
 import { Observation } from '../net/router';
 import { describeMove, LaneFacts, laneFacts, moveShadows, MovedRoute, whatAnswersSay } from '../net/shadows';
 
@@ -52,6 +52,8 @@ export class UpstreamGuard {
   private misroutedSeen?: string[];
   private claimsSeen: string[] = [];
   private conflictsTold = new Set<string>();
+  /** The last pass's conflicts: newcomers without a source rule for an address or prefix. */
+  private lastConflicts: Conflict[] = [];
   /** Passes that changed the kernel so far: answers asked before the latest of them are stale. */
   private generation = 0;
   private answers?: Answers;
@@ -83,7 +85,7 @@ export class UpstreamGuard {
     const own = owners(claims, this.claimsSeen);
     const told = freshConflicts(this.conflictsTold, own.conflicts);
     for (const c of told.fresh) this.deps.log.warning(c.text);
-    [this.claimsSeen, this.conflictsTold] = [own.seen, told.told];
+    [this.claimsSeen, this.conflictsTold, this.lastConflicts] = [own.seen, told.told, own.conflicts];
     return withoutConflictedSources(plan.desired, own.conflicts, (n) => config.links.find((l) => l.name === n)?.table, claims);
   }
 
@@ -112,6 +114,11 @@ export class UpstreamGuard {
 
   problems(): string[] {
     return this.misrouted;
+  }
+
+  /** The last pass's conflicts (status shows a delegated prefix refused this way). */
+  conflicts(): Conflict[] {
+    return this.lastConflicts;
   }
 
   /** One batch at a time; asked again meanwhile, one more after it with the queries of then. */

@@ -26,6 +26,8 @@ export interface Conflict {
   family: Family;
   address: string;
   delegated?: boolean;
+  /** delegated: the prefix itself, in the kernel's form. */
+  prefix?: string;
   owner: string;
   /** One line naming both links. */
   text: string;
@@ -79,7 +81,7 @@ export function owners(claims: Claim[], seen: string[]): { seen: string[]; confl
       link: c.link,
       family: c.family,
       address: c.address,
-      ...(c.delegated ? { delegated: true } : {}),
+      ...(c.delegated ? { delegated: true, prefix: c.prefix } : {}),
       owner: clash.k.link,
       text: `${c.link} and ${clash.k.link} both claim ${clash.why}: it stays ${clash.k.link}'s (${clash.k.delegated ? 'delegated to it in the config' : 'first seen there'}), ${c.link} gets no source rule for ${selector(c)}`,
     });

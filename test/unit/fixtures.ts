@@ -1,5 +1,5 @@
 // Shared test data: the configs and the named router states with their golden `ip` renderings.
-import { parseConfigText } from '../../src/config/load';
+import { ConfigError, parseConfigText } from '../../src/config/load';
 import { Config } from '../../src/model';
 import { StatusDoc } from '../../src/status';
 import { FakeAddress, FakeKernel } from './fakes';
@@ -246,3 +246,13 @@ traffic:
   - { from: 192.168.1.64/26, policy: no-cable }
   - { from: 192.168.1.0/24, policy: spread }
 `;
+
+/** A config text's problems as "WHERE: PATH: MESSAGE", or none when it loads. */
+export function configProblems(text: string, file = 'h.yaml'): string[] {
+  try {
+    parseConfigText(text, file);
+  } catch (err) {
+    return (err as ConfigError).problems.map((p) => `${p.where}: ${p.path}: ${p.message}`);
+  }
+  return [];
+}

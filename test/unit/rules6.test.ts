@@ -1,20 +1,14 @@
 // rules: with IPv6 from/to: the family follows the addresses, a mixed pair is refused at its position.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, isIPv6Prefix, parseConfigText } from '../../src/config/load';
+import { isIPv6Prefix, parseConfigText } from '../../src/config/load';
+import { configProblems } from './fixtures';
 import { desiredFamilies, desiredState } from '../../src/net/desired';
 import { ruleToString } from '../../src/model';
 
 const base = 'tables: { T1: 101 }\nprobe: { targets: [203.0.113.1] }\nlinks:\n  - { name: a, interface: eth1, table: T1 }\nrules:\n';
 
-const problems = (text: string): string[] => {
-  try {
-    parseConfigText(text, 'h.yaml');
-  } catch (err) {
-    return (err as ConfigError).problems.map((p) => `${p.where}: ${p.path}: ${p.message}`);
-  }
-  return [];
-};
+const problems = configProblems;
 
 describe('rules: IPv6', () => {
   const cases: { name: string; rule: string; want: string[] }[] = [
