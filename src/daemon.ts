@@ -5,15 +5,14 @@
 import { Alarm } from './core/alarm';
 import { Announcer, Transition } from './core/announce';
 import { DaemonDeps } from './core/deps';
-import { Lane, PassSteps } from './core/pass';
+import { Lanes } from './core/lanes';
+import { PassSteps } from './core/pass';
 import { LanAdvertiser, lan6Input, unavailableRaPorts } from './core/lan6';
 import { Probing } from './core/probing';
 import { PassReason, Reconciler } from './core/reconciler';
-import { LinkRegistry, LinkRuntime } from './core/registry';
-import { forgetLinks, newSelection } from './core/selector';
 import { lanesStatus } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
-import { Config, Family, familyLink, LinkConfig, LinkHealth } from './model';
+import { Config, Family, LinkHealth } from './model';
 import { Standing } from './policy/assign';
 import { PolicyEngine } from './policy/engine';
 import { hasPolicies } from './policy/nft';
@@ -26,7 +25,7 @@ export type { Transition };
 
 export class Daemon {
   private readonly steps: PassSteps;
-  private readonly lanes: Lane[];
+  private readonly lanes: Lanes;
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
   private readonly announcer: Announcer;
@@ -44,12 +43,7 @@ export class Daemon {
     private config: Config,
     private readonly deps: DaemonDeps,
   ) {
-    const lane = (family: Family): Lane => ({
-      family,
-      links: new LinkRegistry((l) => this.probing.newMonitor(l, family), () => deps.clock.now(), family),
-      sel: newSelection(family, deps.clock.now()),
-    });
-    this.lanes = [lane(4), lane(6)];
+    this.lanes = new Lanes((l, family) => this.probing.newMonitor(l, family), () => deps.clock.now());
     this.reconciler = new Reconciler(deps, {
       config: () => this.config,
       desired: (obs) => this.steps.desired(obs),
@@ -59,23 +53,21 @@ export class Daemon {
           ...settled,
           then: () => {
             settled.then();
-            // Policies: decisions from this pass's health into nft's maps, moved connections flushed.
-            void this.policies.kick(this.config, (link, family) => this.standing(link, family));
-            if (this.ready) this.lan6.update(this.config.lan6, lan6Input(this.config.lan6, this.steps.observed, this.lane(6).links.all(), this.steps.refusedPrefixes6()));
+            this.afterPass();
           },
         };
       },
     });
     this.announcer = new Announcer(deps, {
-      runtime: (f, n) => this.lane(f).links.get(n),
-      runtimes: (f) => this.lane(f).links.all(),
-      routedBy: (f) => this.lane(f).sel.routedBy,
+      runtime: (f, n) => this.lanes.of(f).links.get(n),
+      runtimes: (f) => this.lanes.of(f).links.all(),
+      routedBy: (f) => this.lanes.of(f).sel.routedBy,
       heldBack: (rt) => this.probing.heldBack(rt),
       statusDoc: () => this.statusDoc(),
       ready: () => this.ready,
       stopped: () => this.stopped,
     });
-    this.steps = new PassSteps(this.lanes, {
+    this.steps = new PassSteps(this.lanes.both, {
       config: () => this.config,
       now: () => deps.clock.now(),
       log: deps.log,
@@ -94,8 +86,8 @@ export class Daemon {
     this.policies = new PolicyEngine({ log: deps.log, nft: deps.nft, conntrack: deps.conntrack, now: () => deps.clock.now(), onChange: () => this.announcer.publish() });
     this.probing = new Probing(deps, this.announcer, {
       config: () => this.config,
-      lane: (f) => this.lane(f),
-      runtimes: () => this.allRuntimes(),
+      lane: (f) => this.lanes.of(f),
+      runtimes: () => this.lanes.runtimes(),
       stopped: () => this.stopped,
       sync: (why) => void this.sync(why),
       flushLater: (link, family) => this.reconciler.flushLater(link, family),
@@ -103,30 +95,21 @@ export class Daemon {
     });
     this.retryAlarm = new Alarm(deps.clock, () => void this.sync('retry'));
     this.lan6 = new LanAdvertiser({ log: deps.log, clock: deps.clock, ports: deps.raPorts ?? unavailableRaPorts(deps.log), changed: () => this.announcer.publish() });
-    this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.allRuntimes(), (now) => this.reconciler.hung(now));
-  }
-
-  private lane(family: Family): Lane {
-    return this.lanes[family === 4 ? 0 : 1];
-  }
-
-  /** Every link runtime of every family. */
-  private allRuntimes(): LinkRuntime[] {
-    return this.lanes.flatMap((l) => l.links.all());
+    this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.lanes.runtimes(), (now) => this.reconciler.hung(now));
   }
 
   /** The link the kernel routes the family's traffic by. */
   activeLinkOf(family: Family): string | null {
-    return this.lane(family).sel.routedBy;
+    return this.lanes.of(family).sel.routedBy;
   }
 
   /** The link the kernel routes IPv4 by. */
   get activeLink(): string | null {
-    return this.lane(4).sel.routedBy;
+    return this.lanes.of(4).sel.routedBy;
   }
 
   healthOf(name: string, family: Family = 4): LinkHealth | undefined {
-    return this.lane(family).links.get(name)?.health;
+    return this.lanes.health(name, family);
   }
 
   get isReady(): boolean {
@@ -136,14 +119,14 @@ export class Daemon {
   async start(): Promise<void> {
     const { log } = this.deps;
     this.deps.onConfig?.(this.config);
-    for (const lane of this.lanes) for (const l of this.familyLinks(lane.family)) lane.links.add(l);
+    this.lanes.add(this.config);
     if (!this.config.links.length) this.warnNoLinks();
     else log.notice(`starting with ${this.config.links.length} link(s) from ${this.config.source}: ${this.config.links.map((l) => `${l.name} (${l.interface}, weight ${l.weight})`).join(', ')}`);
     await this.sync('start');
-    for (const lane of this.lanes) lane.links.startProbing();
+    this.lanes.startProbing();
     this.deps.events?.start((what) => {
       // Router advertisements refresh IPv6 routes every few seconds: without IPv6 links they are noise.
-      if (!this.lane(6).links.size && isIPv6Event(what)) return;
+      if (!this.lanes.of(6).links.size && isIPv6Event(what)) return;
       this.reconciler.kernelEvent(what);
     });
     this.watchNft();
@@ -162,7 +145,7 @@ export class Daemon {
     this.retryAlarm.cancel();
     this.reconciler.stop();
     this.watchdog.stop();
-    for (const lane of this.lanes) lane.links.stopProbing();
+    this.lanes.stopProbing();
     const parts: [string, () => void][] = [
       ['link events', () => this.deps.events?.stop()],
       ['nft events', () => this.nftWatched && this.deps.nftEvents?.stop()],
@@ -180,8 +163,7 @@ export class Daemon {
     // Let a reconcile in flight finish, so the kernel is not left half-way through a change.
     await Promise.race([this.reconciler.inFlight, new Promise((r) => this.deps.clock.setTimeout(() => r(undefined), 500))]);
     this.announcer.writeStatus();
-    const six = this.lane(6);
-    log.notice(`stopping; the default route stays ${this.lane(4).sel.routedBy ? `on ${this.lane(4).sel.routedBy}` : 'as it is'}${six.links.size ? `, IPv6's ${six.sel.routedBy ? `on ${six.sel.routedBy}` : 'as it is'}` : ''}`);
+    log.notice(`stopping; ${this.lanes.leftAs()}`);
   }
 
   /** Takes a new, already validated config: unchanged links keep their state and their probes. */
@@ -190,9 +172,7 @@ export class Daemon {
     const before = this.config;
     this.config = next;
     this.deps.onConfig?.(next);
-    const diffs = this.lanes.map((lane) => lane.links.reload(this.familyLinks(lane.family), !this.stopped));
-    const changed = [...new Set(diffs.flatMap((d) => d.changed))];
-    const removed = [...new Set(diffs.flatMap((d) => d.removed))].filter((n) => !next.links.some((l) => l.name === n));
+    const { changed, removed } = this.lanes.reload(next, !this.stopped);
     if (!next.links.length) this.warnNoLinks();
     log.notice(
       `reloaded ${next.source}: ${next.links.length} link(s)` +
@@ -200,7 +180,6 @@ export class Daemon {
         (removed.length ? `; removed: ${removed.join(', ')}` : '') +
         (!changed.length && !removed.length ? '; links unchanged' : ''),
     );
-    for (const lane of this.lanes) lane.sel = forgetLinks(lane.sel, (n) => lane.links.has(n));
     this.reconciler.forgetApplied(before);
     this.watchNft();
     await this.sync('reload');
@@ -221,14 +200,9 @@ export class Daemon {
     else this.deps.nftEvents?.stop();
   }
 
-  /** The config's links as a family sees them: those with targets of it, with only those targets. */
-  private familyLinks(family: Family): LinkConfig[] {
-    return this.config.links.flatMap((l) => familyLink(l, family) ?? []);
-  }
-
   private checkReady() {
     if (this.ready || this.stopped) return;
-    if (this.allRuntimes().some((rt) => rt.health.state === 'unknown')) return;
+    if (this.lanes.runtimes().some((rt) => rt.health.state === 'unknown')) return;
     this.ready = true;
     void this.sync('ready').then(() => {
       if (this.stopped) return;
@@ -237,9 +211,15 @@ export class Daemon {
     });
   }
 
+  /** After each pass: policies' decisions from its health into nft's maps, the LAN told of prefixes. */
+  private afterPass() {
+    void this.policies.kick(this.config, (link, family) => this.standing(link, family));
+    if (this.ready) this.lan6.update(this.config.lan6, lan6Input(this.config.lan6, this.steps.observed, this.lanes.of(6).links.all(), this.steps.refusedPrefixes6()));
+  }
+
   /** A link's health in a family as policies judge it: its state, and whether damping holds it back. */
   private standing(link: string, family: Family): Standing | undefined {
-    const rt = this.lane(family).links.get(link);
+    const rt = this.lanes.of(family).links.get(link);
     return rt && { state: rt.health.state, held: this.probing.heldBack(rt) !== null };
   }
 
@@ -250,7 +230,7 @@ export class Daemon {
 
   statusDoc(): StatusDoc {
     const now = this.deps.clock.now();
-    const doc = lanesStatus([this.lanes[0], this.lanes[1]], this.reconciler.problem(now), (rt) => this.probing.heldBack(rt), now, process.pid, this.steps.upstream.problems(), {
+    const doc = lanesStatus(this.lanes.both, this.reconciler.problem(now), (rt) => this.probing.heldBack(rt), now, process.pid, this.steps.upstream.problems(), {
       refused6: this.steps.refusedPrefixes6(),
       lan6: this.lan6.status(),
     });

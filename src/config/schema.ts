@@ -17,12 +17,6 @@ const duration = {
 
 const ipv4 = { type: 'string', format: 'ipv4', expects: 'an IPv4 address such as 198.51.100.1', description: 'An IPv4 address.' } as const;
 const ipv6 = { type: 'string', format: 'ipv6', expects: 'an IPv6 address such as 2001:db8::1 or fe80::1', description: 'An IPv6 address.' } as const;
-const ipAddress = {
-  type: 'string',
-  format: 'ipaddr',
-  expects: 'an IPv4 or IPv6 address such as 198.51.100.1 or 2001:db8::1',
-  description: 'An IPv4 or IPv6 address.',
-} as const;
 const ipOrPrefix = {
   type: 'string',
   format: 'ipprefix',

@@ -1,6 +1,6 @@
 // Translation between haip's data and iproute2: commands to argv, and `ip -j -N` output back to data.
 // Reading with -N keeps tables, scopes and protocols numeric, whatever the host's rt_* files say.
-import { Family, familyFlag, InterfaceFacts, MAIN_TABLE, NetState, Route, routeWords, Rule, ruleWords } from '../model';
+import { Family, familyFlag, InterfaceFacts, MAIN_TABLE, Route, routeWords, Rule, ruleWords } from '../model';
 
 export type Command =
   | { op: 'route-replace'; route: Route }
