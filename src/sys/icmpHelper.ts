@@ -11,6 +11,10 @@
 // a forged one without the cookie never counts. An ICMP error counts as a loss only when it quotes an
 // echo of the stream (its id and sequence, to the target).
 //
+// SIZE probes set don't-fragment with IP_PMTUDISC_PROBE (as `ping -M probe`, tracepath), not _DO: a
+// path MTU the kernel learned once (one frag-needed) would otherwise fail every echo locally for the
+// cache's 10 minutes, and a healed path would stay down that long.
+//
 // Clock: perl-base has no Time::HiRes. The kernel stamps every received packet (SIOCGSTAMP, what ping
 // reads too), so a 1-byte datagram to ourselves over lo reads the time in microseconds: three syscalls.
 //
@@ -53,7 +57,7 @@ sub add { my ($id, $fam, $src, $dev, $dst, $gap, $quiet, $timeout, $hold, $size)
   if ($fam == 4) { setsockopt($s, $SOL_RAW, 1, pack('L', 0xffffffff & ~((1 << 0) | (1 << 3) | (1 << 11) | (1 << 12)))); }
   else { my @w = (0xffffffff) x 8; $w[0] &= ~((1 << 1) | (1 << 2) | (1 << 3) | (1 << 4)); $w[4] &= ~(1 << 1); setsockopt($s, 58, 1, pack('L8', @w)); }
   if ($size ne '-') { return "$id fail bad size" unless $size =~ /^\d+$/ && $size >= 16 && $size <= 65000;
-    if ($fam == 4) { setsockopt($s, 0, 10, pack('i', 2)); } else { setsockopt($s, 41, 23, pack('i', 2)); setsockopt($s, 41, 62, pack('i', 1)); } }
+    if ($fam == 4) { setsockopt($s, 0, 10, pack('i', 3)); } else { setsockopt($s, 41, 23, pack('i', 3)); setsockopt($s, 41, 62, pack('i', 1)); } }
   my $n = $size eq '-' ? 56 : $size;
   my $cookie = join('', map { chr(int(rand(256))) } 1 .. 8);
   my $q = { id => $id, fam => $fam, sock => $s, dst => $b, to => ($fam == 6 ? pack_sockaddr_in6(0, $b) : pack_sockaddr_in(0, $b)),
