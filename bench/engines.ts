@@ -88,20 +88,21 @@ async function main() {
   const runs = Number(process.env.BENCH_ENGINES_RUNS ?? 3);
   const counts = (process.env.BENCH_ENGINES_UPLINKS ?? '16').split(',').map(Number);
   const out: EngineFigures[] = [];
-  for (const n of counts)
-    for (const engine of ['ping', 'fping', 'helper'] as Engine[]) {
-      const f: EngineFigures = { engine, uplinks: n, cpu_percent_of_one_core: [], memory_mb: [], processes: 0, answers_per_s: [] };
-      // Runs interleaved would be fairer against drifting load; one engine at a time keeps timings apart.
-      for (let i = 0; i < runs; i++) {
-        const m = await measure(engine, n, seconds);
+  const engines: Engine[] = ['ping', 'fping', 'helper'];
+  for (const n of counts) {
+    const rows = engines.map((engine): EngineFigures => ({ engine, uplinks: n, cpu_percent_of_one_core: [], memory_mb: [], processes: 0, answers_per_s: [] }));
+    // Engines interleaved run by run, so a load that drifts meanwhile falls on all of them alike.
+    for (let i = 0; i < runs; i++)
+      for (const f of rows) {
+        const m = await measure(f.engine, n, seconds);
         f.cpu_percent_of_one_core.push(m.cpu);
         f.memory_mb.push(m.memory);
         f.answers_per_s.push(m.answersPerS);
         f.processes = m.processes;
-        log(`engines ${engine} ${n} x 2: CPU ${m.cpu} %, memory ${m.memory} MB, ${m.processes} children, ${m.answersPerS} answers/s`);
+        log(`engines ${f.engine} ${n} x 2: CPU ${m.cpu} %, memory ${m.memory} MB, ${m.processes} children, ${m.answersPerS} answers/s`);
       }
-      out.push(f);
-    }
+    out.push(...rows);
+  }
   const range = (xs: number[]) => `${median(xs)} [${Math.min(...xs)}-${Math.max(...xs)}]`;
   const table = [`ICMP engines, uplinks x 2 targets at 1 s, ${seconds} s each, median [range] of ${runs}; CPU of driver + children (% of one core), memory = driver RSS + children's PSS`]
     .concat(out.map((f) => `  ${f.engine.padEnd(7)} ${String(f.uplinks).padEnd(3)} CPU ${range(f.cpu_percent_of_one_core).padEnd(20)} memory ${range(f.memory_mb).padEnd(20)} MB  ${f.processes} children  answers/s ${median(f.answers_per_s)}`))

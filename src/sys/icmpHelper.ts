@@ -23,7 +23,8 @@
 // "ID SEQ ok RTT_MS", "ID SEQ lost [WHY]" (unanswered within TIMEOUT, an ICMP error, a send refused),
 // "ID fail MESSAGE" (the stream could not be made and is gone), "ID boost" (first sign of a miss).
 // Pacing: QUIET between echoes while every echo is answered in time; from the first sign of a miss (an
-// echo unanswered after twice the last RTT + 20 ms, an error, a loss) GAP, until HOLD ms pass without one.
+// echo unanswered after twice the last RTT + 20 ms, an error, a loss) GAP as well, until HOLD ms pass
+// without one.
 export const ICMP_HELPER = String.raw`
 use strict; use warnings;
 use Socket qw(AF_INET AF_INET6 SOCK_RAW SOCK_DGRAM SOL_SOCKET inet_pton inet_ntop pack_sockaddr_in pack_sockaddr_in6 unpack_sockaddr_in6 sockaddr_family);
@@ -42,8 +43,10 @@ sub now { send($clk, 'x', 0) or die "clock send: $!\n"; my $b = '';
   defined(recv($clk, $b, 1, 0)) or die "clock recv: $!\n"; my $t = stamp($clk); defined $t or die "clock: SIOCGSTAMP: $!\n"; return $t; }
 sub csum { my $d = shift; $d .= "\0" if length($d) % 2; my $s = 0; $s += $_ for unpack('n*', $d);
   $s = ($s >> 16) + ($s & 0xffff) while $s >> 16; return ~$s & 0xffff; }
-sub boost { my ($q, $t) = @_; $out .= "$q->{id} boost\n" if $t >= $q->{until};
-  if ($t >= $q->{until}) { $q->{next} = $t; } $q->{until} = $t + $q->{hold}; }
+sub xgrid { my ($q, $t) = @_; my $h = $q->{gap} / 2; return (int(($t - $h) / $q->{quiet}) + 1) * $q->{quiet} + $h; }
+sub boost { my ($q, $t) = @_;
+  if ($t >= $q->{until}) { $out .= "$q->{id} boost\n"; $q->{next} = $t; $q->{xnext} = xgrid($q, $t); }
+  $q->{until} = $t + $q->{hold}; }
 sub lose { my ($q, $seq, $t, $why) = @_; delete $q->{pend}{$seq}; $out .= "$q->{id} $seq lost" . (defined $why ? " $why" : '') . "\n"; boost($q, $t); }
 sub drop { my $q = shift; delete $byfd{fileno $q->{sock}}; close $q->{sock}; delete $st{$q->{id}}; }
 sub add { my ($id, $fam, $src, $dev, $dst, $gap, $quiet, $timeout, $hold, $size) = @_;
@@ -62,7 +65,7 @@ sub add { my ($id, $fam, $src, $dev, $dst, $gap, $quiet, $timeout, $hold, $size)
   my $cookie = join('', map { chr(int(rand(256))) } 1 .. 8);
   my $q = { id => $id, fam => $fam, sock => $s, dst => $b, to => ($fam == 6 ? pack_sockaddr_in6(0, $b) : pack_sockaddr_in(0, $b)),
     icmpid => int(rand(65536)), cookie => $cookie, payload => $cookie . substr('haip' x (1 + $n / 4), 0, $n - 8),
-    gap => $gap, quiet => $quiet, timeout => $timeout, hold => $hold, seq => int(rand(65536)), pend => {}, rtt => 0, until => 0, next => 0 };
+    gap => $gap, quiet => $quiet, timeout => $timeout, hold => $hold, seq => int(rand(65536)), pend => {}, rtt => 0, until => 0, next => 0, xnext => 0 };
   $st{$id} = $q; $byfd{fileno $s} = $q; return undef; }
 sub send_echo { my ($q, $t) = @_;
   my $seq = $q->{seq} = ($q->{seq} + 1) & 0xffff;
@@ -118,7 +121,12 @@ while (1) {
     my $pace = $t < $q->{until} ? $q->{gap} : $q->{quiet};
     if ($t >= $q->{next}) { send_echo($q, $t); $q->{next} = (int($t / $pace) + 1) * $pace; }
     $q->{next} = (int($t / $pace) + 1) * $pace if $q->{next} > $t + $pace;
-    $wake = $q->{next} if $q->{next} < $wake; }
+    $wake = $q->{next} if $q->{next} < $wake;
+    # While boosted the quiet echo goes on too, half a gap off the full pace's: under random loss every
+    # echo of both must be lost for a window of silence, as with a quiet ping and a booster beside it.
+    if ($t < $q->{until} && $q->{quiet} > $q->{gap}) {
+      if ($t >= $q->{xnext}) { send_echo($q, $t); $q->{xnext} = xgrid($q, $t); }
+      $wake = $q->{xnext} if $q->{xnext} < $wake; } }
   if (length $out) { my $w = syswrite(STDOUT, $out); exit 0 unless defined $w; substr($out, 0, $w) = ''; }
   my $rin = ''; vec($rin, 0, 1) = 1; vec($rin, $_, 1) = 1 for keys %byfd;
   my $wait = ($wake - now()) / 1000; $wait = 0 if $wait < 0;
