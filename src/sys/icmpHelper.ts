@@ -62,7 +62,8 @@ sub add { my ($id, $fam, $src, $dev, $dst, $gap, $quiet, $timeout, $hold, $size)
   if ($size ne '-') { return "$id fail bad size" unless $size =~ /^\d+$/ && $size >= 16 && $size <= 65000;
     if ($fam == 4) { setsockopt($s, 0, 10, pack('i', 3)); } else { setsockopt($s, 41, 23, pack('i', 3)); setsockopt($s, 41, 62, pack('i', 1)); } }
   my $n = $size eq '-' ? 56 : $size;
-  my $cookie = join('', map { chr(int(rand(256))) } 1 .. 8);
+  my $cookie = ''; if (open(my $r, '<', '/dev/urandom')) { read($r, $cookie, 8); close $r; }
+  $cookie = join('', map { chr(int(rand(256))) } 1 .. 8) unless length($cookie) == 8;
   my $q = { id => $id, fam => $fam, sock => $s, dst => $b, to => ($fam == 6 ? pack_sockaddr_in6(0, $b) : pack_sockaddr_in(0, $b)),
     icmpid => int(rand(65536)), cookie => $cookie, payload => $cookie . substr('haip' x (1 + $n / 4), 0, $n - 8),
     gap => $gap, quiet => $quiet, timeout => $timeout, hold => $hold, seq => int(rand(65536)), pend => {}, rtt => 0, until => 0, next => 0, xnext => 0 };
