@@ -1,9 +1,10 @@
-// Echo replies are bytes from outside: only the target's own answer to our echo counts. The targets stop
+// The ICMP helper against the real kernel. Echo replies are bytes from outside: only the target's own
+// answer to our echo counts. The targets stop
 // answering (icmp_echo_ignore_all in the internet namespace) and a forger there answers every echo
 // request itself: with the right id and sequence but a payload it cannot know, or from the other target's
 // address. Neither may keep a link up; an honest copy of the request (what a real target sends) does.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Haip, Lab, sleep } from './lab';
@@ -59,4 +60,26 @@ test('forged echo replies (a payload the forger cannot know, another target\'s a
     await forge('copy');
     assert.ok(await until(() => state(lab, 'isp1') === 'up' && state(lab, 'isp2') === 'up', 6000), 'an honest copy of the request counts');
   }
+});
+
+test('a host where the helper cannot run (no perl): one ping per target instead, said once, silence still detected', async (t) => {
+  const lab = Lab.create();
+  t.after(() => lab.destroy());
+  const bin = join(lab.dir, 'noperl');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'perl'), '#!/bin/sh\necho "perl: not installed here" >&2\nexit 127\n');
+  chmodSync(join(bin, 'perl'), 0o755);
+  const probe = '{ targets: [203.0.113.1, 203.0.113.2], interval: 500ms, timeout: 500ms, down: 3, up: 3 }';
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(probe, 'damping: { penalty: 0 }\n')), '-v'], { PATH: `${bin}:${process.env.PATH}` });
+  await haip.waitFor(/notice: ready:/, 10_000);
+  await lab.waitForDefault('eth1', 5000);
+  const warned = haip.lines.filter((l) => /the ICMP helper cannot run here \(ICMP helper \(perl\) exited \(127\): perl: not installed here\); probing with one ping per target instead/.test(l));
+  assert.equal(warned.length, 1, haip.output());
+  assert.ok(await until(() => state(lab, 'isp1') === 'up' && state(lab, 'isp2') === 'up', 5000), 'both links up through ping');
+  const t0 = Date.now();
+  lab.dropAtIsp(1);
+  const ms = await lab.waitForDefault('eth2', 3000, t0);
+  await haip.waitFor(/link isp1 \(eth1\): up -> down: no answer from any target for 1\.5 s/, 2000);
+  t.diagnostic(`silent loss with ping streams: route moved in ${ms} ms`);
+  assert.equal(haip.lines.filter((l) => /ICMP helper cannot run here/.test(l)).length, 1, 'said once');
 });
