@@ -29,6 +29,16 @@ export function statusKb(pid: number, field: string): number {
   }
 }
 
+/** Proportional set size (smaps_rollup): a child's share of the pages it shares with its siblings. */
+export function pssKb(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Nanoseconds on a CPU, every thread of `pid` (/proc/PID/task/TID/schedstat): exact, not sampled at ticks. */
 export function runNs(pid: number): number {
   let ns = 0;
@@ -66,6 +76,8 @@ export interface CpuFigures {
   daemon_rss_mb_max: number;
   daemon_hwm_mb: number;
   children_rss_mb: number;
+  /** The children's PSS: what they add to the machine's memory (RSS counts shared libraries once each). */
+  children_pss_mb: number;
   children: number;
   /** Every run's CPU when the row is a median. */
   cpu_runs?: number[];
@@ -97,6 +109,7 @@ export async function cpuRun(p: Profile, uplinks: number, seconds: number, nodeO
     const c0 = treeSeconds(pid);
     const rss: number[] = [];
     let kidsRss = 0;
+    let kidsPss = 0;
     let kids = 0;
     while (Date.now() - t0 < seconds * 1000) {
       await sleep(Math.min(5000, seconds * 1000 - (Date.now() - t0)));
@@ -104,6 +117,7 @@ export async function cpuRun(p: Profile, uplinks: number, seconds: number, nodeO
       const ks = children(pid);
       kids = ks.length;
       kidsRss = ks.reduce((a, k) => a + statusKb(k, 'VmRSS'), 0);
+      kidsPss = ks.reduce((a, k) => a + pssKb(k), 0);
     }
     const c1 = treeSeconds(pid);
     const wall = (Date.now() - t0) / 1000;
@@ -121,6 +135,7 @@ export async function cpuRun(p: Profile, uplinks: number, seconds: number, nodeO
       daemon_rss_mb_max: mb(Math.max(...rss)),
       daemon_hwm_mb: mb(hwm),
       children_rss_mb: mb(kidsRss),
+      children_pss_mb: mb(kidsPss),
       children: kids,
     };
   } finally {

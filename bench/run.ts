@@ -7,6 +7,7 @@ import { FAILURES, FailoverFigures, failoverRuns } from './failover';
 import { FlapFigures, flapRun } from './flap';
 import { CPU_RUNS, CPU_S, DEFAULT, FAST, FLAP_S, LOSS_S, ONLY, Profile, RUNS, SEMI, describe, log, median, socketsOf, spawnOf } from './labDriver';
 import { readyRuns } from './ready';
+import { ManyFigures, SCALE_RUNS, SCALE_S, ScaleRow, manyUplinks, scaleRows } from './scale';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -89,11 +90,19 @@ async function main() {
     await cpuRows(socketsOf(DEFAULT), 2, SEMI, 1);
     await cpuRows(socketsOf(FAST), 2, SEMI, 1);
   }
+  // The scaling curve (BENCH_ONLY=scale): the ICMP helper beside one ping per target, up to 32 uplinks.
+  results.scale = [] as ScaleRow[];
+  results.many = [] as ManyFigures[];
+  if (ONLY.has('scale')) {
+    log(`scaling: 2, 8, 16, 32 uplinks x 2 targets at 1 s, ${SCALE_RUNS} runs of ${SCALE_S} s per row, as shipped; 16 uplinks: failover and haip status`);
+    results.scale = await scaleRows(SCALE_S, SCALE_RUNS, SEMI);
+    results.many.push(await manyUplinks(DEFAULT, 16, SCALE_RUNS));
+  }
   results.duration_s = Math.round((Date.now() - started) / 1000);
   // BENCH_ONLY: the parts not run this time are kept from the last bench/results.json, and say when they ran.
   try {
     const before = JSON.parse(readFileSync(join(REPO, 'bench/results.json'), 'utf8'));
-    const parts: [string, boolean][] = [['ready_ms', ONLY.has('ready')], ['failover', ONLY.has('failover')], ['flap', ONLY.has('flap')], ['cpu', ONLY.has('cpu') || ONLY.has('probes')]];
+    const parts: [string, boolean][] = [['ready_ms', ONLY.has('ready')], ['failover', ONLY.has('failover')], ['flap', ONLY.has('flap')], ['cpu', ONLY.has('cpu') || ONLY.has('probes')], ['scale', ONLY.has('scale')], ['many', ONLY.has('scale')]];
     for (const [part, ran] of parts)
       if (!ran && before[part]?.length) {
         results[part] = before[part];
@@ -153,11 +162,20 @@ function render(r: any): string {
   for (const c of r.cpu as CpuFigures[])
     out.push(`  ${pad(c.profile, 17)} ${pad(c.node_options || '-', 26)} ${pad(`${c.uplinks} x ${c.targets}`, 16)} ${pad(c.cpu_percent_of_one_core.toFixed(2) + (c.cpu_runs && c.cpu_runs.length > 1 ? ` [${Math.min(...c.cpu_runs).toFixed(2)}-${Math.max(...c.cpu_runs).toFixed(2)}]` : ''), 19)} ${pad(`${c.daemon_rss_mb_median}/${c.daemon_rss_mb_max}`, 15)} ${pad(String(c.daemon_hwm_mb), 9)} ${c.children} (${c.children_rss_mb})`);
   out.push('');
+  out.push(`Scaling: uplinks x 2 ICMP targets at 1 s, as shipped, over ${r.scale?.[0]?.seconds ?? '?'} s from 10 s after ready; CPU of daemon + children (schedstat), median [range]; memory = daemon RSS + children's PSS`);
+  out.push(`  ${pad('engine', 16)} ${pad('uplinks', 8)} ${pad('CPU %', 19)} ${pad('memory MB', 10)} ${pad('daemon RSS', 11)} children (PSS MB)`);
+  for (const c of (r.scale ?? []) as ScaleRow[])
+    out.push(`  ${pad(c.profile === 'default' ? 'ICMP helper' : 'ping per target', 16)} ${pad(String(c.uplinks), 8)} ${pad(c.cpu_percent_of_one_core.toFixed(2) + (c.cpu_runs && c.cpu_runs.length > 1 ? ` [${Math.min(...c.cpu_runs).toFixed(2)}-${Math.max(...c.cpu_runs).toFixed(2)}]` : ''), 19)} ${pad(String(c.memory_mb), 10)} ${pad(String(c.daemon_rss_mb_median), 11)} ${c.children} (${c.children_pss_mb})`);
+  for (const m of (r.many ?? []) as ManyFigures[])
+    out.push(`  ${m.uplinks} uplinks: isp1's silent loss moved the route in ${cell(m.failover_ms)}, other links changing state ${m.others_changed.join(', ')}; haip status ${cell(m.status_ms)}`);
+  out.push('');
   out.push(`Time to ready (spawn to the "ready:" log line, logged as READY=1 is sent; bare router each time): ${fmtMs(median(r.ready_ms))} median [${fmtMs(Math.min(...r.ready_ms))}-${fmtMs(Math.max(...r.ready_ms))}]`);
   out.push('');
   out.push('Targets');
   const cpuOf = (p: string, n: number, o = '') => r.cpu.find((c: CpuFigures) => c.profile === p && c.uplinks === n && c.node_options === o);
   const rssMaxOf = (o: string, n: number) => Math.max(...r.cpu.filter((c: CpuFigures) => c.node_options === o && c.uplinks === n).map((c: CpuFigures) => c.daemon_rss_mb_max));
+  const scaleOf = (n: number) => r.scale?.find((c: ScaleRow) => c.profile === 'default' && c.uplinks === n);
+  const many16 = r.many?.find((m: ManyFigures) => m.uplinks === 16);
   const flapOf = (p: string, l: number) => r.flap.find((f: FlapFigures) => f.profile === p && f.loss_percent === l);
   const checks: [string, boolean][] = [
     [`default profile silent loss <= 3.2 s (VRRP 3.6 s): ${fmtMs(silentDefault)}`, silentDefault !== null && silentDefault <= 3200],
@@ -171,6 +189,11 @@ function render(r: any): string {
     [`CPU <= 2 % at 2 x 2, fast (as shipped, median): ${cpuOf('fast', 2, SEMI)?.cpu_percent_of_one_core}`, cpuOf('fast', 2, SEMI)?.cpu_percent_of_one_core <= 2.0],
     [`CPU <= 1.0 % at 2 x 2, 1 s, tcp+http: ${cpuOf('default/tcp+http', 2, SEMI)?.cpu_percent_of_one_core}`, cpuOf('default/tcp+http', 2, SEMI)?.cpu_percent_of_one_core <= 1.0],
     [`CPU <= 2 % at 2 x 2, fast, tcp+http: ${cpuOf('fast/tcp+http', 2, SEMI)?.cpu_percent_of_one_core}`, cpuOf('fast/tcp+http', 2, SEMI)?.cpu_percent_of_one_core <= 2.0],
+    [`16 x 2 at 1 s: CPU <= 2.0 %: ${scaleOf(16)?.cpu_percent_of_one_core}`, scaleOf(16)?.cpu_percent_of_one_core <= 2.0],
+    [`16 x 2 at 1 s: memory <= 80 MB: ${scaleOf(16)?.memory_mb}`, scaleOf(16)?.memory_mb <= 80],
+    [`2 x 2 at 1 s: CPU <= 1.0 % and memory <= 60 MB: ${scaleOf(2)?.cpu_percent_of_one_core}, ${scaleOf(2)?.memory_mb}`, scaleOf(2)?.cpu_percent_of_one_core <= 1.0 && scaleOf(2)?.memory_mb <= 60],
+    [`16 uplinks: the active link's silent loss moves the route <= 3.2 s, no other link changes state: ${fmtMs(median(many16?.failover_ms?.filter((x: number | null) => x !== null) ?? []))}, ${many16?.others_changed?.join(', ')}`, (median(many16?.failover_ms?.filter((x: number | null) => x !== null) ?? []) ?? Infinity) <= 3200 && many16?.failover_ms?.every((x: number | null) => x !== null) && many16?.others_changed?.every((x: number) => x === 0)],
+    [`16 uplinks: haip status <= 300 ms: ${fmtMs(median(many16?.status_ms ?? []))}`, (median(many16?.status_ms ?? []) ?? Infinity) <= 300],
     [`daemon RSS <= 60 MB as shipped (${SEMI}; max of 5 s samples, 2 x 2 rows): ${rssMaxOf(SEMI, 2)}`, rssMaxOf(SEMI, 2) <= 60],
   ];
   for (const [what, good] of checks) out.push(`  ${pad(ok(good), 7)} ${what}`);

@@ -16,8 +16,7 @@ import { systemClock } from './sys/clock';
 import { JOURNAL_SOCKET, JournalSender } from './sys/journal';
 import { IpMonitor, NftMonitor } from './sys/linkEvents';
 import { createNotifier, watchdogIntervalMs } from './sys/notify';
-import { AutoProber, StreamProber } from './sys/pingStream';
-import { NodePingProber } from './sys/prober';
+import { icmpProber } from './sys/icmpProber';
 import { KindProber, SocketProber } from './sys/socketProber';
 import { ProcessRunner } from './sys/runner';
 import { ProcSysctl } from './sys/sysctl';
@@ -57,7 +56,7 @@ async function run(args: CliArgs, log: Log, flushLog: () => Promise<void>): Prom
     conntrack: new ProcessRunner('conntrack'),
     sysctl: new ProcSysctl(),
     raPorts: perlRaPort,
-    prober: new KindProber(new AutoProber(new StreamProber(), new NodePingProber(), (m) => log.warning(m)), new SocketProber()),
+    prober: new KindProber(icmpProber((m) => log.warning(m)), new SocketProber()),
     clock,
     notifier,
     log,

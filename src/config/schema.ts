@@ -95,7 +95,7 @@ const probe = {
     quality_window: { ...duration, description: 'How far back max_loss and max_rtt look (at least 20 probes are needed to judge). Default 60s.' },
     method: {
       enum: ['auto', 'stream', 'spawn'],
-      description: 'stream: one long-lived ping per target, once a round while every echo is answered and up to four echoes per round from the first miss until 10 s pass without one (a link silent for down x interval goes down at once); spawn: one ping process per probe (node-ping). Default auto (stream, spawn where ping cannot stream).',
+      description: 'stream: every echo is streamed and judged, through haip\'s ICMP helper (one perl process for every link, raw ICMP sockets bound to each link\'s interface and source) or, where it cannot run, one long-lived ping per target; once a round while every echo is answered and up to four echoes per round from the first miss until 10 s pass without one (a link silent for down x interval goes down at once); spawn: one ping process per probe (node-ping). Default auto (stream, spawn where neither the helper nor ping can stream).',
     },
   },
 } as const;

@@ -84,44 +84,66 @@ export class StreamProber implements Prober {
   }
 }
 
+/** What the streamed ICMP path needs of its engine: the echo helper, or a ping per target. */
+export interface StreamEngine extends Prober {
+  /** Why this engine cannot run here; set once it has found out. */
+  unavailable?: string;
+}
+
 /**
- * probe.method: `stream` always streams, `spawn` always runs one ping per probe (node-ping), `auto`
- * streams unless this host's ping cannot (then spawns, and says so once).
+ * probe.method: `stream` and `auto` stream every echo: through the ICMP helper (icmpProber.ts) where it
+ * runs, else one `ping -O` per target; `auto` spawns one ping per probe when ping cannot stream either
+ * (busybox). `spawn` always runs one ping per probe (node-ping). Each fallback is said once.
  */
 export class AutoProber implements Prober {
-  private warned = false;
+  private warned = new Set<string>();
 
   constructor(
     private readonly stream: StreamProber,
     private readonly spawner: Prober,
     private readonly warn: (msg: string) => void,
+    private readonly helper?: StreamEngine,
   ) {}
 
   probe(target: string, source: string, timeoutMs: number, hints?: ProbeHints): Promise<ProbeResult> {
-    if (this.streams(hints)) return this.stream.probe(target, source, timeoutMs, hints);
-    if (hints?.method !== 'spawn' && !this.warned) {
-      this.warned = true;
-      this.warn(`ping cannot stream (${this.stream.unsupported}); probing with one ping per probe instead`);
-    }
-    return this.spawner.probe(target, source, timeoutMs, hints);
+    const engine = this.engine(hints);
+    return engine.probe(target, source, timeoutMs, hints).then((r) => {
+      // The helper found out with this very probe (no raw sockets here): the round asks ping instead.
+      if (engine === this.helper && this.helper.unavailable && !r.alive) return this.engine(hints).probe(target, source, timeoutMs, hints);
+      return r;
+    });
   }
 
   /** Only streams can tell; one ping per probe is judged by rounds alone. */
   lastAnswer(target: string, source: string, timeoutMs: number, hints?: ProbeHints): number | undefined {
-    return this.streams(hints) ? this.stream.lastAnswer(target, source, timeoutMs, hints) : undefined;
+    const engine = this.engine(hints);
+    return engine === this.spawner ? undefined : engine.lastAnswer?.(target, source, timeoutMs, hints);
   }
 
-  private streams(hints?: ProbeHints): boolean {
+  private engine(hints?: ProbeHints): Prober {
     const method = hints?.method ?? 'auto';
-    return method === 'stream' || (method === 'auto' && !this.stream.unsupported);
+    if (method === 'spawn') return this.spawner;
+    if (this.helper && !this.helper.unavailable) return this.helper;
+    if (this.helper) this.once(`the ICMP helper cannot run here (${this.helper.unavailable}); probing with one ping per target instead`);
+    if (method === 'stream' || !this.stream.unsupported) return this.stream;
+    this.once(`ping cannot stream (${this.stream.unsupported}); probing with one ping per probe instead`);
+    return this.spawner;
+  }
+
+  private once(msg: string) {
+    if (this.warned.has(msg)) return;
+    this.warned.add(msg);
+    this.warn(msg);
   }
 
   forget(device: string) {
+    this.helper?.forget?.(device);
     this.stream.forget(device);
     this.spawner.forget?.(device);
   }
 
   close() {
+    this.helper?.close?.();
     this.stream.close();
     this.spawner.close?.();
   }

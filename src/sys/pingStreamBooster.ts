@@ -107,21 +107,7 @@ export class PingStream {
   next(samples: number, deadlineMs: number): Promise<ProbeResult> {
     this.lastUsed = Date.now();
     if (this.error && !this.running) return Promise.resolve({ alive: false, error: this.error });
-    return new Promise((resolve) => {
-      let lost = 0;
-      const finish = (r: ProbeResult) => {
-        clearTimeout(timer);
-        this.listeners.delete(listener);
-        resolve(r);
-      };
-      const listener = (o: EchoOutcome | { failed: string }) => {
-        if ('failed' in o) finish({ alive: false, error: o.failed });
-        else if (o.alive) finish({ alive: true, rttMs: o.rttMs, lost });
-        else if (++lost >= samples) finish({ alive: false, lost });
-      };
-      const timer = setTimeout(() => finish({ alive: false, error: this.running ? `no word from ${this.binary} for ${deadlineMs} ms` : this.error }), deadlineMs);
-      this.listeners.add(listener);
-    });
+    return awaitEchoes(this.listeners, samples, deadlineMs, () => (this.running ? `no word from ${this.binary} for ${deadlineMs} ms` : this.error));
   }
 
   stop() {
@@ -140,3 +126,25 @@ export class PingStream {
   }
 }
 
+
+/**
+ * Listens for `samples` echo outcomes on `listeners`: alive at the first answer (with the echoes lost
+ * before it), a miss when all are lost, an error when the stream fails or nothing comes by the deadline.
+ */
+export function awaitEchoes(listeners: Set<(o: EchoOutcome | { failed: string }) => void>, samples: number, deadlineMs: number, silentWhy: () => string | undefined): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    let lost = 0;
+    const finish = (r: ProbeResult) => {
+      clearTimeout(timer);
+      listeners.delete(listener);
+      resolve(r);
+    };
+    const listener = (o: EchoOutcome | { failed: string }) => {
+      if ('failed' in o) finish({ alive: false, error: o.failed });
+      else if (o.alive) finish({ alive: true, rttMs: o.rttMs, lost });
+      else if (++lost >= samples) finish({ alive: false, lost });
+    };
+    const timer = setTimeout(() => finish({ alive: false, error: silentWhy() }), deadlineMs);
+    listeners.add(listener);
+  });
+}

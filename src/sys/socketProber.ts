@@ -6,7 +6,8 @@
 // as the sd_notify helper uses) opens the sockets: it reads one request a line, runs them all at once
 // with non-blocking sockets and one select loop, and answers one line each. It keeps no clock: this
 // side times each probe and cancels it at its timeout. docs/decisions.md has the alternatives.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
+import { startPerlHelper } from './perlHelper';
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Prober, ProbeHints, ProbeResult } from './prober';
@@ -147,28 +148,12 @@ export class SocketProber implements Prober {
     // A helper that cannot start (no perl?) is tried again at most once a second.
     if (performance.now() - this.startedAt < 1000) return null;
     this.startedAt = performance.now();
-    const child = spawn(this.perl, ['-e', HELPER], { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } });
-    let partial = '';
-    let stderr = '';
-    child.stdout!.setEncoding('latin1');
-    child.stdout!.on('data', (d: string) => {
-      const lines = (partial + d).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) this.answer(l);
-    });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => (stderr = (stderr + d).slice(-300)));
-    child.stdin!.on('error', () => {});
-    const gone = (why: string) => {
+    const child = startPerlHelper(this.perl, HELPER, (l) => this.answer(l), (why) => {
       if (this.helper !== child) return;
       this.helper = null;
-      this.lastError = `probe helper (${this.perl}) ${why}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`;
+      this.lastError = `probe helper (${this.perl}) ${why}`;
       this.failAll(this.lastError);
-    };
-    child.on('error', (err) => gone(`could not start: ${err.message}`));
-    child.on('exit', (code, signal) => gone(`exited (${signal ?? code})`));
-    child.unref();
-    for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as { unref?: () => void } | null)?.unref?.();
+    });
     this.helper = child;
     return child;
   }
