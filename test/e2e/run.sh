@@ -212,6 +212,13 @@ C haip status 2>&1 | sed 's/^/      | /' || true
 check "haip wrote its table names under ProtectSystem=strict" test -s "$ROOT/etc/iproute2/rt_tables.d/haip.conf"
 sticky_table() { ip netns exec haip-e2e-r nft list table inet haip >/dev/null 2>&1; }
 check "sticky: nft table inet haip installed from inside the sandbox" sticky_table
+# ICMP probes through haip's one helper (raw sockets under CapabilityBoundingSet and the syscall filter),
+# not the fallback of one ping per target.
+# The unit's processes as systemctl status lists them under CGroup: "├─57 haip: icmp helper".
+service_procs() { C systemctl status haip --no-pager -l 2>/dev/null | sed -n 's/^ *[│├└─ ]*[0-9][0-9]* //p'; }
+icmp_helper() { local ps; ps=$(service_procs); grep -qE '^"?haip: icmp helper' <<<"$ps" && ! grep -qE '^(/usr/bin/|/bin/)?ping ' <<<"$ps"; }
+check "probes: the ICMP helper runs inside the unit's sandbox, no ping per target" wait_for 5 icmp_helper
+service_procs | sed '/^$/d; s/^/      | /' || true
 
 # ---- failover under systemd ---------------------------------------------------------------------
 echo "== isp1 fails (nft drop in haip-e2e-isp1)"
