@@ -1,121 +1,24 @@
 // Entry point: reads argv, builds the real dependencies, handles signals. The only file that touches
-// process.* (argv, env, exit, signals); everything below it takes what it needs as arguments.
+// process.* (argv, env, exit, signals); everything below it takes what it needs as arguments. What a
+// command needs is loaded when it runs: `haip status` starts without the daemon, ajv or winston.
 // First import: it holds SIGHUP while the others load (see earlySignals.ts).
-import { takeOverSighup } from './sys/earlySignals';
+import './sys/earlySignals';
 import { existsSync } from 'node:fs';
 import { CliArgs, commandHelp, COMMANDS, EX_TEMPFAIL, EX_USAGE, parseArgs, Subcommand, UsageError, USAGE } from './cli';
-import { legacyConfig } from './config/legacy';
-import { ConfigError, EX_CONFIG, loadConfigFile } from './config/load';
-import { Daemon } from './daemon';
-import { ProcessHooks } from './hooks';
-import { createLog, effectiveLevel, Log, logStyle, noticeFields } from './log';
-import { Config } from './model';
-import { writeNameFiles } from './net/names';
-import { checkReport, checkSysctls, flushOwned, planReport } from './ops';
-import { systemClock } from './sys/clock';
-import { JOURNAL_SOCKET, JournalSender } from './sys/journal';
-import { IpMonitor, NftMonitor } from './sys/linkEvents';
-import { createNotifier, watchdogIntervalMs } from './sys/notify';
-import { icmpProber } from './sys/icmpProber';
-import { KindProber, SocketProber } from './sys/socketProber';
-import { ProcessRunner } from './sys/runner';
-import { ProcSysctl } from './sys/sysctl';
-import { perlRaPort } from './sys/raPort';
-import { HealthFile } from './healthFile';
-import { MetricsFile } from './metrics';
-import { allSinks, FileStatus, FileWriter } from './status';
-import { AlreadyRunning, holdInstanceLock } from './sys/instanceLock';
-import { statusReport, whichCommand } from './statusView';
+import type { Log } from './log';
+import type { Config } from './model';
 import { VERSION } from './version';
 
 const DEFAULT_CONFIG = '/etc/haip/haip.yaml';
 
 function loadConfig(args: CliArgs): Config {
-  if (args.routes.length)
+  if (args.routes.length) {
+    const { legacyConfig } = require('./config/legacy') as typeof import('./config/legacy');
     return legacyConfig({ routes: args.routes, wait: args.wait, fail: args.fail, toggle: args.toggle, stateDir: args.stateDir });
+  }
+  const { loadConfigFile } = require('./config/load') as typeof import('./config/load');
   const config = loadConfigFile(args.configFile ?? DEFAULT_CONFIG);
   return args.stateDir ? { ...config, stateDir: args.stateDir } : config;
-}
-
-/** `flushLog` resolves once the log's last lines are out (the journal helper has sent them). */
-async function run(args: CliArgs, log: Log, flushLog: () => Promise<void>): Promise<number> {
-  // Before anything touches the kernel: a second daemon must leave the first one's routes alone.
-  await holdInstanceLock(process.pid);
-  const config = loadConfig(args);
-  log.setLevel(effectiveLevel(config.logLevel, args.verbosity));
-  const clock = systemClock;
-  const notifier = createNotifier(process.env, log);
-  const ip = new ProcessRunner('ip');
-  let current = config;
-  const files = new FileWriter((m) => log.error(m));
-  // status.json last: it says which of the other files could not be written.
-  const status = allSinks(new HealthFile(() => current.stateDir, files), new MetricsFile(() => current, clock, files), new FileStatus(() => current, files));
-  const daemon = new Daemon(config, {
-    ip,
-    nft: new ProcessRunner('nft'),
-    conntrack: new ProcessRunner('conntrack'),
-    sysctl: new ProcSysctl(),
-    raPorts: perlRaPort,
-    prober: new KindProber(icmpProber((m) => log.warning(m)), new SocketProber()),
-    clock,
-    notifier,
-    log,
-    events: new IpMonitor(clock, (m) => log.warning(m)),
-    nftEvents: new NftMonitor(clock, (m) => log.warning(m)),
-    hooks: new ProcessHooks(() => current, log),
-    status,
-    watchdogMs: watchdogIntervalMs(process.env, process.pid),
-    onConfig: (c) => {
-      current = c;
-      for (const p of writeNameFiles(c)) log.warning(p);
-    },
-  });
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal}: stopping`);
-    // Exit within a second whatever happens below.
-    setTimeout(() => process.exit(0), 900).unref();
-    try {
-      await daemon.stop();
-    } catch (err) {
-      log.error(`stopping: ${(err as Error).message}`);
-    }
-    // The health file and the metrics say that haip has stopped.
-    status.close();
-    notifier.close();
-    await flushLog();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
-
-  let reloading: Promise<void> = Promise.resolve();
-  const onHup = () => {
-    // Reloads run one after another; a storm of SIGHUPs collapses into the ones still queued.
-    reloading = reloading.then(async () => {
-      if (stopping) return;
-      notifier.notify({ RELOADING: '1' });
-      try {
-        const next = loadConfig(args);
-        log.setLevel(effectiveLevel(next.logLevel, args.verbosity));
-        await daemon.reload(next);
-      } catch (err) {
-        if (err instanceof ConfigError) {
-          log.error(`reload refused, keeping the running config: ${err.total} problem(s)`, noticeFields('config-refused'));
-          for (const line of err.lines()) log.error(line);
-        } else log.error(`reload failed, keeping the running config: ${(err as Error).message}`);
-      }
-      notifier.notify({ READY: '1' });
-    });
-  };
-
-  await daemon.start();
-  // A SIGHUP that came while starting (earlySignals.ts held it) reloads now, not half-way through start().
-  takeOverSighup(onHup);
-  return new Promise<number>(() => {}); // runs until a signal
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -130,39 +33,58 @@ async function main(argv: string[]): Promise<number> {
   }
   // The daemon logs to stdout (the journal); one-shot commands keep stdout for their output.
   const logTo = args.command === 'run' ? process.stdout : process.stderr;
-  const style = logStyle(process.env, !!logTo.isTTY);
-  // Under journald the daemon's entries carry their fields over the native protocol; the helper's own
-  // troubles go to stderr (the journal's stream), never back into the log they are about.
-  const journal =
-    args.command === 'run' && style === 'journal' && existsSync(JOURNAL_SOCKET) ? new JournalSender(JOURNAL_SOCKET, (m) => process.stderr.write(`haip: ${m}\n`)) : undefined;
-  const log = createLog(style, effectiveLevel('info', args.verbosity), logTo, journal);
+  let logged: { log: Log; journal?: { close(ms: number): Promise<void> } } | undefined;
+  // Built on first use: `haip status` and `haip which` never log, and winston is most of a start.
+  const logging = () => {
+    if (logged) return logged;
+    const { createLog, effectiveLevel, logStyle } = require('./log') as typeof import('./log');
+    const { JOURNAL_SOCKET, JournalSender } = require('./sys/journal') as typeof import('./sys/journal');
+    const style = logStyle(process.env, !!logTo.isTTY);
+    // Under journald the daemon's entries carry their fields over the native protocol; the helper's own
+    // troubles go to stderr (the journal's stream), never back into the log they are about.
+    const journal =
+      args.command === 'run' && style === 'journal' && existsSync(JOURNAL_SOCKET) ? new JournalSender(JOURNAL_SOCKET, (m) => process.stderr.write(`haip: ${m}\n`)) : undefined;
+    return (logged = { log: createLog(style, effectiveLevel('info', args.verbosity), logTo, journal), journal });
+  };
+  const ops = () => require('./ops') as typeof import('./ops');
+  const runner = (binary: string) => new (require('./sys/runner') as typeof import('./sys/runner')).ProcessRunner(binary);
+  const sysctl = () => new (require('./sys/sysctl') as typeof import('./sys/sysctl')).ProcSysctl();
+  const view = () => require('./statusView') as typeof import('./statusView');
   const commands: Record<Subcommand, () => Promise<number> | number> = {
     help: () => (process.stdout.write((args.topic ? commandHelp(args.topic) : USAGE) + '\n'), 0),
     version: () => (process.stdout.write(`haip ${VERSION}\n`), 0),
-    run: () => run(args, log, async () => journal?.close(300)),
+    run: () => {
+      const { log, journal } = logging();
+      const { runService } = require('./service') as typeof import('./service');
+      return runService(args, log, async () => journal?.close(300), loadConfig);
+    },
     check: () => {
       const config = loadConfig(args);
-      process.stdout.write([checkReport(config), ...checkSysctls(config, new ProcSysctl())].join('\n') + '\n');
+      process.stdout.write([ops().checkReport(config), ...ops().checkSysctls(config, sysctl())].join('\n') + '\n');
       return 0;
     },
-    status: () => statusReport(args, loadStateDir(args), process.stdout),
-    which: () => whichCommand(args, loadStateDir(args), process.stdout),
+    status: () => view().statusReport(args, loadStateDir(args), process.stdout),
+    which: () => view().whichCommand(args, loadStateDir(args), process.stdout),
     plan: async () => {
-      process.stdout.write(await planReport(loadConfig(args), new ProcessRunner('ip')));
+      process.stdout.write(await ops().planReport(loadConfig(args), runner('ip')));
       return 0;
     },
-    flush: async () => flushOwned(loadConfig(args), new ProcessRunner('ip'), log, new ProcessRunner('nft'), new ProcSysctl()),
+    flush: async () => ops().flushOwned(loadConfig(args), runner('ip'), logging().log, runner('nft'), sysctl()),
   };
   try {
     return await commands[args.command]();
   } catch (err) {
+    const { AlreadyRunning } = require('./sys/instanceLock') as typeof import('./sys/instanceLock');
     if (err instanceof AlreadyRunning) {
       process.stderr.write(`haip: ${err.message}\n`);
       return EX_TEMPFAIL;
     }
+    const { ConfigError, EX_CONFIG } = require('./config/load') as typeof import('./config/load');
     if (err instanceof ConfigError) {
       // The daemon's refusal also reaches the journal with its MESSAGE_ID, which journalctl -x explains.
       if (args.command === 'run') {
+        const { noticeFields } = require('./log') as typeof import('./log');
+        const { log, journal } = logging();
         log.error(`invalid config, not starting: ${err.total} problem(s); haip check names them`, noticeFields('config-refused'));
         await journal?.close(300);
       }
@@ -175,11 +97,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** `haip status` needs only the state dir: the config may be unreadable to a non-root user. */
+/**
+ * `haip status` needs only the state dir: the config may be unreadable to a non-root user, and the
+ * validator is most of the time a start takes, so only `state_dir` is read from the YAML.
+ */
 function loadStateDir(args: CliArgs): string {
   if (args.stateDir) return args.stateDir;
   try {
-    return loadConfig(args).stateDir;
+    if (args.routes.length) return loadConfig(args).stateDir;
+    const { stateDirOf } = require('./config/stateDir') as typeof import('./config/stateDir');
+    return stateDirOf(args.configFile ?? DEFAULT_CONFIG);
   } catch {
     return '/run/haip';
   }

@@ -71,10 +71,11 @@ test('a ping that fails to start (auto): both links down with its message, never
   assert.match(err, /Operation not permitted/);
 });
 
+// The fallback of one ping per target (HAIP_ICMP=ping), and the ICMP helper that carries every link.
 test('ping children killed: streams restart, the link does not flap', async (t) => {
   const lab = Lab.create();
   t.after(() => lab.destroy());
-  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(FAST)), '-v']);
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(FAST)), '-v'], { HAIP_ICMP: 'ping' });
   await haip.waitFor(/ready:/, 10_000);
   const pings = () => children(haip.pid).filter((p) => /\bping\b.*-O/.test(cmdline(p)));
   const before = pings();
@@ -91,26 +92,47 @@ test('ping children killed: streams restart, the link does not flap', async (t) 
   assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
 });
 
-test('kill -9 of haip: its ping streams die with it (SIGPIPE on their next line)', async (t) => {
+test('the ICMP helper killed: it starts again, no link flaps, no ping is spawned', async (t) => {
   const lab = Lab.create();
   t.after(() => lab.destroy());
-  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(FAST))]);
+  const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(FAST)), '-v']);
   await haip.waitFor(/ready:/, 10_000);
-  const pings = children(haip.pid).filter((p) => /\bping\b/.test(cmdline(p)));
-  assert.equal(pings.length, 4);
-  haip.signal('SIGKILL');
-  await haip.exited;
-  await sleep(1500);
-  const state = (pid: number) => {
-    try {
-      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
-    } catch {
-      return 'gone';
-    }
-  };
-  assert.deepEqual(pings.map(state).filter((s) => s !== 'gone' && s !== 'Z'), [], 'no ping left running');
+  const helpers = () => children(haip.pid).filter((p) => /^haip: icmp helper/.test(cmdline(p)));
+  const before = helpers();
+  assert.equal(before.length, 1, `one helper for every link: ${children(haip.pid).map(cmdline).join('; ')}`);
+  const mark = haip.lines.length;
+  process.kill(before[0], 'SIGKILL');
+  await sleep(3000);
+  const after = helpers();
+  assert.equal(after.length, 1, 'started again');
+  assert.notEqual(after[0], before[0]);
+  assert.deepEqual(children(haip.pid).filter((p) => /\bping\b/.test(cmdline(p))), [], 'no fallback to ping');
+  const lines = haip.lines.slice(mark).join('\n');
+  assert.doesNotMatch(lines, /up -> down|switch:/, 'a lost round is not an outage');
+  assert.equal(lab.defaultRoute(), 'eth1 via 198.18.1.1');
 });
+
+for (const engine of ['ping', 'helper'])
+  test(`kill -9 of haip: its probe children (${engine}) die with it (SIGPIPE or end of input)`, async (t) => {
+    const lab = Lab.create();
+    t.after(() => lab.destroy());
+    const haip = lab.startHaip(['run', '-c', lab.writeConfig(lab.configYaml(FAST))], engine === 'ping' ? { HAIP_ICMP: 'ping' } : {});
+    await haip.waitFor(/ready:/, 10_000);
+    const probes = children(haip.pid).filter((p) => (engine === 'ping' ? /\bping\b/ : /^haip: icmp helper/).test(cmdline(p)));
+    assert.equal(probes.length, engine === 'ping' ? 4 : 1);
+    haip.signal('SIGKILL');
+    await haip.exited;
+    await sleep(1500);
+    const state = (pid: number) => {
+      try {
+        const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+      } catch {
+        return 'gone';
+      }
+    };
+    assert.deepEqual(probes.map(state).filter((s) => s !== 'gone' && s !== 'Z'), [], `no ${engine} left running`);
+  });
 
 test('every uplink failing at once: the route stays, loudly, and the first link back takes it', async (t) => {
   const lab = Lab.create();

@@ -308,7 +308,8 @@ test('text and buffers: a ping printing 50 MB without a newline stays bounded; e
   const lab = Lab.create();
   t.after(() => lab.destroy());
   openLab(lab);
-  // A ping that floods stdout without a newline, as the issue's ping did.
+  // A ping that floods stdout without a newline, as the issue's ping did (the fallback of one ping per
+  // target: HAIP_ICMP=ping, since the ICMP helper reads no ping).
   const bin = join(lab.dir, 'bin');
   mkdirSync(bin);
   const ip = execFileSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).trim();
@@ -316,7 +317,7 @@ test('text and buffers: a ping printing 50 MB without a newline stays bounded; e
   writeFileSync(join(bin, 'ping'), `#!/bin/sh\nhead -c 50000000 /dev/zero | tr '\\0' x\nexec sleep 60\n`, { mode: 0o755 });
   const prom = join(lab.dir, 'prom');
   mkdirSync(prom, { mode: 0o755 });
-  const haip = lab.startHaip(['run', '-c', config(lab, `metrics_file: ${prom}/haip.prom\nmetrics_interval: 1s\n`, FAST.replace(' }', ', method: stream }'))], { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` });
+  const haip = lab.startHaip(['run', '-c', config(lab, `metrics_file: ${prom}/haip.prom\nmetrics_interval: 1s\n`, FAST.replace(' }', ', method: stream }'))], { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, HAIP_ICMP: 'ping' });
   let peakKb = 0;
   const t0 = Date.now();
   while (Date.now() - t0 < 12_000 && haip.child.exitCode === null) {
