@@ -117,7 +117,8 @@ async function main() {
   process.stdout.write(`\nwritten to bench/results.json (${results.duration_s} s)\n`);
 }
 
-function render(r: any): string {
+/** The table of a results.json (exported so a results.json patched by hand can be rendered again). */
+export function render(r: any): string {
   const out: string[] = [];
   const fo = (profile: string, f: string) => r.failover.find((x: FailoverFigures) => x.profile === profile)?.failures[f];
   out.push(`haip bench ${r.date}: ${r.host.cpus} x ${r.host.cpu}, node ${r.host.node}, kernel ${r.host.kernel}; medians of ${r.runs} runs`);
@@ -200,10 +201,11 @@ function render(r: any): string {
   return out.join('\n');
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
-    process.exit(1);
-  },
-);
+if (require.main === module)
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      process.stderr.write(`bench failed: ${(err as Error).stack}\n`);
+      process.exit(1);
+    },
+  );
