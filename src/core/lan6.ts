@@ -176,23 +176,22 @@ export class LanAdvertiser {
     }
     this.retryMs = 0;
     this.lastSent = now;
-    const told = this.tell(sent) || this.error !== null;
+    this.tell(sent);
     this.error = null;
     if (this.want === sent) this.want = afterSend(sent);
-    if (told) this.deps.changed?.();
+    // Every RA moves status's `sent` (repeats and answers too: a reader waiting for quiet must see them).
+    this.deps.changed?.();
     const next = this.repeats > 0 ? REPEAT_MS : PERIOD_MS;
     if (this.repeats > 0) this.repeats--;
     this.schedule(now + next);
   }
 
-  /** One line per /64 whose advertised state changed, once its RA went out; whether any did. */
-  private tell(sent: AdvertEntry[]): boolean {
+  /** One line per /64 whose advertised state changed, once its RA went out. */
+  private tell(sent: AdvertEntry[]): void {
     const iface = this.port?.iface;
-    let changed = sent.length !== this.told.length;
     for (const e of sent) {
       const before = this.told.find((t) => t.prefix === e.prefix);
       if (before?.state === e.state) continue;
-      changed = true;
       const what =
         e.state === 'deprecated'
           ? `deprecated on ${iface} (${e.why}): hosts number new connections from the live prefixes`
@@ -202,7 +201,6 @@ export class LanAdvertiser {
       this.deps.log.notice(`lan6: ${e.prefix} of ${e.link} ${what}`);
     }
     this.told = sent.filter((e) => e.state !== 'withdrawn' || (e.sendsLeft ?? 0) > 1);
-    return changed;
   }
 
   private closePort() {

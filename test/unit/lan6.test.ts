@@ -225,6 +225,23 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
     a.stop();
   });
 
+  it('every RA that goes out moves status\'s sent time and tells status.json, repeats and answers too', async () => {
+    const clock = new FakeClock();
+    const port = fakePort();
+    let changed = 0;
+    const a = new LanAdvertiser({ log: memoryLog(), clock, ports: port.factory, changed: () => changed++ });
+    a.update(config, input('up'));
+    await clock.advance(0);
+    assert.equal(changed, 1);
+    const first = a.status()?.sent;
+    await clock.advance(REPEAT_MS);
+    assert.equal(port.sent.length, 2);
+    assert.equal(changed, 2, 'a repeat with nothing new still moves `sent`');
+    assert.notEqual(a.status()?.sent, first);
+    assert.equal(a.status()?.sent, new Date(clock.now()).toISOString());
+    a.stop();
+  });
+
   it('a solicitation is answered, at most one RA per 3 s', async () => {
     const clock = new FakeClock();
     const port = fakePort();
