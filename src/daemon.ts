@@ -1,22 +1,20 @@
 // The daemon: wiring and lifecycle. Probe rounds are folded into each link's health by
 // src/core/probing.ts (with damping's hold), kernel events start a reconcile pass (src/core/reconciler.ts) runs the steps of src/core/pass.ts
 // (views, the choice of link in src/core/selector.ts, desired, settle), and every change is told by
-// src/core/announce.ts. This file starts, reloads and stops them and holds the timers they ask for.
+// src/core/announce.ts; policies and the LAN's RAs follow each pass (src/core/followers.ts). This file
+// starts, reloads and stops them and holds the timers they ask for.
 import { Alarm } from './core/alarm';
 import { Announcer, Transition } from './core/announce';
 import { DaemonDeps } from './core/deps';
 import { Lanes } from './core/lanes';
 import { PassSteps } from './core/pass';
-import { LanAdvertiser, lan6Input, unavailableRaPorts } from './core/lan6';
+import { Followers } from './core/followers';
+import { lan6Input } from './core/lan6';
 import { Probing } from './core/probing';
 import { PassReason, Reconciler } from './core/reconciler';
 import { lanesStatus } from './core/statusDoc';
 import { Watchdog } from './core/watchdog';
 import { Config, Family, LinkHealth } from './model';
-import { Standing } from './policy/assign';
-import { PolicyEngine } from './policy/engine';
-import { hasPolicies } from './policy/nft';
-import { markedLinks } from './net/replies';
 import { isIPv6Event } from './sys/linkEvents';
 import { StatusDoc, statusLine } from './status';
 
@@ -29,15 +27,12 @@ export class Daemon {
   private readonly reconciler: Reconciler;
   private readonly watchdog: Watchdog;
   private readonly announcer: Announcer;
-  private readonly policies: PolicyEngine;
+  private readonly followers: Followers;
   private ready = false;
   private stopped = false;
   private readonly probing: Probing;
   /** A pass when the first refused route may be tried again. */
   private readonly retryAlarm: Alarm;
-  private nftWatched = false;
-  /** haip's router advertisements on the LAN (`lan6`). */
-  private readonly lan6: LanAdvertiser;
 
   constructor(
     private config: Config,
@@ -53,7 +48,7 @@ export class Daemon {
           ...settled,
           then: () => {
             settled.then();
-            this.afterPass();
+            this.followers.afterPass();
           },
         };
       },
@@ -83,7 +78,18 @@ export class Daemon {
       beforeChoice: () => this.probing.scheduleRelease(),
       retryAt: (times) => !this.stopped && this.retryAlarm.set(times),
     });
-    this.policies = new PolicyEngine({ log: deps.log, nft: deps.nft, conntrack: deps.conntrack, now: () => deps.clock.now(), onChange: () => this.announcer.publish() });
+    this.followers = new Followers(deps, {
+      config: () => this.config,
+      ready: () => this.ready,
+      stopped: () => this.stopped,
+      standing: (link, family) => {
+        const rt = this.lanes.of(family).links.get(link);
+        return rt && { state: rt.health.state, held: this.probing.heldBack(rt) !== null };
+      },
+      lan6Input: () => lan6Input(this.config.lan6, this.steps.observed, this.lanes.of(6).links.all(), this.steps.refusedPrefixes6()),
+      publish: () => this.announcer.publish(),
+      nftEvent: (what) => this.reconciler.nftEvent(what),
+    });
     this.probing = new Probing(deps, this.announcer, {
       config: () => this.config,
       lane: (f) => this.lanes.of(f),
@@ -94,7 +100,6 @@ export class Daemon {
       afterRound: () => this.checkReady(),
     });
     this.retryAlarm = new Alarm(deps.clock, () => void this.sync('retry'));
-    this.lan6 = new LanAdvertiser({ log: deps.log, clock: deps.clock, ports: deps.raPorts ?? unavailableRaPorts(deps.log), changed: () => this.announcer.publish() });
     this.watchdog = new Watchdog(deps, deps.watchdogMs, () => this.lanes.runtimes(), (now) => this.reconciler.hung(now));
   }
 
@@ -129,7 +134,7 @@ export class Daemon {
       if (!this.lanes.of(6).links.size && isIPv6Event(what)) return;
       this.reconciler.kernelEvent(what);
     });
-    this.watchNft();
+    this.followers.watchNft();
     this.reconciler.start();
     this.watchdog.start();
     this.checkReady();
@@ -148,10 +153,9 @@ export class Daemon {
     this.lanes.stopProbing();
     const parts: [string, () => void][] = [
       ['link events', () => this.deps.events?.stop()],
-      ['nft events', () => this.nftWatched && this.deps.nftEvents?.stop()],
       ['hooks', () => this.deps.hooks?.stop?.()],
       ['prober', () => this.deps.prober.close?.()],
-      ['lan6', () => this.lan6.stop()],
+      ...this.followers.stopParts(),
     ];
     for (const [name, fn] of parts) {
       try {
@@ -181,7 +185,7 @@ export class Daemon {
         (!changed.length && !removed.length ? '; links unchanged' : ''),
     );
     this.reconciler.forgetApplied(before);
-    this.watchNft();
+    this.followers.watchNft();
     await this.sync('reload');
     this.checkReady();
   }
@@ -189,15 +193,6 @@ export class Daemon {
   /** One reconcile pass (or one more after the pass in flight). */
   sync(why: PassReason): Promise<void> {
     return this.reconciler.sync(why);
-  }
-
-  /** `nft flush ruleset` must bring haip's table back within a second, not at the next periodic pass. */
-  private watchNft() {
-    const want = (markedLinks(this.config).length > 0 || hasPolicies(this.config)) && !!this.deps.nftEvents && !this.stopped;
-    if (want === this.nftWatched) return;
-    this.nftWatched = want;
-    if (want) this.deps.nftEvents!.start((what) => this.reconciler.nftEvent(what));
-    else this.deps.nftEvents?.stop();
   }
 
   private checkReady() {
@@ -211,18 +206,6 @@ export class Daemon {
     });
   }
 
-  /** After each pass: policies' decisions from its health into nft's maps, the LAN told of prefixes. */
-  private afterPass() {
-    void this.policies.kick(this.config, (link, family) => this.standing(link, family));
-    if (this.ready) this.lan6.update(this.config.lan6, lan6Input(this.config.lan6, this.steps.observed, this.lanes.of(6).links.all(), this.steps.refusedPrefixes6()));
-  }
-
-  /** A link's health in a family as policies judge it: its state, and whether damping holds it back. */
-  private standing(link: string, family: Family): Standing | undefined {
-    const rt = this.lanes.of(family).links.get(link);
-    return rt && { state: rt.health.state, held: this.probing.heldBack(rt) !== null };
-  }
-
   /** The shipped config has no links: say what to edit, and change nothing. */
   private warnNoLinks() {
     this.deps.log.notice(`no links configured in ${this.config.source}: haip changes nothing until you add links there and reload (systemctl reload haip)`);
@@ -230,11 +213,8 @@ export class Daemon {
 
   statusDoc(): StatusDoc {
     const now = this.deps.clock.now();
-    const doc = lanesStatus(this.lanes.both, this.reconciler.problem(now), (rt) => this.probing.heldBack(rt), now, process.pid, this.steps.upstream.problems(), {
-      refused6: this.steps.refusedPrefixes6(),
-      lan6: this.lan6.status(),
-    });
-    const policies = this.policies.status(this.config);
+    const { lan6, policies } = this.followers.status(this.config);
+    const doc = lanesStatus(this.lanes.both, this.reconciler.problem(now), (rt) => this.probing.heldBack(rt), now, process.pid, this.steps.upstream.problems(), { refused6: this.steps.refusedPrefixes6(), lan6 });
     return policies ? { ...doc, policies } : doc;
   }
 }
