@@ -202,8 +202,11 @@ export interface InterfaceFacts {
   /** The interface MTU; absent: not read. */
   mtu?: number;
   addresses: { address: string; prefixlen: number; peer?: string }[];
-  /** Global IPv6 addresses in use (not tentative, failed or deprecated); absent: none read. */
-  addresses6?: { address: string; prefixlen: number }[];
+  /**
+   * Global IPv6 addresses in use (not tentative, failed or deprecated); absent: none read. validS and
+   * preferredS: the seconds left at the read (a DHCPv6 client sets them from its lease); absent: forever.
+   */
+  addresses6?: { address: string; prefixlen: number; validS?: number; preferredS?: number }[];
 }
 
 /** `degraded`: answering, but beyond a quality limit (max_loss, max_rtt); it carries traffic only when no link is up. */

@@ -66,7 +66,8 @@ function lan6Lines(lan: NonNullable<StatusDoc['lan6']>, now: number): string {
   const iface = neutralise(String(lan.interface));
   const when = typeof lan.sent === 'string' ? `last sent ${ago(lan.sent, now)}` : 'none sent yet';
   const head = `LAN ${iface}: router advertisements, ${when}${lan.error ? `; not sent: ${neutralise(String(lan.error))}` : ''}\n`;
-  const rows = (Array.isArray(lan.prefixes) ? lan.prefixes : []).map((p) => `  ${neutralise(String(p.prefix))} of ${neutralise(String(p.link))}: ${neutralise(String(p.state))} (${neutralise(String(p.why))})\n`);
+  const life = (p: { valid_s?: unknown; preferred_s?: unknown }) => (typeof p.valid_s === 'number' && typeof p.preferred_s === 'number' ? `; valid ${p.valid_s} s, preferred ${p.preferred_s} s` : '');
+  const rows = (Array.isArray(lan.prefixes) ? lan.prefixes : []).map((p) => `  ${neutralise(String(p.prefix))} of ${neutralise(String(p.link))}: ${neutralise(String(p.state))} (${neutralise(String(p.why))})${life(p)}\n`);
   return head + rows.join('');
 }
 

@@ -5,7 +5,7 @@
 // out: an entry is told only once the helper reports its RA sent.
 import { Log } from '../log';
 import { Lan6Config, LinkState } from '../model';
-import { AdvertEntry, afterSend, buildRouterAdvert, lifetimesOf, planLan, prefixesOf, sameAdverts } from '../net/ra';
+import { AdvertEntry, afterSend, buildRouterAdvert, Lease, leasesMoved, leasesOf, lifetimesOf, planLan, prefixesOf, RaPrefix, sameAdverts } from '../net/ra';
 import { Clock, TimerHandle } from '../sys/clock';
 import { RaPort, RaPortFactory } from '../sys/raPort';
 import { networkOf6 } from '../net/address';
@@ -36,15 +36,15 @@ export interface Lan6Deps {
 export interface Lan6Input {
   /** The LAN interface's ifindex; absent: it does not exist. */
   index?: number;
-  addresses: { address: string; prefixlen: number }[];
+  addresses: { address: string; prefixlen: number; validS?: number; preferredS?: number }[];
   links: { name: string; prefixes: string[]; state: LinkState }[];
 }
 
 export interface Lan6Status {
   interface: string;
   deprecate: boolean;
-  /** What the last RA sent said, per /64. */
-  prefixes: { prefix: string; link: string; state: AdvertEntry['state']; why: string }[];
+  /** What the last RA sent said, per /64 (its lifetimes as they went on the wire, in seconds). */
+  prefixes: { prefix: string; link: string; state: AdvertEntry['state']; why: string; valid_s?: number; preferred_s?: number }[];
   /** When the last RA went out; null: none yet. */
   sent: string | null;
   /** Why the last RA could not be sent, or null. */
@@ -58,6 +58,10 @@ export class LanAdvertiser {
   private want: AdvertEntry[] = [];
   /** What the last RA sent said. */
   private told: AdvertEntry[] = [];
+  /** The lifetimes the last RA put on the wire, per /64. */
+  private wire = new Map<string, RaPrefix>();
+  /** Per /64, what its delegation still allows (from the last pass's read of the LAN's addresses). */
+  private leases = new Map<string, Lease>();
   private repeats = 0;
   private timer?: { at: number; handle: TimerHandle };
   private lastSent?: number;
@@ -89,11 +93,15 @@ export class LanAdvertiser {
       this.port = { iface, index: input.index, port: this.deps.ports(iface, input.index, (h) => (h.kind === 'rs' ? this.solicited() : this.foreign(h.from, h.packet)), (m) => this.deps.log.warning(m)) };
     }
     const plan = planLan({ ...input, deprecate: config.deprecate }, this.want);
+    const leases = leasesOf(input.addresses, this.deps.clock.now());
+    const moved = leasesMoved(this.leases, leases).filter((p) => plan.entries.some((e) => e.prefix === p && e.state !== 'withdrawn'));
+    this.leases = leases;
+    if (moved.length) this.deps.log.info(`lan6: the delegation behind ${moved.join(', ')} was renewed or cut short: telling ${config.interface} its lifetimes`);
     const skipped = new Set(plan.skipped.map((s) => `lan6: ${s.address} on ${config.interface} is not advertised: ${s.why}`));
     for (const s of skipped) if (!this.skippedTold.has(s)) this.deps.log.warning(s);
     this.skippedTold = skipped;
     // Unchanged, and either told already or on its way (a failed send keeps its backoff).
-    if (sameAdverts(plan.entries, this.want) && (this.lastSent !== undefined || this.timer)) return;
+    if (sameAdverts(plan.entries, this.want) && !moved.length && (this.lastSent !== undefined || this.timer)) return;
     this.want = plan.entries;
     this.repeats = REPEATS;
     const now = this.deps.clock.now();
@@ -110,7 +118,10 @@ export class LanAdvertiser {
     return {
       interface: this.config.interface,
       deprecate: this.config.deprecate,
-      prefixes: this.told.map((e) => ({ prefix: e.prefix, link: e.link, state: e.state, why: e.why })),
+      prefixes: this.told.map((e) => {
+        const w = this.wire.get(e.prefix);
+        return { prefix: e.prefix, link: e.link, state: e.state, why: e.why, ...(w ? { valid_s: w.validS, preferred_s: w.preferredS } : {}) };
+      }),
       sent: this.lastSent === undefined ? null : new Date(this.lastSent).toISOString(),
       error: this.error,
     };
@@ -160,7 +171,8 @@ export class LanAdvertiser {
     const sent = this.want;
     if (!sent.length) return;
     this.sending = true;
-    const why = await port.port.send(buildRouterAdvert(this.config.routerLifetimeS, sent.map(lifetimesOf)));
+    const wire = sent.map((e) => lifetimesOf(e, this.leases.get(e.prefix), this.deps.clock.now()));
+    const why = await port.port.send(buildRouterAdvert(this.config.routerLifetimeS, wire));
     this.sending = false;
     if (this.stopped || this.port !== port) return;
     const now = this.deps.clock.now();
@@ -177,6 +189,7 @@ export class LanAdvertiser {
     this.retryMs = 0;
     this.lastSent = now;
     this.tell(sent);
+    this.wire = new Map(wire.map((w) => [w.prefix, w]));
     this.error = null;
     if (this.want === sent) this.want = afterSend(sent);
     // Every RA moves status's `sent` (repeats and answers too: a reader waiting for quiet must see them).
@@ -210,6 +223,7 @@ export class LanAdvertiser {
     this.port = undefined;
     this.lastSent = undefined;
     this.told = [];
+    this.wire = new Map();
   }
 }
 
@@ -247,7 +261,11 @@ export function lan6PlanLines(config: Lan6Config, input: Lan6Input): string[] {
   const head = `# lan6: router advertisements on ${config.interface} (at once on a change, then every ${PERIOD_MS / 1000} s), as the links stand here:`;
   if (input.index === undefined) return ['#', head, `#   ${config.interface} does not exist: none are sent until it does`];
   const plan = planLan({ ...input, deprecate: config.deprecate }, []);
-  const lines = plan.entries.map((e) => `#   ${e.prefix} of ${e.link}: ${e.state} (${e.why})`);
+  const leases = leasesOf(input.addresses, 0);
+  const lines = plan.entries.map((e) => {
+    const w = lifetimesOf(e, leases.get(e.prefix), 0);
+    return `#   ${e.prefix} of ${e.link}: ${e.state} (${e.why}); valid ${w.validS} s, preferred ${w.preferredS} s`;
+  });
   for (const s of plan.skipped) lines.push(`#   ${s.address} NOT advertised: ${s.why}`);
   if (!plan.entries.length) lines.push(`#   nothing to advertise: ${config.interface} holds no /64 inside a link's delegated prefixes`);
   return ['#', head, ...lines];

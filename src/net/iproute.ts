@@ -68,6 +68,9 @@ interface IpAddrInfoJson {
   tentative?: boolean;
   dadfailed?: boolean;
   deprecated?: boolean;
+  /** Seconds left; 4294967295 is forever. */
+  valid_life_time?: number;
+  preferred_life_time?: number;
 }
 interface IpLinkAddrJson {
   ifindex?: number;
@@ -131,7 +134,7 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
     // Only global addresses the kernel would use as a source: link-local ones never leave the link.
     const addresses6 = (j.addr_info ?? [])
       .filter((a): a is IpAddrInfoJson & { local: string } => a.family === 'inet6' && !!a.local && (a.scope === 'global' || a.scope === '0') && !a.tentative && !a.dadfailed && !a.deprecated)
-      .map((a) => ({ address: a.local, prefixlen: Number(a.prefixlen) }));
+      .map((a) => ({ address: a.local, prefixlen: Number(a.prefixlen), ...lifetimes(a) }));
     out.set(j.ifname, {
       name: j.ifname,
       ...(typeof j.ifindex === 'number' ? { index: j.ifindex } : {}),
@@ -144,6 +147,15 @@ export function parseInterfaces(text: string): Map<string, InterfaceFacts> {
   }
   return out;
 }
+
+/** An address's lifetimes as the kernel counts them down (a DHCPv6-PD lease's, when a client set them); forever: none. */
+function lifetimes(a: IpAddrInfoJson): { validS?: number; preferredS?: number } {
+  const left = (s: unknown) => (typeof s === 'number' && Number.isInteger(s) && s >= 0 && s < FOREVER ? s : undefined);
+  const validS = left(a.valid_life_time);
+  const preferredS = left(a.preferred_life_time);
+  return { ...(validS !== undefined ? { validS } : {}), ...(preferredS !== undefined ? { preferredS } : {}) };
+}
+const FOREVER = 4294967295;
 
 const withLen = (addr: string, len: unknown, family: Family) => (len === undefined || Number(len) === (family === 6 ? 128 : 32) ? addr : `${addr}/${len}`);
 

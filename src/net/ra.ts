@@ -5,14 +5,19 @@
 // prefix on the LAN is alive, the /64 goes out with preferred lifetime 0, so hosts keep their address
 // (connections still open stay) but pick the live prefix for new ones (RFC 6724 rule 3); it returns
 // with its normal lifetimes. A /64 that leaves the LAN is withdrawn (preferred 0, valid 0) a few times.
+// Lifetimes follow RFC 9096: never more than ND_VALID_LIMIT / ND_PREFERRED_LIMIT, and never more than the
+// delegation still has (the router's LAN address in the /64 counts the lease down when a DHCPv6 client
+// numbered it), so hosts drop a prefix the ISP took back instead of holding it for days.
 // Pure: the LAN's addresses, the links' prefixes and health in; entries and the packet's bytes out.
 import { LinkState } from '../model';
 import { networkOf6, parse6 } from './address';
 import { covers } from './effective';
 
-/** Lifetimes of an advertised /64, radvd's defaults (AdvValidLifetime, AdvPreferredLifetime). */
-export const VALID_S = 86_400;
-export const PREFERRED_S = 14_400;
+/** RFC 9096 ND_VALID_LIMIT and ND_PREFERRED_LIMIT: the most an advertised /64's lifetimes say. */
+export const VALID_S = 5_400;
+export const PREFERRED_S = 2_700;
+/** A lease's expiry moving by more than this (renewed, or cut by the ISP) is a change the LAN hears at once. */
+export const LEASE_SLACK_MS = 10_000;
 /** SLAAC numbers hosts from /64s only (RFC 4862 with Ethernet's 64-bit interface identifiers). */
 export const SLAAC_LEN = 64;
 /** How many RAs carry a withdrawn /64 before it is forgotten (an RA is multicast: one may be lost). */
@@ -111,11 +116,42 @@ export interface RaPrefix {
   preferredS: number;
 }
 
-/** The lifetimes each state puts on the wire. */
-export function lifetimesOf(e: AdvertEntry): RaPrefix {
-  if (e.state === 'preferred') return { prefix: e.prefix, validS: VALID_S, preferredS: PREFERRED_S };
+/** What the delegation behind a /64 still allows: when the router's LAN address in it expires (ms); absent: never. */
+export interface Lease {
+  validUntil?: number;
+  preferredUntil?: number;
+}
+
+/** Per /64, the latest expiry among the router's LAN addresses in it, from the seconds left at a read at `now`. */
+export function leasesOf(addresses: { address: string; prefixlen: number; validS?: number; preferredS?: number }[], now: number): Map<string, Lease> {
+  const out = new Map<string, Lease>();
+  const later = (a: number | undefined, b: number | undefined, first: boolean) => (first ? b : a === undefined || b === undefined ? undefined : Math.max(a, b));
+  for (const a of addresses) {
+    if (a.prefixlen !== SLAAC_LEN) continue;
+    const prefix = networkOf6(a.address, SLAAC_LEN);
+    const seen = out.get(prefix);
+    const next: Lease = {
+      validUntil: later(seen?.validUntil, a.validS === undefined ? undefined : now + a.validS * 1000, !seen),
+      preferredUntil: later(seen?.preferredUntil, a.preferredS === undefined ? undefined : now + a.preferredS * 1000, !seen),
+    };
+    out.set(prefix, next);
+  }
+  return out;
+}
+
+/** The /64s whose lease moved by more than LEASE_SLACK_MS between two reads (a renewal, or the ISP cutting it short). */
+export function leasesMoved(before: Map<string, Lease>, after: Map<string, Lease>): string[] {
+  const moved = (a: number | undefined, b: number | undefined) => (a === undefined) !== (b === undefined) || (a !== undefined && b !== undefined && Math.abs(a - b) > LEASE_SLACK_MS);
+  return [...after].filter(([p, l]) => before.has(p) && (moved(before.get(p)!.validUntil, l.validUntil) || moved(before.get(p)!.preferredUntil, l.preferredUntil))).map(([p]) => p);
+}
+
+/** The lifetimes each state puts on the wire at `now`: capped by RFC 9096's limits and by the lease. */
+export function lifetimesOf(e: AdvertEntry, lease: Lease | undefined = undefined, now = 0): RaPrefix {
+  const left = (until: number | undefined, limit: number) => (until === undefined ? limit : Math.max(0, Math.min(limit, Math.floor((until - now) / 1000))));
+  const validS = left(lease?.validUntil, VALID_S);
+  if (e.state === 'preferred') return { prefix: e.prefix, validS, preferredS: Math.min(validS, left(lease?.preferredUntil, PREFERRED_S)) };
   // Valid stays: the address and the connections on it live on; only new connections move.
-  if (e.state === 'deprecated') return { prefix: e.prefix, validS: VALID_S, preferredS: 0 };
+  if (e.state === 'deprecated') return { prefix: e.prefix, validS, preferredS: 0 };
   // RFC 7084 L-13: a prefix that left is advertised with both lifetimes 0 (hosts keep it 2 h at most).
   return { prefix: e.prefix, validS: 0, preferredS: 0 };
 }

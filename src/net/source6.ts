@@ -33,8 +33,8 @@ export function chooseSource6(link: LinkConfig, wan: InterfaceFacts | undefined,
   };
   if (link.source6) {
     const a = own.find((x) => x.address === link.source6);
-    return a ? { ...a } : elsewhere((x) => x === link.source6);
+    return a ? { address: a.address, prefixlen: a.prefixlen } : elsewhere((x) => x === link.source6);
   }
-  if (own[0]) return { ...own[0] };
+  if (own[0]) return { address: own[0].address, prefixlen: own[0].prefixlen };
   return prefixes.length ? elsewhere((x) => prefixes.some((p) => inside(x, p))) : undefined;
 }

@@ -183,6 +183,38 @@ test('lan6: a /64 that leaves the LAN is withdrawn (both lifetimes 0), the new o
   assert.equal(await haip.stop(), 0);
 });
 
+test('lan6 lifetimes: at most RFC 9096\'s limits, and a leased /64 no longer than its lease (cut short: preferred at once)', async (t) => {
+  const { lab, haip, cfg } = await start(t, '{ interface: lan0 }');
+  const addrs = () => lab.ip(lab.lan, '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global');
+  /** The host's SLAAC address in a prefix: its lifetimes left, in seconds. */
+  const life = (p: string) => {
+    const m = new RegExp(`inet6 ${p}\\S+[^\\n]*\\n\\s+valid_lft (\\d+)sec preferred_lft (\\d+)sec`).exec(addrs());
+    return m ? { valid: Number(m[1]), preferred: Number(m[2]) } : undefined;
+  };
+  await within(8000, 'SLAAC addresses in both prefixes', () => !!life(LAN1) && !!life(LAN2), Date.now(), 100);
+  for (const p of [LAN1, LAN2]) {
+    const l = life(p)!;
+    assert.ok(l.valid <= 5400 && l.preferred <= 2700, `${p}: valid ${l.valid} s, preferred ${l.preferred} s (ND_VALID_LIMIT 5400, ND_PREFERRED_LIMIT 2700)`);
+  }
+  // dhcpcd numbers the LAN from the delegation with the lease's lifetimes; the ISP cuts this one short.
+  const since = Date.now();
+  lab.ip(lab.r, '-6', 'addr', 'change', '2001:db8:2:100::1/64', 'dev', 'lan0', 'nodad', 'valid_lft', '600', 'preferred_lft', '300');
+  const ms = await within(5000, 'the host\'s address in isp2\'s prefix preferred no longer than the lease', () => (life(LAN2)?.preferred ?? Infinity) <= 300, since, 50);
+  await haip.waitFor(/lan6: the delegation behind 2001:db8:2:100::\/64 was renewed or cut short/, 1000);
+  const row = JSON.parse(lab.cli('status', '--json', '-c', cfg).stdout).lan6.prefixes.find((p: { prefix: string }) => p.prefix === '2001:db8:2:100::/64');
+  assert.ok(row.valid_s <= 600 && row.preferred_s <= 300, `status shows what went out: ${JSON.stringify(row)}`);
+  assert.match(lab.cli('plan', '-c', cfg).stdout, /#   2001:db8:2:100::\/64 of isp2: preferred \(isp2's IPv6 is up\); valid (5\d\d|600) s, preferred (2\d\d|300) s/);
+  // RFC 4862 5.5.3 keeps a known address's valid lifetime when an RA would shorten it below 2 h; a host
+  // that joins now takes the lease's.
+  lab.ip(lab.lan, 'link', 'set', 'eth0', 'down');
+  lab.ip(lab.lan, 'link', 'set', 'eth0', 'up');
+  await within(6000, 'a joining host numbered again', () => !!life(LAN2), Date.now(), 50);
+  const joined = life(LAN2)!;
+  assert.ok(joined.valid <= 600 && joined.preferred <= 300, `a joining host: valid ${joined.valid} s, preferred ${joined.preferred} s`);
+  console.log(`lan6: a lease cut to 600/300 s reached the LAN host's address in ${ms} ms; a joining host got valid ${joined.valid} s, preferred ${joined.preferred} s`);
+  assert.equal(await haip.stop(), 0);
+});
+
 test('lan6: radvd advertising one of the delegated /64s on the LAN too is named (hosts would flip back)', async (t) => {
   const { lab, haip } = await start(t, '{ interface: lan0 }');
   const conf = join(lab.dir, 'radvd-lan0.conf');

@@ -116,6 +116,9 @@ export interface FakeAddress {
   prefixlen: number;
   /** Point-to-point peer (ppp): shown as "address" in `ip -j addr`. */
   peer?: string;
+  /** Seconds left (a DHCPv6 client's lease); absent: forever. */
+  validS?: number;
+  preferredS?: number;
 }
 
 export interface FakeInterface {
@@ -636,6 +639,9 @@ export class FakeKernel implements Runner {
           j.prefixlen = a.prefixlen;
           j.scope = i.name === 'lo' ? 'host' : 'global';
           j.label = i.name;
+          // ip prints 4294967295 (forever) for the rest; the samples the fake is held to leave it out.
+          if (a.validS !== undefined) j.valid_life_time = a.validS;
+          if (a.preferredS !== undefined) j.preferred_life_time = a.preferredS;
           return j;
         }),
       };

@@ -92,6 +92,17 @@ describe('iproute: parsing real iproute2 6.1 JSON', () => {
     assert.deepEqual(v1.addresses6, [{ address: '2001:db8:7::1', prefixlen: 64 }]);
   });
 
+  it('IPv6 addresses carry the seconds a DHCPv6 client\'s lease has left; forever is none', () => {
+    // iproute2 6.1, `ip -j -N addr show dev v1` after `addr add 2001:db8:7::1/64 ... valid_lft 600 preferred_lft 300`.
+    const leased = `[{"ifindex":3,"link":"v2","ifname":"v1","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1500,"qdisc":"noqueue","operstate":"UP","group":"0","txqlen":1000,"link_type":"[1]","address":"52:b8:1a:d2:6e:45","broadcast":"ff:ff:ff:ff:ff:ff","addr_info":[{"family":"inet6","local":"2001:db8:8::1","prefixlen":64,"scope":"0","nodad":true,"valid_life_time":4294967295,"preferred_life_time":4294967295},{"family":"inet6","local":"2001:db8:7::1","prefixlen":64,"scope":"0","nodad":true,"dynamic":true,"valid_life_time":600,"preferred_life_time":300},{"family":"inet6","local":"fe80::50b8:1aff:fed2:6e45","prefixlen":64,"scope":"253","tentative":true,"valid_life_time":4294967295,"preferred_life_time":4294967295}]}]`;
+    assert.deepEqual(parseInterfaces(leased).get('v1')!.addresses6, [
+      { address: '2001:db8:8::1', prefixlen: 64 },
+      { address: '2001:db8:7::1', prefixlen: 64, validS: 600, preferredS: 300 },
+    ]);
+    const odd = leased.replace('"valid_life_time":600', '"valid_life_time":-5').replace('"preferred_life_time":300', '"preferred_life_time":"300"');
+    assert.deepEqual(parseInterfaces(odd).get('v1')!.addresses6?.[1], { address: '2001:db8:7::1', prefixlen: 64 }, 'what is not a count of seconds is ignored');
+  });
+
   it('empty output is no entries; garbage is an error with context', () => {
     assert.deepEqual(parseRoutes(''), []);
     assert.deepEqual(parseRules('\n'), []);

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfigText } from '../../src/config/load';
-import { LanAdvertiser, lan6Input, PERIOD_MS, REPEAT_MS, RETRY_MS } from '../../src/core/lan6';
+import { LanAdvertiser, lan6Input, MIN_GAP_MS, PERIOD_MS, REPEAT_MS, RETRY_MS } from '../../src/core/lan6';
 import { LinkState } from '../../src/model';
-import { AdvertEntry, afterSend, buildRouterAdvert, LanInput, planLan, prefixesOf, WITHDRAW_SENDS } from '../../src/net/ra';
+import { AdvertEntry, afterSend, buildRouterAdvert, LanInput, leasesMoved, leasesOf, lifetimesOf, planLan, prefixesOf, PREFERRED_S, VALID_S, WITHDRAW_SENDS } from '../../src/net/ra';
 import { refusedPrefixes6 } from '../../src/net/refused6';
 import { Heard } from '../../src/sys/raPort';
 import { FakeClock, memoryLog } from './fakes';
@@ -155,6 +155,55 @@ const pios = (b: Buffer) => {
   return out.join(', ');
 };
 
+describe('lifetimes: RFC 9096 limits, capped by what the delegation has left', () => {
+  const entry = (state: AdvertEntry['state']): AdvertEntry => ({ prefix: '2001:db8:1:100::/64', link: 'isp1', state, why: '' });
+  const cases: { name: string; state: AdvertEntry['state']; lease?: { v?: number; p?: number }; at?: number; want: string }[] = [
+    { name: 'no lease (a static address): the limits', state: 'preferred', want: `${VALID_S}/${PREFERRED_S}` },
+    { name: 'a lease shorter than the limits: what it has left', state: 'preferred', lease: { v: 600, p: 300 }, want: '600/300' },
+    { name: 'counted down at the send', state: 'preferred', lease: { v: 600, p: 300 }, at: 100_500, want: '499/199' },
+    { name: 'a lease longer than the limits: the limits', state: 'preferred', lease: { v: 86_400, p: 14_400 }, want: `${VALID_S}/${PREFERRED_S}` },
+    { name: 'preferred never beyond valid', state: 'preferred', lease: { v: 100 }, want: '100/100' },
+    { name: 'an expired lease: 0', state: 'preferred', lease: { v: 60, p: 30 }, at: 90_000, want: '0/0' },
+    { name: 'deprecated: valid as the lease allows, preferred 0', state: 'deprecated', lease: { v: 600, p: 300 }, want: '600/0' },
+    { name: 'withdrawn: both 0', state: 'withdrawn', lease: { v: 600, p: 300 }, want: '0/0' },
+  ];
+  for (const c of cases)
+    it(c.name, () => {
+      const lease = c.lease && { validUntil: c.lease.v === undefined ? undefined : c.lease.v * 1000, preferredUntil: c.lease.p === undefined ? undefined : c.lease.p * 1000 };
+      const w = lifetimesOf(entry(c.state), lease, c.at ?? 0);
+      assert.equal(`${w.validS}/${w.preferredS}`, c.want);
+    });
+
+  it('leasesOf: per /64 from the seconds left at the read; the longest of two addresses; forever stays forever', () => {
+    const ls = leasesOf(
+      [
+        { address: '2001:db8:1:100::1', prefixlen: 64, validS: 600, preferredS: 300 },
+        { address: '2001:db8:1:100::2', prefixlen: 64, validS: 900, preferredS: 100 },
+        { address: '2001:db8:2:100::1', prefixlen: 64 },
+        { address: '2001:db8:3:100::1', prefixlen: 64, validS: 600 },
+        { address: '2001:db8:3:100::2', prefixlen: 64 },
+        { address: '2001:db8:4::1', prefixlen: 56, validS: 10 },
+      ],
+      1000,
+    );
+    assert.deepEqual(Object.fromEntries(ls), {
+      '2001:db8:1:100::/64': { validUntil: 901_000, preferredUntil: 301_000 },
+      '2001:db8:2:100::/64': { validUntil: undefined, preferredUntil: undefined },
+      '2001:db8:3:100::/64': { validUntil: undefined, preferredUntil: undefined },
+    });
+  });
+
+  it('leasesMoved: a countdown is no change; a renewal, a cut or a lease that comes or goes is', () => {
+    const at = (now: number, validS?: number, preferredS?: number) => leasesOf([{ address: '2001:db8:1:100::1', prefixlen: 64, validS, preferredS }], now);
+    assert.deepEqual(leasesMoved(at(0, 600, 300), at(5000, 595, 295)), [], 'counted down');
+    assert.deepEqual(leasesMoved(at(0, 600, 300), at(5000, 596, 296)), [], 'a second of rounding');
+    assert.deepEqual(leasesMoved(at(0, 600, 300), at(300_000, 600, 300)), ['2001:db8:1:100::/64'], 'renewed');
+    assert.deepEqual(leasesMoved(at(0, 600, 300), at(1000, 60, 0)), ['2001:db8:1:100::/64'], 'cut short');
+    assert.deepEqual(leasesMoved(at(0), at(1000, 600, 300)), ['2001:db8:1:100::/64'], 'a static address now leased');
+    assert.deepEqual(leasesMoved(new Map(), at(1000, 600, 300)), [], 'new /64s are a plan change, not a lease move');
+  });
+});
+
 describe('LanAdvertiser: when RAs go out and what is told', () => {
   const config = { interface: 'lan0', deprecate: true, routerLifetimeS: 1800 };
   const input = (s1: LinkState, s2: LinkState = 'up') => ({
@@ -178,7 +227,7 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
     const { clock, log, port, a } = await running();
     assert.deepEqual(port.opened, ['lan0#3']);
     assert.equal(port.sent.length, 1);
-    assert.equal(pios(port.sent[0]), '64:20010db800010100 14400/86400, 64:20010db800020100 14400/86400');
+    assert.equal(pios(port.sent[0]), '64:20010db800010100 2700/5400, 64:20010db800020100 2700/5400');
     a.update(config, input('up'));
     await clock.advance(REPEAT_MS * 2);
     assert.equal(port.sent.length, 3, 'two repeats, nothing for an unchanged plan');
@@ -187,7 +236,7 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
     a.update(config, input('down'));
     await clock.advance(0);
     assert.equal(port.sent.length, 5, 'a change at once');
-    assert.equal(pios(port.sent[4]), '64:20010db800010100 0/86400, 64:20010db800020100 14400/86400');
+    assert.equal(pios(port.sent[4]), '64:20010db800010100 0/5400, 64:20010db800020100 2700/5400');
     assert.deepEqual(
       log.lines.filter((l) => l.includes('lan6')),
       [
@@ -239,6 +288,38 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
     assert.equal(changed, 2, 'a repeat with nothing new still moves `sent`');
     assert.notEqual(a.status()?.sent, first);
     assert.equal(a.status()?.sent, new Date(clock.now()).toISOString());
+    a.stop();
+  });
+
+  it('a lease renewed or cut short goes out at once with its lifetimes; its countdown does not; status shows what went out', async () => {
+    const clock = new FakeClock();
+    const port = fakePort();
+    const log = memoryLog();
+    const a = new LanAdvertiser({ log, clock, ports: port.factory });
+    const leased = (validS: number, preferredS: number) => ({
+      ...input('up'),
+      addresses: [{ address: '2001:db8:1:100::1', prefixlen: 64, validS, preferredS }, { address: '2001:db8:2:100::1', prefixlen: 64 }],
+    });
+    a.update(config, leased(600, 300));
+    await clock.advance(REPEAT_MS * 2 + 10_000);
+    assert.equal(port.sent.length, 3);
+    assert.equal(pios(port.sent[0]), `64:20010db800010100 300/600, 64:20010db800020100 ${PREFERRED_S}/${VALID_S}`);
+    assert.equal(pios(port.sent[2]), `64:20010db800010100 294/594, 64:20010db800020100 ${PREFERRED_S}/${VALID_S}`, 'the repeat 6 s later counts down');
+    a.update(config, leased(584, 284));
+    await clock.advance(0);
+    assert.equal(port.sent.length, 3, 'the lease counting down is no change');
+    a.update(config, leased(60, 0 + 30));
+    await clock.advance(0);
+    assert.equal(port.sent.length, 4, 'the ISP cut the lease: at once');
+    assert.equal(pios(port.sent[3]), `64:20010db800010100 30/60, 64:20010db800020100 ${PREFERRED_S}/${VALID_S}`);
+    assert.match(log.lines[log.lines.length - 1], /lan6: the delegation behind 2001:db8:1:100::\/64 was renewed or cut short/);
+    assert.deepEqual(a.status()?.prefixes.map((p) => `${p.prefix} ${p.valid_s}/${p.preferred_s}`), ['2001:db8:1:100::/64 60/30', `2001:db8:2:100::/64 ${VALID_S}/${PREFERRED_S}`]);
+    await clock.advance(REPEAT_MS);
+    const before = port.sent.length;
+    a.update(config, leased(600, 300));
+    await clock.advance(MIN_GAP_MS);
+    assert.equal(port.sent.length, before + 1);
+    assert.equal(pios(port.sent[before]).split(',')[0], '64:20010db800010100 299/599', 'renewed: at once (after the 500 ms gap)');
     a.stop();
   });
 

@@ -52,17 +52,17 @@ describe('lan6 in the daemon', () => {
     const t = setup(LINKS.replace('PREFIXES2', ', prefixes6: ["2001:db8:2:100::/56"]') + 'lan6: { interface: lan0 }\n');
     await t.daemon.start();
     await t.clock.advance(0);
-    assert.equal(preferred(t.sent[t.sent.length - 1]), '0001:14400 0002:14400');
+    assert.equal(preferred(t.sent[t.sent.length - 1]), '0001:2700 0002:2700');
     t.prober.setDown('2001:db8:1::2');
     for (let i = 0; i < 4; i++) await t.clock.advance(1000);
     assert.equal(t.daemon.healthOf('isp1', 6)?.state, 'down');
-    assert.equal(preferred(t.sent[t.sent.length - 1]), '0001:0 0002:14400');
+    assert.equal(preferred(t.sent[t.sent.length - 1]), '0001:0 0002:2700');
     // status.json follows the RA that went out, not only the pass before it.
     assert.deepEqual(t.doc().lan6?.prefixes.map((p) => `${p.prefix} ${p.state}`), ['2001:db8:1:100::/64 deprecated', '2001:db8:2:100::/64 preferred']);
     assert.match(renderStatus(t.daemon.statusDoc(), t.clock.now()), /LAN lan0: router advertisements, last sent \d+s ago\n  2001:db8:1:100::\/64 of isp1: deprecated \(isp1's IPv6 is down\)/);
     t.prober.setDown('2001:db8:1::2', false);
     for (let i = 0; i < 25; i++) await t.clock.advance(1000);
-    assert.equal(preferred(t.sent[t.sent.length - 1]), '0001:14400 0002:14400');
+    assert.equal(preferred(t.sent[t.sent.length - 1]), '0001:2700 0002:2700');
     await t.daemon.stop();
   });
 
@@ -104,13 +104,14 @@ describe('haip plan with lan6', () => {
     const kernel = new FakeKernel()
       .addInterface('eth1', [{ address: '198.18.1.2', prefixlen: 24 }, { address: '2001:db8:1::2', prefixlen: 64 }])
       .addInterface('eth2', [{ address: '198.18.2.2', prefixlen: 24 }])
-      .addInterface('lan0', [{ address: '2001:db8:1:100::1', prefixlen: 64 }, { address: '2001:db8:1:180::1', prefixlen: 60 }, { address: 'fd00:200::1', prefixlen: 64 }]);
+      .addInterface('lan0', [{ address: '2001:db8:1:100::1', prefixlen: 64 }, { address: '2001:db8:1:180::1', prefixlen: 60 }, { address: 'fd00:200::1', prefixlen: 64 }, { address: '2001:db8:1:101::1', prefixlen: 64, validS: 600, preferredS: 300 }]);
     const text = await planReport(parseConfigText(LINKS.replace('PREFIXES2', '') + 'lan6: { interface: lan0 }\n', 'h.yaml'), kernel);
     const lines = text.split('\n');
     const at = lines.findIndex((l) => l.startsWith('# lan6:'));
-    assert.deepEqual(lines.slice(at, at + 3), [
+    assert.deepEqual(lines.slice(at, at + 4), [
       '# lan6: router advertisements on lan0 (at once on a change, then every 300 s), as the links stand here:',
-      '#   2001:db8:1:100::/64 of isp1: preferred (isp1\'s IPv6 is up)',
+      '#   2001:db8:1:100::/64 of isp1: preferred (isp1\'s IPv6 is up); valid 5400 s, preferred 2700 s',
+      '#   2001:db8:1:101::/64 of isp1: preferred (isp1\'s IPv6 is up); valid 600 s, preferred 300 s',
       '#   2001:db8:1:180::1 NOT advertised: /60: hosts number themselves (SLAAC) from a /64 only',
     ]);
     const gone = await planReport(parseConfigText(LINKS.replace('PREFIXES2', '') + 'lan6: { interface: lan9 }\n', 'h.yaml'), kernel);
