@@ -4,6 +4,7 @@
 // leaves the record haip reads. The config lists no prefixes6: haip learns the prefix, probes isp1 from
 // the LAN address inside it, routes the LAN host in it by isp1 (IPv6's default is on isp2, which drops
 // foreign sources), shows it as learned in status and plan, and follows a renumbering within a second.
+// With `lan6`, the lease's lifetimes dhcpcd put on lan0's address bound what haip's RAs tell the LAN host.
 // Every file dhcpd and dhcpcd write lives in the lab's temp dir (dhcpcd: tmpfs over /run and /var/lib/dhcpcd).
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -141,5 +142,45 @@ test('learned from dhcpcd: the delegated prefix gets its source rule; a renumber
   lanHostIn(lab, '2001:db8:1:200', '2001:db8:1:100');
   await within(3000, 'the LAN host in the new prefix reaches the internet by isp1', () => pingFromLan(lab, '2001:db8:ff::1'));
   assert.equal(lab.bcp38Drops6(2), drops);
+  assert.equal(await haip.stop(), 0);
+});
+
+test('lan6 over a learned delegation: dhcpcd\'s lease lifetimes on lan0 bound what the LAN\'s hosts are told', async (t) => {
+  const lab = Lab.create({ lan: true });
+  const daemons: Haip[] = [];
+  t.after(async () => {
+    for (const p of daemons) await stop(p);
+    lab.destroy();
+  });
+  lab.enableIPv6();
+  lab.ip(lab.r, '-6', 'addr', 'del', '2001:db8:1::2/64', 'dev', 'eth1');
+  const ll: { addr_info: { local: string }[] }[] = JSON.parse(lab.ip(lab.r, '-j', '-6', 'addr', 'show', 'dev', 'eth1', 'scope', 'link'));
+  isp1Delegates(lab, ll[0].addr_info[0].local);
+  daemons.push(server(lab, '2001:db8:1:100::/56', 1));
+  await sleep(300);
+  daemons.push(client(lab));
+  await within(15_000, 'dhcpcd got the prefix and the hook left its record', () => record(lab, '2001:db8:1:100::/56'));
+  // What dhcpcd gave lan0's address from the lease (dhcpd: 600 s valid).
+  const lan0 = JSON.parse(lab.ip(lab.r, '-j', '-6', 'addr', 'show', 'dev', 'lan0', 'scope', 'global'))[0].addr_info.find((a: { local: string }) => a.local.startsWith('2001:db8:1:100:'));
+  assert.ok(lan0 && lan0.valid_life_time <= 600 && lan0.preferred_life_time <= lan0.valid_life_time, `dhcpcd numbered lan0 from the lease: ${JSON.stringify(lan0)}`);
+
+  const cfg = lab.writeConfig(
+    `probe: ${PROBE}\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
+      `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1" }\n` +
+      `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2" }\n` +
+      `lan6: { interface: lan0 }\n${lab.pathsYaml()}\n`,
+  );
+  const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
+  t.after(() => haip.stop());
+  await haip.waitFor(/notice: ready:/, 10_000);
+  await haip.waitFor(/lan6: 2001:db8:1:100::\/64 of isp1 advertised on lan0/, 8000);
+  // The LAN host numbers itself (SLAAC) from haip's RA: no longer than the lease, counted down.
+  const host = () => /inet6 2001:db8:1:100:\S+ scope global[^\n]*\n\s+valid_lft (\d+)sec preferred_lft (\d+)sec/.exec(lab.ip(lab.lan, '-6', 'addr', 'show', 'dev', 'eth0'));
+  await within(8000, 'the LAN host\'s SLAAC address in the learned /64', () => !!host(), Date.now(), 100);
+  const [valid, preferred] = [Number(host()![1]), Number(host()![2])];
+  assert.ok(valid <= lan0.valid_life_time && preferred <= lan0.preferred_life_time, `the host holds valid ${valid} s, preferred ${preferred} s; the lease had ${lan0.valid_life_time}/${lan0.preferred_life_time} s`);
+  const row = JSON.parse(lab.cli('status', '--json', '-c', cfg).stdout).lan6.prefixes[0];
+  assert.ok(row.prefix === '2001:db8:1:100::/64' && row.valid_s <= lan0.valid_life_time, `status: ${JSON.stringify(row)}`);
+  console.log(`# figures: lan6 over dhcpcd: lease on lan0 ${lan0.valid_life_time}/${lan0.preferred_life_time} s, LAN host ${valid}/${preferred} s`);
   assert.equal(await haip.stop(), 0);
 });

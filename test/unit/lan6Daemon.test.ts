@@ -59,7 +59,7 @@ describe('lan6 in the daemon', () => {
     assert.equal(preferred(t.sent[t.sent.length - 1]), '0001:0 0002:2700');
     // status.json follows the RA that went out, not only the pass before it.
     assert.deepEqual(t.doc().lan6?.prefixes.map((p) => `${p.prefix} ${p.state}`), ['2001:db8:1:100::/64 deprecated', '2001:db8:2:100::/64 preferred']);
-    assert.match(renderStatus(t.daemon.statusDoc(), t.clock.now()), /LAN lan0: router advertisements, last sent \d+s ago\n  2001:db8:1:100::\/64 of isp1: deprecated \(isp1's IPv6 is down\)/);
+    assert.match(renderStatus(t.daemon.statusDoc(), t.clock.now()), /LAN lan0: router advertisements, last sent \d+s ago\n  2001:db8:1:100::\/64 of isp1: deprecated \(isp1's IPv6 is down\); valid 5400 s, preferred 0 s\n/);
     t.prober.setDown('2001:db8:1::2', false);
     for (let i = 0; i < 25; i++) await t.clock.advance(1000);
     assert.equal(preferred(t.sent[t.sent.length - 1]), '0001:2700 0002:2700');
