@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, TestContext } from 'node:test';
 import { Haip, Lab, pingFromLan, REPO, sleep, within } from './lab';
 
 const HOOK = join(REPO, 'etc/dhcpcd/70-haip');
@@ -77,7 +77,11 @@ function lanHostIn(lab: Lab, lan64: string, old?: string) {
   lab.ip(lab.lan, '-6', 'route', 'replace', 'default', 'via', `${lan64}::1`);
 }
 
-test('learned from dhcpcd: the delegated prefix gets its source rule; a renumbering moves it within a second', async (t) => {
+/**
+ * The lab with isp1's WAN unnumbered and delegating 2001:db8:1:100::/56 (dhcpd), dhcpcd on the router,
+ * and the hook's record of the prefix there. `daemons` end before the lab's namespaces go.
+ */
+async function delegatingLab(t: TestContext): Promise<{ lab: Lab; daemons: Haip[]; first: Haip; dhcpcd: Haip }> {
   const lab = Lab.create({ lan: true });
   const daemons: Haip[] = [];
   // One hook, first: the DHCP daemons end before the lab's namespaces go.
@@ -95,6 +99,11 @@ test('learned from dhcpcd: the delegated prefix gets its source rule; a renumber
   const dhcpcd = client(lab);
   daemons.push(dhcpcd);
   await within(15_000, 'dhcpcd got the prefix and the hook left its record', () => record(lab, '2001:db8:1:100::/56'));
+  return { lab, daemons, first, dhcpcd };
+}
+
+test('learned from dhcpcd: the delegated prefix gets its source rule; a renumbering moves it within a second', async (t) => {
+  const { lab, daemons, first, dhcpcd } = await delegatingLab(t);
   lanHostIn(lab, '2001:db8:1:100');
 
   // isp2 carries IPv6's default: only the learned rule sends the LAN host in isp1's prefix by isp1.
@@ -146,20 +155,7 @@ test('learned from dhcpcd: the delegated prefix gets its source rule; a renumber
 });
 
 test('lan6 over a learned delegation: dhcpcd\'s lease lifetimes on lan0 bound what the LAN\'s hosts are told', async (t) => {
-  const lab = Lab.create({ lan: true });
-  const daemons: Haip[] = [];
-  t.after(async () => {
-    for (const p of daemons) await stop(p);
-    lab.destroy();
-  });
-  lab.enableIPv6();
-  lab.ip(lab.r, '-6', 'addr', 'del', '2001:db8:1::2/64', 'dev', 'eth1');
-  const ll: { addr_info: { local: string }[] }[] = JSON.parse(lab.ip(lab.r, '-j', '-6', 'addr', 'show', 'dev', 'eth1', 'scope', 'link'));
-  isp1Delegates(lab, ll[0].addr_info[0].local);
-  daemons.push(server(lab, '2001:db8:1:100::/56', 1));
-  await sleep(300);
-  daemons.push(client(lab));
-  await within(15_000, 'dhcpcd got the prefix and the hook left its record', () => record(lab, '2001:db8:1:100::/56'));
+  const { lab } = await delegatingLab(t);
   // What dhcpcd gave lan0's address from the lease (dhcpd: 600 s valid).
   const lan0 = JSON.parse(lab.ip(lab.r, '-j', '-6', 'addr', 'show', 'dev', 'lan0', 'scope', 'global'))[0].addr_info.find((a: { local: string }) => a.local.startsWith('2001:db8:1:100:'));
   assert.ok(lan0 && lan0.valid_life_time <= 600 && lan0.preferred_life_time <= lan0.valid_life_time, `dhcpcd numbered lan0 from the lease: ${JSON.stringify(lan0)}`);
