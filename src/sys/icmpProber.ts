@@ -16,6 +16,12 @@ import { startPerlHelper } from './perlHelper';
 const IDLE_MS = 10_000;
 /** A stream the helper refused, or a helper that died, is tried again at most this often. */
 const RETRY_MS = 1000;
+/**
+ * A helper that had got going and then died is started again at once, at most once per this long:
+ * waiting RETRY_MS would cost a fast profile's link its next rounds (an outage the link never had),
+ * and a helper that dies at every start still waits RETRY_MS between tries.
+ */
+const FREE_RESTART_MS = 10_000;
 
 export type HelperLine =
   | { kind: 'ready' }
@@ -90,6 +96,9 @@ export class IcmpProber implements Prober {
   private helper: ChildProcess | null = null;
   private ready = false;
   private startedAt = -Infinity;
+  /** The next start need not wait RETRY_MS (the last helper had got going); when that was last used. */
+  private freeRestart = false;
+  private freeRestartAt = -Infinity;
   private streams = new Map<string, IcmpStream>();
   private byId = new Map<number, IcmpStream>();
   private nextId = 1;
@@ -162,8 +171,11 @@ export class IcmpProber implements Prober {
   }
 
   private start(): ChildProcess | null {
-    if (performance.now() - this.startedAt < RETRY_MS) return null;
-    this.startedAt = performance.now();
+    const now = performance.now();
+    if (now - this.startedAt < RETRY_MS && !this.freeRestart) return null;
+    if (this.freeRestart && now - this.startedAt < RETRY_MS) this.freeRestartAt = now;
+    this.freeRestart = false;
+    this.startedAt = now;
     this.ready = false;
     const child = startPerlHelper(this.perl, ICMP_HELPER, (l) => this.line(l), (why) => {
       if (this.helper !== child) return;
@@ -171,6 +183,7 @@ export class IcmpProber implements Prober {
       this.lastError = `ICMP helper (${this.perl}) ${why}`;
       // One that never got going (no perl, no clock over lo) will not on the next try either.
       if (!this.ready) this.unavailable = this.lastError;
+      else this.freeRestart = performance.now() - this.freeRestartAt >= FREE_RESTART_MS;
       this.failAll(this.lastError);
     });
     this.helper = child;

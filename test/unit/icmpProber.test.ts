@@ -93,3 +93,22 @@ test('AutoProber: without the helper (no perl, no raw sockets) ICMP goes to ping
   assert.equal((await raw.probe('203.0.113.1', '198.18.1.2', 300, { intervalMs: 1000 })).alive, true);
   assert.deepEqual(calls, ['stream 203.0.113.1'], 'no raw sockets: ping streams');
 });
+
+test('IcmpProber: a helper that had got going and died starts again at once (once per 10 s); one that keeps dying waits', async (t) => {
+  const p = new IcmpProber(script(t, scripted('ok 0.5')));
+  t.after(() => p.close());
+  const hints = { intervalMs: 1000, device: 'eth1' };
+  assert.equal((await p.probe('203.0.113.1', '198.18.1.2', 1000, hints)).alive, true);
+  const first = p.pids()[0];
+  // Killed well within a second of its start: the round in flight is lost, the next one is not.
+  const inFlight = p.probe('203.0.113.1', '198.18.1.2', 1000, hints);
+  process.kill(first, 'SIGKILL');
+  assert.match((await inFlight).error ?? '', /ICMP helper \(.*\) exited \(SIGKILL\)/);
+  assert.deepEqual(await p.probe('203.0.113.1', '198.18.1.2', 1000, hints), { alive: true, rttMs: 0.5, lost: 0 }, 'started again at once');
+  assert.notEqual(p.pids()[0], first);
+  // Dead again at once: no second free start within 10 s, so the next round waits out RETRY_MS.
+  const again = p.probe('203.0.113.1', '198.18.1.2', 1000, hints);
+  process.kill(p.pids()[0], 'SIGKILL');
+  await again;
+  assert.match((await p.probe('203.0.113.1', '198.18.1.2', 1000, hints)).error ?? '', /exited \(SIGKILL\)/, 'a helper dying at every start is not started in a loop');
+});
