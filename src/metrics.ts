@@ -58,7 +58,24 @@ export function renderMetrics(doc: StatusDoc): string {
     [{ family: '4' }, doc.switches],
     [{ family: '6' }, doc.switches6 ?? null],
   ]);
+  if (doc.lan6) lan6Metrics(out, doc.lan6);
   return out.join('\n') + '\n';
+}
+
+/** `lan6`: what the last router advertisement on the LAN said, and whether they go out. */
+function lan6Metrics(out: string[], lan: NonNullable<StatusDoc['lan6']>) {
+  const iface = { interface: lan.interface };
+  family(
+    out,
+    'haip_lan6_prefix_preferred',
+    'gauge',
+    "Per LAN /64 haip advertises: 1 while its last router advertisement said preferred, 0 while deprecated (its uplink's IPv6 is down: hosts number new connections from another prefix).",
+    lan.prefixes.filter((p) => p.state !== 'withdrawn').map((p): Row => [{ ...iface, prefix: p.prefix, link: p.link }, p.state === 'preferred' ? 1 : 0]),
+  );
+  family(out, 'haip_lan6_ra_failing', 'gauge', '1 while haip\'s router advertisements on the LAN cannot be sent (haip status says why), else 0.', [[iface, lan.error === null ? 0 : 1]]);
+  family(out, 'haip_lan6_ra_sent_timestamp_seconds', 'gauge', 'When haip\'s last router advertisement on the LAN went out (Unix time); absent before the first.', [
+    [iface, lan.sent === null ? null : Date.parse(lan.sent) / 1000],
+  ]);
 }
 
 /** What the file says once haip has stopped. */
@@ -70,7 +87,8 @@ export function stoppedMetrics(): string {
 
 /** What must reach the file at once when it changes. */
 function stateKey(doc: StatusDoc): string {
-  return JSON.stringify([doc.active, doc.switches, doc.misrouted, doc.active6, doc.switches6, doc.links.map((l) => [l.name, l.family, l.interface, l.state]), doc.policies?.policies.map((p) => p.families)]);
+  const lan6 = doc.lan6 && [doc.lan6.error, doc.lan6.prefixes.map((p) => [p.prefix, p.state])];
+  return JSON.stringify([doc.active, doc.switches, doc.misrouted, doc.active6, doc.switches6, doc.links.map((l) => [l.name, l.family, l.interface, l.state]), doc.policies?.policies.map((p) => p.families), lan6]);
 }
 
 export interface MetricsSettings {

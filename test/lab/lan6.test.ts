@@ -7,7 +7,7 @@
 // isp2's prefix (`ip -6 route get` and a real TCP connection, whose source the server reports); isp1
 // returns and they move back. Both times are measured from the event and printed.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, TestContext } from 'node:test';
 import { Haip, Lab, within } from './lab';
@@ -59,7 +59,7 @@ async function start(t: TestContext, lan6: string): Promise<{ lab: Lab; haip: Ha
     `probe: ${PROBE}\ntables: { T1: 101, T2: 102 }\nlinks:\n` +
       `  - { name: isp1, interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1", prefixes6: ["2001:db8:1:100::/56"] }\n` +
       `  - { name: isp2, interface: eth2, weight: 2, table: T2, gateway: 198.18.2.1, gateway6: "fe80::2", prefixes6: ["2001:db8:2:100::/56"] }\n` +
-      `lan6: ${lan6}\n${lab.pathsYaml()}\n`,
+      `lan6: ${lan6}\nmetrics_file: ${join(lab.dir, 'haip.prom')}\n${lab.pathsYaml()}\n`,
   );
   const haip = lab.startHaip(['run', '-c', cfg, '-vv']);
   t.after(() => haip.stop());
@@ -90,6 +90,10 @@ test('lan6: a LAN host moves its new connections to the live prefix when an upli
     ['2001:db8:1:100::/64 deprecated', '2001:db8:2:100::/64 preferred'],
   );
   assert.match(haip.output(), /lan6: 2001:db8:1:100::\/64 of isp1 deprecated on lan0 \(isp1's IPv6 is down\)/);
+  const prom = readFileSync(join(lab.dir, 'haip.prom'), 'utf8');
+  assert.match(prom, /^haip_lan6_prefix_preferred\{interface="lan0",prefix="2001:db8:1:100::\/64",link="isp1"\} 0$/m, prom);
+  assert.match(prom, /^haip_lan6_prefix_preferred\{interface="lan0",prefix="2001:db8:2:100::\/64",link="isp2"\} 1$/m);
+  assert.match(prom, /^haip_lan6_ra_failing\{interface="lan0"\} 0$/m);
 
   // isp1 returns: its prefix is preferred again, and rule 8 brings the host's new connections back to it.
   since = Date.now();

@@ -60,6 +60,36 @@ describe('metrics: the Prometheus text', () => {
     assert.doesNotMatch(text, /haip_link_rtt_seconds\{link="lte"/, 'no RTT without an answer');
   });
 
+  it('lan6: each advertised /64 preferred or not, whether RAs go out, when the last did; a deprecation is written at once', async () => {
+    const lan6 = (state: 'preferred' | 'deprecated', error: string | null = null) => ({
+      interface: 'lan0',
+      deprecate: true,
+      prefixes: [
+        { prefix: '2001:db8:1:100::/64', link: 'dsl', state, why: '' },
+        { prefix: '2001:db8:2:100::/64', link: 'lte', state: 'preferred' as const, why: '' },
+        { prefix: '2001:db8:1:101::/64', link: 'dsl', state: 'withdrawn' as const, why: '' },
+      ],
+      sent: '2026-01-01T00:00:10.000Z',
+      error,
+    });
+    const text = renderMetrics(doc({ lan6: lan6('deprecated') }));
+    for (const want of [
+      'haip_lan6_prefix_preferred{interface="lan0",prefix="2001:db8:1:100::/64",link="dsl"} 0',
+      'haip_lan6_prefix_preferred{interface="lan0",prefix="2001:db8:2:100::/64",link="lte"} 1',
+      'haip_lan6_ra_failing{interface="lan0"} 0',
+      'haip_lan6_ra_sent_timestamp_seconds{interface="lan0"} 1767225610',
+    ])
+      assert.ok(text.split('\n').includes(want), `missing ${want} in\n${text}`);
+    assert.doesNotMatch(text, /2001:db8:1:101::/, 'a withdrawn /64 is no series');
+    assert.match(renderMetrics(doc({ lan6: lan6('preferred', 'Network is down') })), /^haip_lan6_ra_failing\{interface="lan0"\} 1$/m);
+    assert.doesNotMatch(renderMetrics(doc()), /haip_lan6/, 'nothing without lan6');
+    const t = metrics();
+    t.m.write(doc({ lan6: lan6('preferred') }));
+    await t.clock.advance(1000);
+    t.m.write(doc({ lan6: lan6('deprecated') }));
+    assert.equal(t.writes.length, 2, 'a deprecation goes out at once');
+  });
+
   it('label values are escaped', () => {
     assert.match(renderMetrics(doc({ links: [link('a"b\\c', 'eth1', 'up')] })), /link="a\\"b\\\\c"/);
   });

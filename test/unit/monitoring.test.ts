@@ -22,7 +22,8 @@ const row = (name: string, family: 4 | 6, state: LinkStatus['state']): LinkStatu
 
 /** Every series haip writes, running (dual stack, every field present) and stopped: name -> label names. */
 function written(): Map<string, Set<string>> {
-  const text = renderMetrics(statusDoc({ active6: 'dsl', switches6: 1, links: [row('dsl', 4, 'up'), row('dsl', 6, 'degraded')] })) + stoppedMetrics();
+  const lan6 = { interface: 'lan0', deprecate: true, prefixes: [{ prefix: '2001:db8:1:100::/64', link: 'dsl', state: 'preferred' as const, why: '' }], sent: '2026-01-01T00:00:00.000Z', error: null };
+  const text = renderMetrics(statusDoc({ active6: 'dsl', switches6: 1, links: [row('dsl', 4, 'up'), row('dsl', 6, 'degraded')], lan6 })) + stoppedMetrics();
   const out = new Map<string, Set<string>>();
   for (const m of text.matchAll(/^(haip_\w+)(?:\{([^}]*)\})? /gm)) {
     const labels = out.get(m[1]) ?? new Set<string>();
