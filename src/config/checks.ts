@@ -65,6 +65,8 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
       else if (linkTables.has(t)) problem(['links', i, 'table'], `table ${l.table} is already used by links[${linkTables.get(t)}]`);
       else linkTables.set(t, i);
     }
+    // Named as the admin wrote it; a link whose name is missing or not a string (the schema says so) by its index.
+    const who = typeof l.name === 'string' ? `link "${l.name}"` : `links[${i}]`;
     const targets = l.probe?.targets ?? raw.probe?.targets;
     if (targets !== undefined && !Array.isArray(targets)) return;
     if (!targets) problem(['links', i], `no probe targets: set probe.targets at the top level or in this link`);
@@ -73,13 +75,14 @@ export function semanticProblems(raw: RawConfig, locate: Locator): ConfigProblem
     // Each family is judged on its own, so the quorum must be reachable in each family the link probes.
     const perFamily = FAMILIES.map((f) => ({ f, n: (targets ?? []).filter((t) => typeof t === 'string' && familyOf(t) === f).length })).filter((x) => x.n);
     const mixed = perFamily.length > 1;
-    if (typeof quorum === 'number')
+    // A quorum that is no whole number >= 1 is the schema's to report.
+    if (Number.isInteger(quorum) && quorum >= 1)
       for (const { f, n } of perFamily)
-        if (quorum > n) problem(quorumAt, `quorum ${quorum} is more than the ${n} ${mixed ? `IPv${f} ` : ''}target(s) of link "${l.name}"${mixed ? ': each family is judged on its own' : ''}`);
+        if (quorum > n) problem(quorumAt, `quorum ${quorum} is more than the ${n} ${mixed ? `IPv${f} ` : ''}target(s) of ${who}${mixed ? ': each family is judged on its own' : ''}`);
     const has6 = perFamily.some((x) => x.f === 6);
-    if (Array.isArray(l.prefixes6) && l.prefixes6.length && l.table === undefined) problem(['links', i, 'prefixes6'], `link "${l.name}" has no table: delegated prefixes are routed by source rules into the link's table; add a table`);
+    if (Array.isArray(l.prefixes6) && l.prefixes6.length && l.table === undefined) problem(['links', i, 'prefixes6'], `${who} has no table: delegated prefixes are routed by source rules into the link's table; add a table`);
     for (const key of ['gateway6', 'source6', 'prefixes6'] as const)
-      if (l[key] !== undefined && !has6) problem(['links', i, key], `link "${l.name}" has no IPv6 probe targets, so haip does not route IPv6 through it: add an IPv6 target or drop ${key}`);
+      if (l[key] !== undefined && !has6) problem(['links', i, key], `${who} has no IPv6 probe targets, so haip does not route IPv6 through it: add an IPv6 target or drop ${key}`);
     if (has6 && typeof raw.main_metric === 'number' && raw.main_metric >= IPV6_DEFAULT_METRIC && !mainMetricTold) {
       mainMetricTold = true;
       problem(['main_metric'], `must be below ${IPV6_DEFAULT_METRIC} with IPv6 targets: the kernel's router-advertisement routes sit at ${IPV6_DEFAULT_METRIC}, and haip would delete them as drift while the kernel puts them back`);

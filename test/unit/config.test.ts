@@ -207,6 +207,16 @@ describe('config: each bad file reports FILE:LINE:COL: path: message', () => {
   ];
   for (const c of cases) it(c.name, () => assert.deepEqual(problems(c.text), c.want));
 
+  it('a link without a name and a quorum no whole number: the schema says so, and no line speaks of link "undefined" (found by the lab\'s fuzz)', () => {
+    const text = 'probe: { targets: [203.0.113.1], quorum: 1.5 }\ntables: { T1: 101 }\nlinks:\n  - { interface: eth1, weight: 1, table: T1, gateway: 198.18.1.1, gateway6: "fe80::1" }\n';
+    assert.deepEqual(problems(text), [
+      'haip.yaml:1:42: probe.quorum: must be integer',
+      'haip.yaml:4:5: links[0]: missing required field "name"',
+      'haip.yaml:4:77: links[0].gateway6: links[0] has no IPv6 probe targets, so haip does not route IPv6 through it: add an IPv6 target or drop gateway6',
+    ]);
+    assert.match(problems(text.replace('quorum: 1.5', 'quorum: 2')).join('\n'), /quorum 2 is more than the 1 target\(s\) of links\[0\]/);
+  });
+
   it('reports every problem of a file at once, in file order', () => {
     const text = `probe:
   targets: [203.0.113.1, -h]
