@@ -4,7 +4,7 @@
 // solicitation is answered (at most one RA per MIN_GAP_MS). What the log and status say is what went
 // out: an entry is told only once the helper reports its RA sent.
 import { Log } from '../log';
-import { Lan6Config, LinkState } from '../model';
+import { InterfaceFacts, Lan6Config, LinkState } from '../model';
 import { AdvertEntry, afterSend, buildRouterAdvert, Lease, leasesMoved, leasesOf, lifetimesOf, planLan, prefixesOf, RaPrefix, sameAdverts } from '../net/ra';
 import { Clock, TimerHandle } from '../sys/clock';
 import { RaPort, RaPortFactory } from '../sys/raPort';
@@ -36,7 +36,7 @@ export interface Lan6Deps {
 export interface Lan6Input {
   /** The LAN interface's ifindex; absent: it does not exist. */
   index?: number;
-  addresses: { address: string; prefixlen: number; validS?: number; preferredS?: number }[];
+  addresses: NonNullable<InterfaceFacts['addresses6']>;
   links: { name: string; prefixes: string[]; state: LinkState }[];
 }
 

@@ -9,7 +9,10 @@
 // delegation still has (the router's LAN address in the /64 counts the lease down when a DHCPv6 client
 // numbered it), so hosts drop a prefix the ISP took back instead of holding it for days.
 // Pure: the LAN's addresses, the links' prefixes and health in; entries and the packet's bytes out.
-import { LinkState } from '../model';
+import { InterfaceFacts, LinkState } from '../model';
+
+/** The router's global IPv6 addresses as the observation reads them, lifetimes left included. */
+type Addresses6 = NonNullable<InterfaceFacts['addresses6']>;
 import { networkOf6, parse6 } from './address';
 import { covers } from './effective';
 
@@ -123,20 +126,18 @@ export interface Lease {
 }
 
 /** Per /64, the latest expiry among the router's LAN addresses in it, from the seconds left at a read at `now`. */
-export function leasesOf(addresses: { address: string; prefixlen: number; validS?: number; preferredS?: number }[], now: number): Map<string, Lease> {
-  const out = new Map<string, Lease>();
-  const later = (a: number | undefined, b: number | undefined, first: boolean) => (first ? b : a === undefined || b === undefined ? undefined : Math.max(a, b));
+export function leasesOf(addresses: Addresses6, now: number): Map<string, Lease> {
+  // Forever is Infinity here, so the latest expiry is a plain max; it is undefined again on the way out.
+  const until = (s: number | undefined) => (s === undefined ? Infinity : now + s * 1000);
+  const latest = new Map<string, { valid: number; preferred: number }>();
   for (const a of addresses) {
     if (a.prefixlen !== SLAAC_LEN) continue;
     const prefix = networkOf6(a.address, SLAAC_LEN);
-    const seen = out.get(prefix);
-    const next: Lease = {
-      validUntil: later(seen?.validUntil, a.validS === undefined ? undefined : now + a.validS * 1000, !seen),
-      preferredUntil: later(seen?.preferredUntil, a.preferredS === undefined ? undefined : now + a.preferredS * 1000, !seen),
-    };
-    out.set(prefix, next);
+    const seen = latest.get(prefix) ?? { valid: -Infinity, preferred: -Infinity };
+    latest.set(prefix, { valid: Math.max(seen.valid, until(a.validS)), preferred: Math.max(seen.preferred, until(a.preferredS)) });
   }
-  return out;
+  const finite = (t: number) => (t === Infinity ? undefined : t);
+  return new Map([...latest].map(([p, l]) => [p, { validUntil: finite(l.valid), preferredUntil: finite(l.preferred) }]));
 }
 
 /** The /64s whose lease moved by more than LEASE_SLACK_MS between two reads (a renewal, or the ISP cutting it short). */

@@ -212,12 +212,19 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
     links: [isp('isp1', ['2001:db8:1:100::/56'], s1), isp('isp2', ['2001:db8:2:100::/56'], s2)],
   });
 
-  /** An advertiser that has sent its first RA, both links up. */
-  async function running() {
+  /** A new advertiser on a fake clock and port; `changed` counts its status changes. */
+  function fresh() {
     const clock = new FakeClock();
     const log = memoryLog();
     const port = fakePort();
-    const a = new LanAdvertiser({ log, clock, ports: port.factory });
+    const counts = { changed: 0 };
+    const a = new LanAdvertiser({ log, clock, ports: port.factory, changed: () => counts.changed++ });
+    return { clock, log, port, counts, a };
+  }
+
+  /** An advertiser that has sent its first RA, both links up. */
+  async function running() {
+    const { clock, log, port, a } = fresh();
     a.update(config, input('up'));
     await clock.advance(0);
     return { clock, log, port, a };
@@ -253,10 +260,7 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
   });
 
   it('a failed send is told once, retried after 1 s, 2 s, ...; status keeps what went out', async () => {
-    const clock = new FakeClock();
-    const log = memoryLog();
-    const port = fakePort();
-    const a = new LanAdvertiser({ log, clock, ports: port.factory });
+    const { clock, log, port, a } = fresh();
     port.state.fail = 'Cannot assign requested address';
     a.update(config, input('up'));
     await clock.advance(RETRY_MS);
@@ -275,27 +279,21 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
   });
 
   it('every RA that goes out moves status\'s sent time and tells status.json, repeats and answers too', async () => {
-    const clock = new FakeClock();
-    const port = fakePort();
-    let changed = 0;
-    const a = new LanAdvertiser({ log: memoryLog(), clock, ports: port.factory, changed: () => changed++ });
+    const { clock, port, counts, a } = fresh();
     a.update(config, input('up'));
     await clock.advance(0);
-    assert.equal(changed, 1);
+    assert.equal(counts.changed, 1);
     const first = a.status()?.sent;
     await clock.advance(REPEAT_MS);
     assert.equal(port.sent.length, 2);
-    assert.equal(changed, 2, 'a repeat with nothing new still moves `sent`');
+    assert.equal(counts.changed, 2, 'a repeat with nothing new still moves `sent`');
     assert.notEqual(a.status()?.sent, first);
     assert.equal(a.status()?.sent, new Date(clock.now()).toISOString());
     a.stop();
   });
 
   it('a lease renewed or cut short goes out at once with its lifetimes; its countdown does not; status shows what went out', async () => {
-    const clock = new FakeClock();
-    const port = fakePort();
-    const log = memoryLog();
-    const a = new LanAdvertiser({ log, clock, ports: port.factory });
+    const { clock, log, port, a } = fresh();
     const leased = (validS: number, preferredS: number) => ({
       ...input('up'),
       addresses: [{ address: '2001:db8:1:100::1', prefixlen: 64, validS, preferredS }, { address: '2001:db8:2:100::1', prefixlen: 64 }],
@@ -324,9 +322,7 @@ describe('LanAdvertiser: when RAs go out and what is told', () => {
   });
 
   it('a solicitation is answered, at most one RA per 3 s', async () => {
-    const clock = new FakeClock();
-    const port = fakePort();
-    const a = new LanAdvertiser({ log: memoryLog(), clock, ports: port.factory });
+    const { clock, port, a } = fresh();
     a.update(config, input('up'));
     await clock.advance(REPEAT_MS * 2 + 4000);
     assert.equal(port.sent.length, 3, 'the first RA and its repeats, at 0, 3 and 6 s');
